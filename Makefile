@@ -1,0 +1,48 @@
+# One by One: the two commands of the README, and the steps they are made of.
+#   make book   builds the web book into _build/html
+#   make test   runs every check (lint, twins in sync, book build, unit tests, notebooks with nbval)
+# Both create the virtual environment .venv first, from the pinned requirements.txt.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+STAMP := $(VENV)/.installed
+# Notebook kernels and tools must come from the virtual environment.
+export PATH := $(BIN):$(PATH)
+export PYTHONHASHSEED := 0
+
+.PHONY: book test lint notebooks check-notebooks pytest clean lock
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --requirement requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps --editable .
+	touch $(STAMP)
+
+book: $(STAMP)
+	$(BIN)/jupyter-book build . -W -n --keep-going
+
+test: $(STAMP) lint check-notebooks book pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests tools _ext benchmarks notebooks
+
+# The twins in notebooks/ must be what `make notebooks` would write (compared by content).
+check-notebooks: $(STAMP)
+	$(BIN)/python tools/notebooks.py --check
+
+# Unit tests, checks on the book (sources and built HTML), and every notebook twin under nbval.
+pytest: $(STAMP)
+	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider
+
+notebooks: $(STAMP)
+	$(BIN)/python tools/notebooks.py
+
+# Re-pin requirements.txt from the current environment (see the comment at its top).
+lock: $(STAMP)
+	{ sed -n '1,3p' requirements.txt; echo 'torch==2.13.0'; \
+	  $(BIN)/python -m pip freeze --exclude-editable | grep -v '^torch=='; } > requirements.lock.tmp
+	mv requirements.lock.tmp requirements.txt
+
+clean:
+	rm -rf _build

@@ -1,0 +1,69 @@
+"""Generic comparisons that every exercise check is built from.
+
+Why: a student's answer is wrong in many ways (wrong type, wrong shape, slightly wrong numbers),
+and each deserves a message that says which, without giving the answer away.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+class ExerciseFailed(AssertionError):
+    """A wrong answer to an exercise. The message is a hint for the student."""
+
+
+def passed(exercise: str) -> bool:
+    """Report a right answer for ``exercise`` and return ``True``."""
+    print(f"Correct: {exercise}")
+    return True
+
+
+def expect(condition: bool, hint: str) -> None:
+    """Raise :class:`ExerciseFailed` with ``hint`` unless ``condition`` holds."""
+    if not condition:
+        raise ExerciseFailed(hint)
+
+
+def expect_integer(value: object, expected: int, what: str) -> None:
+    """Check that ``value`` is the integer ``expected``; ``what`` names the quantity and its unit.
+
+    Booleans and floats are refused even when equal in value: a count is an integer.
+    """
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_floating_point():
+        value = value.item()
+    expect(
+        isinstance(value, int) and not isinstance(value, bool),
+        f"{what} should be a Python int, got {type(value).__name__}",
+    )
+    expect(value == expected, f"{what} is {value:,}, which is not right: recount it")
+
+
+def expect_close(value: object, expected: float, what: str, rel_tol: float = 1e-6) -> None:
+    """Check that the number ``value`` equals ``expected`` within a relative tolerance."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        value = value.item()
+    expect(isinstance(value, (int, float)), f"{what} should be a number, got {type(value)}")
+    expect(
+        math.isclose(float(value), expected, rel_tol=rel_tol),
+        f"{what} is {value}, which is not right (relative tolerance {rel_tol:g})",
+    )
+
+
+def expect_tensor_close(
+    value: object, expected: torch.Tensor, what: str, rtol: float = 1e-5, atol: float = 1e-6
+) -> None:
+    """Check that ``value`` is a tensor of ``expected``'s shape whose entries match it."""
+    expect(isinstance(value, torch.Tensor), f"{what} should be a torch.Tensor, got {type(value)}")
+    expect(
+        tuple(value.shape) == tuple(expected.shape),
+        f"{what} has shape {tuple(value.shape)}, expected {tuple(expected.shape)}",
+    )
+    value = value.detach().to(device=expected.device, dtype=expected.dtype)
+    worst = (value - expected).abs().max().item() if expected.numel() else 0.0
+    expect(
+        torch.allclose(value, expected, rtol=rtol, atol=atol),
+        f"{what} has the right shape but wrong values (largest difference {worst:.3g})",
+    )

@@ -1,0 +1,33 @@
+"""Shared fixtures: the repository's paths, and the built book for the HTML checks."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILT_HTML = ROOT / "_build" / "html"
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def notebooks_tool():
+    """The module tools/notebooks.py (it is a script, not part of the package)."""
+    spec = importlib.util.spec_from_file_location("notebooks_tool", ROOT / "tools" / "notebooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def built_html() -> Path:
+    """The HTML that `make book` wrote; a missing build is a failure, not a skip."""
+    if not (BUILT_HTML / "index.html").exists():
+        pytest.fail(f"no built book under {BUILT_HTML}: run `make book` first (`make test` does)")
+    return BUILT_HTML
