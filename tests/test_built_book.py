@@ -36,10 +36,15 @@ def test_colab_button_opens_the_notebook_twin(root, built_html, notebooks_tool):
             assert (root / target).exists(), f"{link} points at a missing notebook"
 
 
-def test_math_is_rendered(built_html, notebooks_tool):
+def test_math_is_typeset_by_a_mathjax_the_book_ships(built_html, notebooks_tool):
+    """Math must render offline too, so MathJax is served from the book, not from a CDN."""
     for stem, soup in _chapter_pages(built_html, notebooks_tool).items():
         assert soup.select("div.math, span.math"), f"{stem}: no math"
-        assert soup.find("script", src=re.compile("mathjax", re.IGNORECASE)), stem
+        scripts = [s["src"] for s in soup.find_all("script", src=re.compile("mathjax", re.I))]
+        assert scripts, f"{stem}: no MathJax"
+        for src in scripts:
+            assert not src.startswith(("http:", "https:", "//")), f"{stem} loads {src}"
+            assert (built_html / "book" / src).resolve().exists(), src
 
 
 def test_glued_numbers_are_in_the_prose(built_html):
