@@ -99,3 +99,30 @@ def test_every_glued_name_is_defined(chapter_sources):
         used = set(re.findall(r"\{glue:\w+\}`([\w-]+)", text))
         defined = set(re.findall(r"glue\(\s*[\"']([\w-]+)[\"']", text))
         assert used - defined == set(), name
+
+
+def test_nbval_compares_the_outputs_of_checked_cells(notebooks_tool, tmp_path):
+    """A changed count in a `nbval-check-output` cell must fail nbval, not only a crash."""
+    import subprocess
+    import sys
+
+    chapter = notebooks_tool.chapters()[0]
+    twin = nbformat.read(notebooks_tool.twin_path(chapter), as_version=4)
+    checked = [
+        cell
+        for cell in twin.cells
+        if notebooks_tool.CHECKED_TAG in cell.metadata.get("tags", []) and cell.outputs
+    ]
+    assert checked, "chapter 1 has no checked output"
+    output = checked[0].outputs[0]
+    assert output.output_type == "stream"
+    output.text = output.text.replace("4", "5", 1)
+    nbformat.write(twin, tmp_path / "corrupted.ipynb")
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
+         "--nbval-current-env", str(tmp_path / "corrupted.ipynb")],
+        capture_output=True, text=True, cwd=tmp_path, timeout=300,
+    )
+    assert result.returncode == 1, result.stdout[-2000:]
+    assert "1 failed" in result.stdout  # the corrupted cell, and nothing else
+    assert "Cell outputs differ" in result.stdout

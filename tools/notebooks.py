@@ -104,10 +104,11 @@ def execute_keeping_checked_outputs(twin: nbformat.NotebookNode) -> None:
     for cell in twin.cells:
         if cell.cell_type != "code":
             continue
-        cell.execution_count = None
         cell.metadata.pop("execution", None)
         if CHECKED_TAG not in cell.metadata.get("tags", []):
-            cell.outputs = []
+            # nbval treats a cell with outputs but no execution count as an error, so a
+            # checked cell keeps its count (a sequential, deterministic number) and the rest lose both.
+            cell.outputs, cell.execution_count = [], None
     twin.metadata = {"kernelspec": KERNELSPEC}
 
 
