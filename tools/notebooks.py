@@ -106,8 +106,8 @@ def execute_keeping_checked_outputs(twin: nbformat.NotebookNode) -> None:
             continue
         cell.metadata.pop("execution", None)
         if CHECKED_TAG not in cell.metadata.get("tags", []):
-            # nbval treats a cell with outputs but no execution count as an error, so a
-            # checked cell keeps its count (a sequential, deterministic number) and the rest lose both.
+            # nbval treats a cell with outputs but no execution count as an error, so a checked
+            # cell keeps its count (sequential, hence deterministic) and the rest lose both.
             cell.outputs, cell.execution_count = [], None
     twin.metadata = {"kernelspec": KERNELSPEC}
 
