@@ -1,0 +1,372 @@
+"""What a 1x1 "bottleneck" saves: a ``k x k`` convolution, directly or after a 1x1 reduction.
+
+Why: Chapter 2 asks one question: a ``k x k`` convolution from ``C_in`` to ``C_out`` channels
+on an ``H x W`` image costs ``H W C_out C_in k^2`` multiply-accumulates (MACs); what if a 1x1
+convolution first reduces the ``C_in`` channels to ``r``? The two layers then cost
+``H W r C_in + H W C_out r k^2`` MACs, which is less whenever
+``r < C_in k^2 C_out / (C_in + k^2 C_out)``. This module computes both sides with the formulas
+of :mod:`onebyone.cost`, sweeps ``r``, finds the break-even width where the saving disappears,
+and contrasts depth reduction with spatial reduction (pooling, stride) and with depth increase.
+
+Units: parameters are counted in scalars, compute in MACs (FLOPs = 2 x MACs), sizes in pixels.
+Every convolution keeps the image size ("same" padding) unless it has a stride.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from matplotlib.figure import Figure
+from torch import nn
+
+from onebyone.cost import conv2d_macs, conv2d_output_size, conv2d_parameters, count_model
+
+
+@dataclass(frozen=True)
+class ConvCost:
+    """Parameters (scalars) and multiply-accumulates (MACs, one image) of one or more layers.
+
+    Why: the chapter compares paths of several layers, so a cost must add up (``a + b``).
+
+    Attributes:
+        parameters: scalars, biases included where the comparison says so.
+        macs: multiply-accumulates for one image (biases never counted).
+    """
+
+    parameters: int
+    macs: int
+
+    def __add__(self, other: ConvCost) -> ConvCost:
+        """The cost of running both layers: parameters and MACs add."""
+        return ConvCost(self.parameters + other.parameters, self.macs + other.macs)
+
+
+@dataclass(frozen=True)
+class BottleneckComparison:
+    """A ``k x k`` convolution done directly, and through a 1x1 reduction to ``width`` channels.
+
+    Attributes:
+        width: the bottleneck width ``r``, in channels.
+        direct: cost of the ``k x k`` convolution ``C_in -> C_out``.
+        reduction: cost of the 1x1 convolution ``C_in -> r``.
+        spatial: cost of the ``k x k`` convolution ``r -> C_out`` after the reduction.
+    """
+
+    width: int
+    direct: ConvCost
+    reduction: ConvCost
+    spatial: ConvCost
+
+    @property
+    def bottleneck(self) -> ConvCost:
+        """Cost of the two layers of the bottleneck path together."""
+        return self.reduction + self.spatial
+
+    @property
+    def mac_ratio(self) -> float:
+        """Direct MACs divided by bottleneck MACs: how many times cheaper the bottleneck is."""
+        return self.direct.macs / self.bottleneck.macs
+
+    @property
+    def parameter_ratio(self) -> float:
+        """Direct parameters divided by bottleneck parameters."""
+        return self.direct.parameters / self.bottleneck.parameters
+
+
+def _check_positive(**values: int) -> None:
+    for name, value in values.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _same_padding(kernel_size: int) -> int:
+    if kernel_size % 2 == 0:
+        raise ValueError(f"kernel_size must be odd for 'same' padding, got {kernel_size}")
+    return kernel_size // 2
+
+
+def conv_cost(
+    in_channels: int,
+    out_channels: int,
+    kernel_size: int,
+    height: int,
+    width: int,
+    stride: int = 1,
+    bias: bool = True,
+) -> ConvCost:
+    """Cost of one ``k x k`` convolution with "same" padding, on one ``height x width`` image.
+
+    Why: the building block of every comparison in Chapter 2, written with the formulas of
+    :mod:`onebyone.cost` (padding ``k // 2``, so the output is ``ceil(H / stride)`` pixels high).
+
+    Args:
+        in_channels, out_channels: channels ``C_in`` and ``C_out``.
+        kernel_size: ``k`` (odd), in pixels.
+        height, width: size of the input image, in pixels.
+        stride: stride, in pixels.
+        bias: count the ``C_out`` biases among the parameters (MACs never include biases).
+
+    Returns:
+        A :class:`ConvCost` in scalars and MACs.
+    """
+    _check_positive(
+        in_channels=in_channels,
+        out_channels=out_channels,
+        kernel_size=kernel_size,
+        height=height,
+        width=width,
+        stride=stride,
+    )
+    output_size = conv2d_output_size(
+        (height, width), kernel_size, stride=stride, padding=_same_padding(kernel_size)
+    )
+    return ConvCost(
+        parameters=conv2d_parameters(in_channels, out_channels, kernel_size, bias=bias),
+        macs=conv2d_macs(in_channels, out_channels, kernel_size, output_size),
+    )
+
+
+def compare_bottleneck(
+    in_channels: int,
+    out_channels: int,
+    kernel_size: int,
+    height: int,
+    width: int,
+    reduced_channels: int,
+    bias: bool = True,
+) -> BottleneckComparison:
+    """The direct ``k x k`` convolution against a 1x1 reduction to ``reduced_channels`` first.
+
+    Why: the classic example of GoogLeNet's Inception module (Szegedy et al., 2015): on a
+    28 x 28 x 192 input, a 5 x 5 convolution to 32 channels costs 120,422,400 MACs directly and
+    12,443,648 MACs through a 1x1 reduction to 16 channels.
+
+    Args:
+        in_channels, out_channels: ``C_in`` and ``C_out`` of the ``k x k`` convolution.
+        kernel_size: ``k`` (odd), in pixels.
+        height, width: size of the input image, in pixels.
+        reduced_channels: the bottleneck width ``r``, in channels.
+        bias: count biases among the parameters.
+
+    Returns:
+        A :class:`BottleneckComparison`.
+    """
+    _check_positive(reduced_channels=reduced_channels)
+    return BottleneckComparison(
+        width=reduced_channels,
+        direct=conv_cost(in_channels, out_channels, kernel_size, height, width, bias=bias),
+        reduction=conv_cost(in_channels, reduced_channels, 1, height, width, bias=bias),
+        spatial=conv_cost(reduced_channels, out_channels, kernel_size, height, width, bias=bias),
+    )
+
+
+def bottleneck_sweep(
+    in_channels: int,
+    out_channels: int,
+    kernel_size: int,
+    height: int,
+    width: int,
+    widths: Iterable[int],
+    bias: bool = True,
+) -> list[BottleneckComparison]:
+    """:func:`compare_bottleneck` for every bottleneck width in ``widths``.
+
+    Why: the bottleneck's cost is a straight line in its width ``r``; sweeping ``r`` shows where
+    that line crosses the direct convolution's cost.
+
+    Args:
+        in_channels, out_channels, kernel_size, height, width, bias: as for
+            :func:`compare_bottleneck`.
+        widths: the bottleneck widths ``r`` to try, in channels.
+
+    Returns:
+        One :class:`BottleneckComparison` per width, in the order given.
+    """
+    widths = list(widths)
+    if not widths:
+        raise ValueError("widths is empty: give at least one bottleneck width")
+    return [
+        compare_bottleneck(in_channels, out_channels, kernel_size, height, width, r, bias=bias)
+        for r in widths
+    ]
+
+
+def break_even_width(in_channels: int, out_channels: int, kernel_size: int) -> int:
+    """The smallest bottleneck width ``r`` (channels) at which the bottleneck saves no MACs.
+
+    Why: the bottleneck path costs ``H W r (C_in + k^2 C_out)`` MACs against the direct
+    ``H W C_in k^2 C_out``, so it is cheaper exactly when ``r < C_in k^2 C_out / (C_in + k^2
+    C_out)``; the image size cancels out. This is the ceiling of that bound, computed in integers.
+
+    Args:
+        in_channels, out_channels: ``C_in`` and ``C_out`` of the ``k x k`` convolution.
+        kernel_size: ``k``, in pixels.
+
+    Returns:
+        The break-even width; every narrower bottleneck costs strictly fewer MACs.
+    """
+    _check_positive(in_channels=in_channels, out_channels=out_channels, kernel_size=kernel_size)
+    direct = in_channels * kernel_size**2 * out_channels  # MACs per pixel
+    per_bottleneck_channel = in_channels + kernel_size**2 * out_channels  # MACs per pixel
+    return -(-direct // per_bottleneck_channel)
+
+
+def plot_bottleneck_sweep(sweep: list[BottleneckComparison]) -> Figure:
+    """Plot MACs and parameters of the bottleneck path against its width, with the direct cost.
+
+    Why: the picture of Chapter 2: the bottleneck's cost grows linearly with its width and
+    crosses the direct convolution's flat cost at the break-even width, where the saving is gone.
+
+    Args:
+        sweep: the output of :func:`bottleneck_sweep`, all for the same layer.
+
+    Returns:
+        A figure with two panels: millions of MACs (one image) and thousands of parameters.
+    """
+    if not sweep:
+        raise ValueError("the sweep is empty")
+    if len({comparison.direct for comparison in sweep}) != 1:
+        raise ValueError("the sweep mixes different layers: their direct costs differ")
+    widths = [comparison.width for comparison in sweep]
+    direct = sweep[0].direct
+    figure = Figure(figsize=(10, 3.8), layout="constrained")  # inches
+    macs_axes, parameters_axes = figure.subplots(1, 2)
+    panels = (
+        (macs_axes, "macs", 1e6, "multiply-accumulates (millions of MACs, one image)"),
+        (parameters_axes, "parameters", 1e3, "parameters (thousands of scalars)"),
+    )
+    for axes, field, scale, label in panels:
+        direct_cost = getattr(direct, field)
+        bottleneck = [getattr(comparison.bottleneck, field) for comparison in sweep]
+        axes.plot(widths, [cost / scale for cost in bottleneck], label="1x1 reduction, then k x k")
+        axes.axhline(direct_cost / scale, color="black", linestyle="--", label="direct k x k")
+        no_saving = [w for w, cost in zip(widths, bottleneck, strict=True) if cost >= direct_cost]
+        if no_saving:
+            axes.axvline(min(no_saving), color="grey", linestyle=":", label="saving disappears")
+        axes.set_xlabel("bottleneck width r (channels)")
+        axes.set_ylabel(label)
+        axes.legend()
+    return figure
+
+
+def same_conv(
+    in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, bias: bool = True
+) -> nn.Conv2d:
+    """An ``nn.Conv2d`` with padding ``k // 2``, the layer whose cost :func:`conv_cost` counts.
+
+    Why: "same" padding keeps the image size at stride 1, so a direct convolution and a
+    bottleneck path return maps of the same shape and their costs compare like for like.
+
+    Args:
+        in_channels, out_channels: channels ``C_in`` and ``C_out``.
+        kernel_size: ``k`` (odd), in pixels.
+        stride: stride, in pixels (2 halves the output, rounding up).
+        bias: give the layer ``C_out`` biases.
+    """
+    return nn.Conv2d(
+        in_channels, out_channels, kernel_size, stride, _same_padding(kernel_size), bias=bias
+    )
+
+
+def reduction_strategies(
+    in_channels: int,
+    out_channels: int,
+    kernel_size: int,
+    reduced_channels: int,
+    expanded_channels: int,
+    bias: bool = True,
+) -> dict[str, nn.Sequential]:
+    """Five ways to apply a ``k x k`` convolution ``C_in -> C_out``, as real modules.
+
+    Why: a 1x1 reduction shrinks the cost by thinning the channels while keeping every pixel;
+    pooling or a stride shrink it by dropping pixels (the output is smaller, so the comparison is
+    not like for like); a 1x1 expansion is the opposite move and costs more. Building the
+    modules lets :func:`strategy_costs` count them with :func:`onebyone.cost.count_model`.
+
+    Args:
+        in_channels, out_channels, kernel_size: the ``k x k`` convolution (``k`` odd, pixels).
+        reduced_channels: width of the 1x1 reduction (channels).
+        expanded_channels: width of the 1x1 expansion (channels).
+        bias: give every convolution a bias.
+
+    Returns:
+        Modules keyed by ``"direct"``, ``"2x2 max pooling first"``, ``"stride 2"``,
+        ``"1x1 reduction first"`` and ``"1x1 expansion first"``.
+    """
+    _check_positive(
+        in_channels=in_channels,
+        out_channels=out_channels,
+        kernel_size=kernel_size,
+        reduced_channels=reduced_channels,
+        expanded_channels=expanded_channels,
+    )
+    return {
+        "direct": nn.Sequential(same_conv(in_channels, out_channels, kernel_size, bias=bias)),
+        "2x2 max pooling first": nn.Sequential(
+            nn.MaxPool2d(kernel_size=2),
+            same_conv(in_channels, out_channels, kernel_size, bias=bias),
+        ),
+        "stride 2": nn.Sequential(
+            same_conv(in_channels, out_channels, kernel_size, stride=2, bias=bias)
+        ),
+        "1x1 reduction first": nn.Sequential(
+            same_conv(in_channels, reduced_channels, 1, bias=bias),
+            nn.ReLU(),
+            same_conv(reduced_channels, out_channels, kernel_size, bias=bias),
+        ),
+        "1x1 expansion first": nn.Sequential(
+            same_conv(in_channels, expanded_channels, 1, bias=bias),
+            nn.ReLU(),
+            same_conv(expanded_channels, out_channels, kernel_size, bias=bias),
+        ),
+    }
+
+
+@dataclass(frozen=True)
+class StrategyCost:
+    """The cost of one way of applying a convolution, for one image.
+
+    Attributes:
+        name: the strategy (a key of :func:`reduction_strategies`).
+        output_shape: ``1 x C_out x H_out x W_out`` of its output.
+        parameters: scalars, biases included when the layers have them.
+        macs: multiply-accumulates (pooling and ReLU count none).
+    """
+
+    name: str
+    output_shape: tuple[int, ...]
+    parameters: int
+    macs: int
+
+
+def strategy_costs(
+    strategies: dict[str, nn.Sequential], in_channels: int, height: int, width: int
+) -> list[StrategyCost]:
+    """Count every strategy of :func:`reduction_strategies` on one ``C_in x H x W`` image.
+
+    Why: counting the real modules with :func:`onebyone.cost.count_model` (rather than by a
+    formula per strategy) makes the output shapes, and so the pixels each strategy drops, part
+    of the result.
+
+    Args:
+        strategies: named modules.
+        in_channels: channels of the input image.
+        height, width: size of the input image, in pixels.
+
+    Returns:
+        One :class:`StrategyCost` per strategy, in the order given.
+    """
+    _check_positive(in_channels=in_channels, height=height, width=width)
+    costs = []
+    for name, module in strategies.items():
+        layers = count_model(module, (1, in_channels, height, width))
+        costs.append(
+            StrategyCost(
+                name=name,
+                output_shape=layers[-1].output_shape,
+                parameters=sum(layer.parameters for layer in layers),
+                macs=sum(layer.macs for layer in layers),
+            )
+        )
+    return costs

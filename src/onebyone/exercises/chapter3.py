@@ -1,0 +1,86 @@
+"""Checks for the exercises of Chapter 3 (adding non-linearity: Network in Network).
+
+Expected values come from PyTorch itself (running the layers) or from :mod:`onebyone.cost`'s
+formulas, never typed in, so a check cannot drift from the book.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from onebyone.cost import conv2d_parameters
+from onebyone.exercises.checks import expect, expect_integer, expect_tensor_close, passed
+
+
+def exercise_pointwise_pair(seed: int = 0) -> tuple[nn.Conv2d, nn.Conv2d]:
+    """The two 1x1 convolutions of Exercise 1: 4 -> 3 channels, then 3 -> 2, with biases.
+
+    Why: the exercise and its check must use the same layers; drawing them from a seed here
+    keeps the notebook short and the check independent of the reader's random state.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    first = nn.Conv2d(4, 3, kernel_size=1, dtype=torch.float64)
+    second = nn.Conv2d(3, 2, kernel_size=1, dtype=torch.float64)
+    with torch.no_grad():
+        for layer in (first, second):
+            layer.weight.copy_(torch.randn(layer.weight.shape, generator=generator))
+            layer.bias.copy_(torch.randn(layer.bias.shape, generator=generator))
+    return first, second
+
+
+def check_collapsed_conv(answer: object, seed: int = 0) -> bool:
+    """Exercise 1: one 1x1 ``nn.Conv2d`` that computes ``second(first(x))``.
+
+    Args:
+        answer: the student's convolution.
+        seed: the seed given to :func:`exercise_pointwise_pair`.
+    """
+    first, second = exercise_pointwise_pair(seed)
+    expect(isinstance(answer, nn.Conv2d), f"answer should be an nn.Conv2d, got {type(answer)}")
+    expect(
+        tuple(answer.kernel_size) == (1, 1),
+        f"answer has a {tuple(answer.kernel_size)} kernel: it should be a 1x1 convolution",
+    )
+    expect(
+        (answer.in_channels, answer.out_channels) == (4, 2),
+        f"answer maps {answer.in_channels} to {answer.out_channels} channels; it should map "
+        "the first layer's inputs to the second layer's outputs",
+    )
+    expect(answer.bias is not None, "answer has no bias, but the stack adds W2 b1 + b2")
+    x = torch.randn(3, 4, 5, 6, generator=torch.Generator().manual_seed(seed + 1))
+    x = x.to(torch.float64)
+    with torch.no_grad():
+        expected = second(first(x))  # 3 x 2 x 5 x 6
+        output = answer.to(torch.float64)(x)
+    expect_tensor_close(output, expected, "answer(x)", rtol=1e-6, atol=1e-8)
+    return passed("the stack of two 1x1 convolutions is one 1x1 convolution")
+
+
+def check_mlpconv_parameters(answer: object) -> bool:
+    """Exercise 2: parameters, biases included, of NiN's first mlpconv layer for CIFAR-10.
+
+    The layer is a 5x5 convolution from 3 to 192 channels, then 1x1 convolutions from 192 to
+    160 and from 160 to 96 channels.
+    """
+    expected = (
+        conv2d_parameters(3, 192, 5)
+        + conv2d_parameters(192, 160, 1)
+        + conv2d_parameters(160, 96, 1)
+    )
+    expect_integer(answer, expected, "the mlpconv layer's parameters (weights and biases)")
+    return passed("k^2 C_in C_hidden + C_hidden C_hidden' + C_hidden' C_out, plus the biases")
+
+
+def check_fully_connected_head_parameters(answer: object) -> bool:
+    """Exercise 3: parameters, biases included, of AlexNet's fully connected head.
+
+    The head flattens 256 x 6 x 6 feature maps, then has fully connected layers of 4096,
+    4096 and 1000 outputs.
+    """
+    expected = sum(
+        in_features * out_features + out_features
+        for in_features, out_features in ((256 * 6 * 6, 4096), (4096, 4096), (4096, 1000))
+    )
+    expect_integer(answer, expected, "the head's parameters (weights and biases)")
+    return passed("a global average pooling head would have none of these")

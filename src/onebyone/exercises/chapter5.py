@@ -1,0 +1,59 @@
+"""Checks for the exercises of Chapter 5 (timing, arithmetic intensity and the roofline).
+
+Each expected value is computed here from the package's roofline model
+(``onebyone.roofline``) and datasheet table (``onebyone.gpu_specs``), never typed in.
+"""
+
+from __future__ import annotations
+
+import math
+
+from onebyone.exercises.checks import expect, expect_close, expect_integer, passed
+from onebyone.gpu_specs import load_gpu_specs
+from onebyone.roofline import pointwise_conv_workload
+
+# The layer of exercises 1 and 2: 256 -> 256 channels on 32 images of 28 x 28, float32.
+LAYER = {"batch_size": 32, "in_channels": 256, "out_channels": 256, "height": 28, "width": 28}
+FLOAT32_BYTES = 4
+
+
+def check_pointwise_intensity(answer: object) -> bool:
+    """Exercise 1: arithmetic intensity (FLOP/byte) of the 1x1 layer of ``LAYER`` in float32."""
+    work = pointwise_conv_workload(**LAYER, bytes_per_element=FLOAT32_BYTES)
+    expect(isinstance(answer, (int, float)), f"the intensity should be a number, got {answer!r}")
+    expect(
+        not math.isclose(float(answer), work.intensity / 2, rel_tol=1e-3),
+        "that is MACs per byte: count FLOPs, two per multiply-accumulate",
+    )
+    expect_close(answer, work.intensity, "the arithmetic intensity (FLOP/byte)", rel_tol=1e-3)
+    return passed("FLOPs / (input + weight + output bytes)")
+
+
+def check_a100_seconds(answer: object) -> bool:
+    """Exercise 2: the roofline's predicted time (seconds) of the same layer on an A100, float32."""
+    work = pointwise_conv_workload(**LAYER, bytes_per_element=FLOAT32_BYTES)
+    a100 = load_gpu_specs()["A100"]
+    expected = a100.predict_seconds(work, "float32")
+    memory_time = work.bytes_moved / (a100.memory_bandwidth_gb_s * 1e9)
+    expect(isinstance(answer, (int, float)), f"the time should be a number, got {answer!r}")
+    expect(
+        not math.isclose(float(answer), memory_time, rel_tol=1e-3),
+        "that is the memory time alone: the layer needs the larger of the two times",
+    )
+    expect_close(answer, expected, "the predicted time (seconds)", rel_tol=1e-3)
+    return passed("max(FLOPs / peak, bytes / bandwidth): a prediction, a lower bound")
+
+
+def check_compute_bound_channels(answer: object) -> bool:
+    """Exercise 3: the fewest channels ``C = C_in = C_out`` at which the 1x1 layer of ``LAYER``'s
+    pixels is compute-bound on an H100 in float32 (intensity at least the datasheet ridge point).
+    """
+    h100 = load_gpu_specs()["H100"]
+    ridge = h100.roofline("float32").ridge_intensity
+    pixels = {key: LAYER[key] for key in ("batch_size", "height", "width")}
+    channels = 1
+    while pointwise_conv_workload(**pixels, in_channels=channels, out_channels=channels,
+                                  bytes_per_element=FLOAT32_BYTES).intensity < ridge:
+        channels += 1
+    expect_integer(answer, channels, "the channel count")
+    return passed(f"from {channels} channels on, the H100's float32 units are the limit")

@@ -1,0 +1,100 @@
+"""Datasheet figures of well-known GPUs, and the roofline predictions made from them.
+
+Why: most readers have no H100, but the roofline model turns two published numbers (peak rate,
+memory bandwidth) into a prediction of how long a 1x1 convolution takes. A reader on Colab's T4
+can time the suite and put the measurement beside the prediction. The figures are data, in
+``onebyone/data/gpu_specs.csv``, each row citing its NVIDIA datasheet; tensor-core rates are the
+*dense* ones (NVIDIA's headline figures assume 2:4 structured sparsity and are twice as high).
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from importlib import resources
+
+from onebyone.precision import precision_dtype
+from onebyone.roofline import Roofline, Workload
+
+
+@dataclass(frozen=True)
+class GpuSpec:
+    """One GPU's datasheet figures.
+
+    Attributes:
+        name, short_name: ``"NVIDIA H100 SXM"`` and ``"H100"``.
+        fp32_tflops: float32 rate without tensor cores, TFLOP/s (10^12 FLOP/s).
+        tf32_tensor_tflops, bf16_tensor_tflops, fp16_tensor_tflops: dense tensor-core rates,
+            TFLOP/s; ``None`` where the GPU has no tensor cores for that format.
+        memory_bandwidth_gb_s: memory bandwidth, GB/s (10^9 bytes/s).
+        memory_gb: memory size, GB.
+        source: the datasheet the figures come from.
+        note: how the figures were read (dense versus sparse).
+    """
+
+    name: str
+    short_name: str
+    fp32_tflops: float
+    tf32_tensor_tflops: float | None
+    bf16_tensor_tflops: float | None
+    fp16_tensor_tflops: float | None
+    memory_bandwidth_gb_s: float
+    memory_gb: float
+    source: str
+    note: str
+
+    def peak_flops_per_s(self, precision: str) -> float | None:
+        """Datasheet peak for ``precision`` (see :mod:`onebyone.precision`), FLOP/s.
+
+        ``float32`` uses the plain FP32 rate; ``tf32`` the TF32 tensor-core rate;
+        ``bfloat16`` the BF16 tensor-core rate. ``None`` when the GPU lacks that mode.
+        """
+        precision_dtype(precision)  # validates the name
+        tflops = {
+            "float32": self.fp32_tflops,
+            "tf32": self.tf32_tensor_tflops,
+            "bfloat16": self.bf16_tensor_tflops,
+        }[precision]
+        return None if tflops is None else tflops * 1e12
+
+    def roofline(self, precision: str) -> Roofline | None:
+        """The datasheet roofline for ``precision``, or ``None`` when the GPU lacks that mode."""
+        peak = self.peak_flops_per_s(precision)
+        if peak is None:
+            return None
+        bandwidth = self.memory_bandwidth_gb_s * 1e9
+        return Roofline(peak, bandwidth, label=f"{self.short_name} datasheet, {precision}")
+
+    def predict_seconds(self, workload: Workload, precision: str) -> float | None:
+        """Predicted time (seconds) of ``workload``: ``max(FLOPs / peak, bytes / bandwidth)``.
+
+        A prediction, not a measurement: a lower bound that real kernels approach, but do not
+        reach (launch overhead, imperfect tiling, caches). ``None`` when the mode is missing.
+        """
+        roof = self.roofline(precision)
+        return None if roof is None else roof.seconds(workload.flops, workload.bytes_moved)
+
+
+def _optional_float(text: str) -> float | None:
+    return float(text) if text.strip() else None
+
+
+def load_gpu_specs() -> dict[str, GpuSpec]:
+    """The GPUs of ``onebyone/data/gpu_specs.csv``, keyed by short name (``"T4"``, ``"H100"``)."""
+    specs = {}
+    text = resources.files("onebyone").joinpath("data/gpu_specs.csv").read_text(encoding="utf-8")
+    for row in csv.DictReader(text.splitlines()):
+        spec = GpuSpec(
+            name=row["name"],
+            short_name=row["short_name"],
+            fp32_tflops=float(row["fp32_tflops"]),
+            tf32_tensor_tflops=_optional_float(row["tf32_tensor_tflops"]),
+            bf16_tensor_tflops=_optional_float(row["bf16_tensor_tflops"]),
+            fp16_tensor_tflops=_optional_float(row["fp16_tensor_tflops"]),
+            memory_bandwidth_gb_s=float(row["memory_bandwidth_gb_s"]),
+            memory_gb=float(row["memory_gb"]),
+            source=row["source"],
+            note=row["note"],
+        )
+        specs[spec.short_name] = spec
+    return specs

@@ -1,0 +1,253 @@
+"""Reading the CSV of :mod:`onebyone.experiments` back, and plotting each experiment.
+
+Why: Chapter 5 shows recorded results (a file per device under ``book/data/``) and the
+reader's own fresh ones side by side, so the same functions must read a file and plot rows,
+whichever device made them. Rates are derived here, never stored: FLOP/s is ``flops /
+median_s`` and bytes/s is ``bytes / median_s`` (see :mod:`onebyone.roofline` for the units).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import ScalarFormatter
+
+from onebyone.roofline import Roofline, plot_roofline
+
+_INTEGERS = ("batch_size", "in_channels", "out_channels", "height", "width", "macs", "flops",
+             "bytes", "runs", "blocks", "calls_per_block", "num_threads")
+_FLOATS = ("median_s", "iqr_s")
+_BOOLEANS = ("tf32", "cudnn_benchmark")
+
+Row = dict[str, object]
+
+
+def parse_row(raw: dict[str, str]) -> Row:
+    """One CSV row with its numbers as ``int``/``float``/``bool`` (blank cells become ``None``)."""
+    row: Row = dict(raw)
+    for key in _INTEGERS:
+        row[key] = int(raw[key]) if raw.get(key) else None
+    for key in _FLOATS:
+        row[key] = float(raw[key]) if raw.get(key) else None
+    for key in _BOOLEANS:
+        row[key] = raw[key] == "True" if raw.get(key) else None
+    return row
+
+
+def read_results(path: str | Path) -> list[Row]:
+    """All rows of a results CSV written by ``python -m onebyone.experiments``."""
+    with Path(path).open(newline="", encoding="utf-8") as file:
+        return [parse_row(raw) for raw in csv.DictReader(file)]
+
+
+def select(rows: Iterable[Row], experiment: str, **equal: object) -> list[Row]:
+    """The *measured* rows of ``experiment`` whose columns equal the given values.
+
+    Example: ``select(rows, "same_math", precision="float32", memory_format="channels_last")``.
+    """
+    chosen = [
+        row
+        for row in rows
+        if row["experiment"] == experiment
+        and row["status"] == "measured"
+        and all(row.get(key) == value for key, value in equal.items())
+    ]
+    return chosen
+
+
+def flops_per_s(row: Row) -> float:
+    """Achieved arithmetic rate of a measured row, FLOP/s."""
+    return row["flops"] / row["median_s"]
+
+
+def bytes_per_s(row: Row) -> float:
+    """Achieved memory rate of a measured row (least bytes moved / time), bytes/s."""
+    return row["bytes"] / row["median_s"]
+
+
+def device_label(rows: Sequence[Row]) -> str:
+    """``"AMD EPYC (cpu, 1 thread)"``: which device the rows were measured on, for titles."""
+    if not rows:
+        raise ValueError("no rows: nothing was measured")
+    first = rows[0]
+    if first["device"] != "cpu":
+        return f"{first['device_name']} ({first['device']})"
+    threads = first["num_threads"]
+    return f"{first['device_name']} (cpu, {threads} thread{'s' if threads != 1 else ''})"
+
+
+def measured_roofline(rows: Iterable[Row], precision: str = "float32") -> Roofline:
+    """The roof measured by experiment 0: the GEMM rate in ``precision`` and the copy bandwidth."""
+    rows = list(rows)
+    matmul = select(rows, "peak", variant="matmul", precision=precision)
+    copy = select(rows, "peak", variant="copy")
+    if not matmul or not copy:
+        raise ValueError(f"no measured peak rows for {precision} (matmul) and copy")
+    return Roofline(
+        flops_per_s(matmul[0]),
+        bytes_per_s(copy[0]),
+        label=f"measured roof, {precision} ({matmul[0]['device_name']})",
+    )
+
+
+def bottleneck_speedups(rows: Iterable[Row]) -> list[tuple[int, float, float]]:
+    """``(batch size, MAC ratio, measured speedup)`` of experiment 2, by batch size.
+
+    The MAC ratio is direct MACs / reduced MACs (the prediction on paper); the speedup is
+    direct median time / reduced median time (the measurement).
+    """
+    rows = list(rows)
+    result = []
+    for direct in sorted(select(rows, "bottleneck", variant="direct"),
+                         key=lambda row: row["batch_size"]):
+        reduced = select(rows, "bottleneck", variant="reduced", batch_size=direct["batch_size"])
+        if reduced:
+            result.append((
+                direct["batch_size"],
+                direct["macs"] / reduced[0]["macs"],
+                direct["median_s"] / reduced[0]["median_s"],
+            ))
+    return result
+
+
+def _axes_style(axes, xlabel: str, ylabel: str, title: str) -> None:
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(ylabel)
+    axes.set_title(title, fontsize=10)
+    axes.grid(True, alpha=0.3)
+
+
+def plot_same_math(rows: Iterable[Row], precision: str = "float32") -> Figure:
+    """Experiment 1: time of the four 1x1 implementations, NCHW against channels-last.
+
+    One panel per problem size; bars are median times (ms), error bars span the IQR.
+    """
+    rows = select(rows, "same_math", precision=precision)
+    if not rows:
+        raise ValueError(f"no measured same_math rows in {precision}")
+    shapes = sorted({row["input_shape"] for row in rows},
+                    key=lambda shape: [int(size) for size in shape.split("x")])
+    variants = ("conv2d", "linear", "matmul", "einsum")
+    figure = Figure(figsize=(4 * len(shapes), 3.6))
+    for index, shape in enumerate(shapes):
+        axes = figure.add_subplot(1, len(shapes), index + 1)
+        for offset, layout in ((-0.2, "contiguous"), (0.2, "channels_last")):
+            times, spreads = [], []
+            for variant in variants:
+                match = [r for r in rows if r["input_shape"] == shape and r["variant"] == variant
+                         and r["memory_format"] == layout]
+                times.append(match[0]["median_s"] * 1e3 if match else np.nan)
+                spreads.append(match[0]["iqr_s"] * 1e3 / 2 if match else 0.0)
+            label = "NCHW (contiguous)" if layout == "contiguous" else "channels_last (NHWC)"
+            axes.bar(np.arange(len(variants)) + offset, times, width=0.4, yerr=spreads,
+                     capsize=3, label=label)
+        row = next(r for r in rows if r["input_shape"] == shape)
+        axes.set_xticks(range(len(variants)), variants)
+        _axes_style(axes, "implementation", "median time per call (ms)",
+                    f"N x C x H x W = {shape}, C_out = {row['out_channels']}")
+        axes.legend(fontsize=8)
+    figure.suptitle(f"Same math, same time? ({precision}, {device_label(rows)})", fontsize=11)
+    figure.tight_layout()
+    return figure
+
+
+def plot_bottleneck(rows: Iterable[Row]) -> Figure:
+    """Experiment 2: the MAC ratio (prediction) against the measured speedup, by batch size."""
+    rows = list(rows)
+    speedups = bottleneck_speedups(rows)
+    if not speedups:
+        raise ValueError("no measured bottleneck pairs (direct and reduced) in these rows")
+    batches = [batch for batch, _, _ in speedups]
+    figure = Figure(figsize=(6, 3.8))
+    axes = figure.add_subplot()
+    axes.plot(batches, [ratio for _, ratio, _ in speedups], "--", label="MAC ratio (on paper)")
+    axes.plot(batches, [speedup for _, _, speedup in speedups], "o-", label="measured speedup")
+    axes.set_xscale("log", base=2)
+    axes.set_xticks(batches, [str(batch) for batch in batches])
+    axes.set_ylim(bottom=0)
+    title = "5x5 conv 192 -> 32 on 28 x 28, direct or through a 1x1 to 16 channels\n"
+    _axes_style(axes, "batch size (images)", "direct time / reduced time",
+                title + device_label(select(rows, "bottleneck")))
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
+def plot_roofline_sweep(
+    rows: Iterable[Row],
+    precision: str = "float32",
+    extra_rooflines: Sequence[Roofline] = (),
+) -> Figure:
+    """Experiment 3: the 1x1 sweep's achieved FLOP/s against intensity, on the measured roof.
+
+    Args:
+        rows: results containing experiment 0 (the roof) and 3 (the sweep).
+        precision: which precision's sweep and GEMM roof to draw.
+        extra_rooflines: further roofs to draw (e.g. datasheet predictions), labelled.
+    """
+    rows = list(rows)
+    sweep = sorted(select(rows, "roofline_sweep", precision=precision),
+                   key=lambda row: row["in_channels"])
+    if not sweep:
+        raise ValueError(f"no measured roofline_sweep rows in {precision}")
+    return plot_roofline(
+        [measured_roofline(rows, precision), *extra_rooflines],
+        intensities=[row["flops"] / row["bytes"] for row in sweep],
+        rates=[flops_per_s(row) for row in sweep],
+        point_labels=[f"C={row['in_channels']}" for row in sweep],
+        title=f"1x1 convolution, C_in = C_out swept ({precision}, {device_label(sweep)})",
+    )
+
+
+def plot_inception(rows: Iterable[Row], batch_size: int) -> Figure:
+    """Experiment 4: time of each branch and of the whole module, naive against reduced."""
+    rows = select(rows, "inception", batch_size=batch_size)
+    if not rows:
+        raise ValueError(f"no measured inception rows for batch size {batch_size}")
+    parts = ("branch1", "branch2", "branch3", "branch4", "module")
+    figure = Figure(figsize=(7, 3.8))
+    axes = figure.add_subplot()
+    for offset, module in ((-0.2, "naive"), (0.2, "reduced")):
+        times, spreads = [], []
+        for part in parts:
+            match = [row for row in rows if row["variant"] == f"{module}/{part}"]
+            times.append(match[0]["median_s"] * 1e3 if match else np.nan)
+            spreads.append(match[0]["iqr_s"] * 1e3 / 2 if match else 0.0)
+        axes.bar(np.arange(len(parts)) + offset, times, width=0.4, yerr=spreads, capsize=3,
+                 label=module)
+    axes.set_xticks(range(len(parts)), parts)
+    _axes_style(axes, "part of inception (3a)", "median time per call (ms)",
+                f"Inception (3a), batch {batch_size}, float32, {device_label(rows)}")
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
+def plot_precision(rows: Iterable[Row]) -> Figure:
+    """Experiment 5: achieved GFLOP/s of the 1x1 sweep in each precision that was measured."""
+    rows = list(rows)
+    sweep = select(rows, "roofline_sweep")
+    if not sweep:
+        raise ValueError("no measured roofline_sweep rows")
+    figure = Figure(figsize=(6, 3.8))
+    axes = figure.add_subplot()
+    for precision in ("float32", "tf32", "bfloat16"):
+        points = sorted((row["in_channels"], flops_per_s(row) / 1e9)
+                        for row in sweep if row["precision"] == precision)
+        if points:
+            axes.plot(*zip(*points, strict=True), "o-", label=precision)
+    channels = sorted({row["in_channels"] for row in sweep})
+    axes.set_xscale("log", base=2)
+    axes.set_xticks(channels, [str(count) for count in channels])
+    axes.set_yscale("log")
+    axes.yaxis.set_major_formatter(ScalarFormatter())
+    axes.yaxis.set_minor_formatter(ScalarFormatter())
+    _axes_style(axes, "channels C_in = C_out", "achieved rate (GFLOP/s)",
+                f"1x1 convolution by precision, {device_label(sweep)}")
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    return figure

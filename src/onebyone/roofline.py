@@ -1,0 +1,293 @@
+"""The roofline model (Williams et al., 2009), with the roof measured on the spot.
+
+Why: a kernel is limited either by arithmetic or by memory traffic. With a peak arithmetic rate
+``P`` (FLOP/s) and a memory bandwidth ``B`` (bytes/s), a kernel of arithmetic intensity
+``I = FLOPs / bytes moved`` (FLOP/byte) can attain at most::
+
+    attainable(I) = min(P, I * B)    FLOP/s
+
+and so takes at least ``max(FLOPs / P, bytes / B)`` seconds. Below the ridge point ``P / B``
+it is memory-bound, above it compute-bound. A 1x1 convolution is a matrix product whose
+intensity grows with its channel counts, so a sweep over channels walks along the roof.
+
+The roof here is *measured* with :mod:`onebyone.timing` (a large matrix product for ``P``, a
+large device-to-device copy for ``B``), so it is what this device achieves, not its datasheet.
+Units: FLOPs (2 per MAC, see :mod:`onebyone.cost`), bytes, seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from torch import nn
+
+from onebyone.cost import conv2d_macs, count_model
+from onebyone.timing import Timing, make_input, time_callable
+
+
+@dataclass(frozen=True)
+class Roofline:
+    """A device's roof: peak arithmetic rate and memory bandwidth.
+
+    Attributes:
+        peak_flops_per_s: achievable (or datasheet) arithmetic rate, FLOP/s.
+        bandwidth_bytes_per_s: achievable (or datasheet) memory bandwidth, bytes/s.
+        label: where the numbers come from (``"measured on AMD EPYC, float32"``).
+    """
+
+    peak_flops_per_s: float
+    bandwidth_bytes_per_s: float
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        if not (self.peak_flops_per_s > 0 and self.bandwidth_bytes_per_s > 0):
+            raise ValueError(
+                f"a roofline needs a positive peak (FLOP/s) and bandwidth (bytes/s), got "
+                f"{self.peak_flops_per_s} and {self.bandwidth_bytes_per_s}"
+            )
+
+    @property
+    def ridge_intensity(self) -> float:
+        """The intensity (FLOP/byte) where memory-bound turns compute-bound: ``P / B``."""
+        return self.peak_flops_per_s / self.bandwidth_bytes_per_s
+
+    def attainable(self, intensity: float) -> float:
+        """Highest rate (FLOP/s) a kernel of ``intensity`` FLOP/byte can reach: ``min(P, I*B)``."""
+        if intensity <= 0:
+            raise ValueError(f"arithmetic intensity must be positive (FLOP/byte), got {intensity}")
+        return min(self.peak_flops_per_s, intensity * self.bandwidth_bytes_per_s)
+
+    def seconds(self, flops: float, bytes_moved: float) -> float:
+        """Least time (seconds) for a kernel: ``max(flops / P, bytes / B)``."""
+        if flops < 0 or bytes_moved < 0:
+            raise ValueError(f"FLOPs and bytes must be >= 0, got {flops} and {bytes_moved}")
+        return max(flops / self.peak_flops_per_s, bytes_moved / self.bandwidth_bytes_per_s)
+
+
+@dataclass(frozen=True)
+class Workload:
+    """The work of one kernel call: arithmetic and the least memory traffic.
+
+    Attributes:
+        flops: floating-point operations (2 per MAC).
+        bytes_moved: bytes read plus bytes written, each tensor touched once.
+    """
+
+    flops: int
+    bytes_moved: int
+
+    @property
+    def intensity(self) -> float:
+        """Arithmetic intensity, FLOP/byte."""
+        return self.flops / self.bytes_moved
+
+
+def pointwise_conv_workload(
+    batch_size: int,
+    in_channels: int,
+    out_channels: int,
+    height: int,
+    width: int,
+    bytes_per_element: int = 4,
+) -> Workload:
+    """FLOPs and least bytes moved by a 1x1 convolution (no bias).
+
+    Why: it is a ``(N*H*W) x C_in`` by ``C_in x C_out`` matrix product, so it reads the input
+    and the weight and writes the output once at the very least::
+
+        FLOPs = 2 * N*H*W * C_in * C_out
+        bytes = (N*C_in*H*W + C_out*C_in + N*C_out*H*W) * bytes_per_element
+
+    With ``C_in = C_out = C`` and many more pixels than channels, the weight's bytes are
+    negligible and the intensity tends to ``C / bytes_per_element`` FLOP/byte (``C / 4`` in
+    float32): the wider the layer, the more arithmetic per byte.
+
+    Args:
+        batch_size, in_channels, out_channels: ``N``, ``C_in``, ``C_out``.
+        height, width: spatial size in pixels (a 1x1 kernel keeps it).
+        bytes_per_element: 4 for float32, 2 for bfloat16.
+    """
+    sizes = (batch_size, in_channels, out_channels, height, width, bytes_per_element)
+    if any(size < 1 for size in sizes):
+        raise ValueError(f"all sizes must be positive, got {sizes}")
+    macs = conv2d_macs(in_channels, out_channels, 1, (height, width), batch_size=batch_size)
+    pixels = batch_size * height * width
+    elements = pixels * in_channels + out_channels * in_channels + pixels * out_channels
+    return Workload(flops=2 * macs, bytes_moved=elements * bytes_per_element)
+
+
+def layer_workloads(
+    model: nn.Module, input_shape: tuple[int, ...], bytes_per_element: int = 4
+) -> list[Workload]:
+    """The :class:`Workload` of every ``Conv2d`` and ``Linear`` call of ``model``, in order.
+
+    Why: each layer runs as its own kernel, reading its input and weights and writing its
+    output, so a model's roofline time is the sum of its layers' times, not the time of its
+    total FLOPs. Counted on the meta device with :func:`onebyone.cost.count_model`; bias
+    additions, activations, pooling and concatenation are left out (a lower bound).
+
+    Args:
+        model: any model (it is not run on real data).
+        input_shape: e.g. ``(32, 192, 28, 28)``.
+        bytes_per_element: 4 for float32, 2 for bfloat16.
+    """
+    if bytes_per_element < 1:
+        raise ValueError(f"bytes_per_element must be positive, got {bytes_per_element}")
+    workloads = []
+    for layer in count_model(model, input_shape):
+        elements = (torch.Size(layer.input_shape).numel() + layer.parameters
+                    + torch.Size(layer.output_shape).numel())
+        workloads.append(Workload(flops=2 * layer.macs, bytes_moved=elements * bytes_per_element))
+    return workloads
+
+
+def measure_matmul_rate(
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype = torch.float32,
+    size: int = 4096,
+    min_run_time: float = 0.5,
+    num_threads: int | None = None,
+) -> tuple[float, Timing]:
+    """The device's achievable matrix-multiply rate: a large square GEMM, timed.
+
+    Why: the roof of the roofline must be what this device really reaches with the same
+    library (cuBLAS, oneDNN/MKL) the convolutions use, not the datasheet's peak.
+
+    Args:
+        device, dtype: where and in which format (TF32 follows the global switch, see
+            :func:`onebyone.precision.tf32_allowed`).
+        size: ``n`` of the ``n x n`` by ``n x n`` product (``2 n^3`` FLOPs).
+        min_run_time: seconds of timed calls.
+        num_threads: CPU threads (see :func:`onebyone.timing.time_callable`).
+
+    Returns:
+        ``(FLOP/s, timing)``.
+    """
+    if size < 1:
+        raise ValueError(f"matrix size must be positive, got {size}")
+    other = make_input((size, size), device=device, dtype=dtype, seed=1)
+    timing = time_callable(
+        lambda x: torch.mm(x, other),
+        (size, size),
+        device=device,
+        dtype=dtype,
+        label=f"matmul {size}x{size} @ {size}x{size}",
+        min_run_time=min_run_time,
+        num_threads=num_threads,
+    )
+    return 2 * size**3 / timing.median_s, timing
+
+
+def measure_copy_bandwidth(
+    device: torch.device | str = "cpu",
+    megabytes: int = 256,
+    min_run_time: float = 0.5,
+    num_threads: int | None = None,
+) -> tuple[float, Timing]:
+    """The device's achievable memory bandwidth: a large device-to-device copy, timed.
+
+    Why: a copy does no arithmetic, so its speed is the memory system's. It reads every byte
+    once and writes it once, so ``2 x size`` bytes move per call. Make the buffer much larger
+    than the caches (256 MB by default; an H100's L2 holds 50 MB) or the cache is measured.
+
+    Args:
+        device: where to copy.
+        megabytes: size of the source buffer, in MB (10^6 bytes).
+        min_run_time: seconds of timed calls.
+        num_threads: CPU threads (see :func:`onebyone.timing.time_callable`).
+
+    Returns:
+        ``(bytes/s, timing)``.
+    """
+    if megabytes < 1:
+        raise ValueError(f"buffer size must be at least 1 MB, got {megabytes}")
+    elements = megabytes * 10**6 // 4  # float32
+    destination = torch.empty(elements, device=device)
+    timing = time_callable(
+        destination.copy_,
+        (elements,),
+        device=device,
+        label=f"copy {megabytes} MB",
+        min_run_time=min_run_time,
+        num_threads=num_threads,
+    )
+    return 2 * elements * 4 / timing.median_s, timing
+
+
+def measure_roofline(
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype = torch.float32,
+    matmul_size: int = 4096,
+    copy_megabytes: int = 256,
+    min_run_time: float = 0.5,
+    num_threads: int | None = None,
+) -> Roofline:
+    """Measure this device's roof: :func:`measure_matmul_rate` and :func:`measure_copy_bandwidth`.
+
+    Args:
+        device, dtype: where, and in which format the matrix product runs.
+        matmul_size: ``n`` of the square GEMM.
+        copy_megabytes: size of the copied buffer, in MB.
+        min_run_time: seconds of timed calls for each of the two measurements.
+        num_threads: CPU threads.
+    """
+    peak, matmul = measure_matmul_rate(device, dtype, matmul_size, min_run_time, num_threads)
+    bandwidth, _ = measure_copy_bandwidth(device, copy_megabytes, min_run_time, num_threads)
+    dtype_name = str(dtype).removeprefix("torch.")
+    return Roofline(peak, bandwidth, label=f"measured on {matmul.device_name}, {dtype_name}")
+
+
+def plot_roofline(
+    rooflines: Sequence[Roofline],
+    intensities: Sequence[float] = (),
+    rates: Sequence[float] = (),
+    point_labels: Sequence[str] = (),
+    title: str = "Roofline",
+    points_label: str = "measured",
+) -> Figure:
+    """A log-log roofline: attainable FLOP/s against FLOP/byte, with measured points.
+
+    Args:
+        rooflines: one or more roofs, drawn as lines and labelled with ``Roofline.label``.
+        intensities: arithmetic intensities of measured kernels, FLOP/byte.
+        rates: their achieved rates, FLOP/s (same length).
+        point_labels: optional text beside each point (e.g. the channel count).
+        title: the figure's title.
+        points_label: legend entry of the points (``"measured"``, or ``"predicted"`` for points
+            placed by a model rather than a clock).
+
+    Returns:
+        The figure (shown by the chapter, closed by the caller).
+    """
+    if not rooflines:
+        raise ValueError("give at least one roofline to draw")
+    if len(intensities) != len(rates):
+        raise ValueError(f"{len(intensities)} intensities but {len(rates)} rates")
+    if point_labels and len(point_labels) != len(rates):
+        raise ValueError(f"{len(point_labels)} labels for {len(rates)} points")
+    ridges = [roof.ridge_intensity for roof in rooflines]
+    low = min([*intensities, *ridges]) / 4
+    high = max([*intensities, *ridges]) * 4
+    axis_intensity = np.geomspace(low, high, 200)
+    figure = Figure(figsize=(7, 4.5))
+    axes = figure.add_subplot()
+    for roof in rooflines:
+        attainable = [roof.attainable(value) for value in axis_intensity]
+        axes.loglog(axis_intensity, np.array(attainable) / 1e9, label=roof.label)
+    if len(rates):
+        axes.loglog(intensities, np.array(rates) / 1e9, "o", color="black", label=points_label)
+        texts = point_labels or [""] * len(rates)
+        for intensity, rate, text in zip(intensities, rates, texts, strict=True):
+            axes.annotate(text, (intensity, rate / 1e9), textcoords="offset points",
+                          xytext=(4, -10), fontsize=8)
+    axes.set_xlabel("arithmetic intensity (FLOP/byte)")
+    axes.set_ylabel("rate (GFLOP/s)")
+    axes.set_title(title)
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    return figure

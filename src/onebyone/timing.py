@@ -1,0 +1,300 @@
+"""A timing harness a performance engineer would trust, built on ``torch.utils.benchmark``.
+
+Why not a stopwatch around a call: a GPU runs asynchronously, so the call returns before the
+work is done; the first calls pay for lazy initialisation and autotuning; and a single run
+says nothing about how much runs vary. ``torch.utils.benchmark.Timer`` synchronises the
+device before every clock read, and its ``blocked_autorange`` repeats the statement in blocks
+long enough to make the clock's own cost negligible. This module adds the rest:
+
+- a fresh, seeded random input (never zeros: some kernels skip work on zeros, and a CPU can
+  be slower on denormals);
+- explicit warm-up calls before any clock is read;
+- the **median** and the **interquartile range (IQR)** of the per-call times, which ignore
+  the occasional interrupted block that would drag a mean;
+- a record of what was measured: device, versions, dtype, memory format, ``cudnn.benchmark``,
+  TF32, threads and input shape, so a number is never separated from its conditions.
+
+All times are in seconds, per call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import platform
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field, replace
+
+import torch
+from torch import nn
+from torch.utils import benchmark
+
+from onebyone.precision import tf32_is_allowed
+
+
+@dataclass(frozen=True)
+class Timing:
+    """One timed measurement and the conditions it was made under.
+
+    Attributes:
+        median_s: median time of one call, in seconds.
+        iqr_s: interquartile range (75th minus 25th percentile) of the per-call times, seconds.
+        runs: calls timed in total (``blocks * calls_per_block``; warm-up calls excluded).
+        blocks: timed blocks; each block is ``calls_per_block`` calls between two clock reads.
+        calls_per_block: calls per block, chosen so that reading the clock costs < 0.01 %
+            (0 after :func:`merge_timings` of timings that chose different block sizes).
+        label: what was timed, in words.
+        device: ``"cpu"`` or ``"cuda:0"``.
+        device_name: the processor's model name (``"NVIDIA H100 80GB HBM3"``).
+        torch_version, cuda_version, cudnn_version: software versions (``""`` when absent).
+        dtype: the input's dtype, e.g. ``"float32"``.
+        memory_format: ``"contiguous"`` (NCHW) or ``"channels_last"`` (NHWC in memory).
+        cudnn_benchmark: whether cuDNN autotuned its algorithms (``torch.backends.cudnn``).
+        tf32: whether CUDA matrix products could use TF32 (always ``False`` off CUDA).
+        num_threads: CPU threads PyTorch used.
+        input_shape: shape of the input tensor.
+        times_s: per-call time of every block, in seconds (the raw data of the median/IQR).
+    """
+
+    median_s: float
+    iqr_s: float
+    runs: int
+    blocks: int
+    calls_per_block: int
+    label: str
+    device: str
+    device_name: str
+    torch_version: str
+    cuda_version: str
+    cudnn_version: str
+    dtype: str
+    memory_format: str
+    cudnn_benchmark: bool
+    tf32: bool
+    num_threads: int
+    input_shape: tuple[int, ...]
+    times_s: tuple[float, ...] = field(default=(), repr=False)
+
+    @property
+    def relative_iqr(self) -> float:
+        """IQR divided by the median: 0.02 means the middle half of the calls lie within 2 %."""
+        return self.iqr_s / self.median_s
+
+    def as_row(self) -> dict[str, object]:
+        """The record as a flat dict of plain values, ready for ``csv.DictWriter``.
+
+        The shape becomes a string such as ``"8x64x28x28"``; the raw ``times_s`` are left out.
+        """
+        row = asdict(self)
+        del row["times_s"]
+        row["input_shape"] = "x".join(str(size) for size in self.input_shape)
+        return row
+
+
+def describe_device(device: torch.device | str) -> str:
+    """The model name of ``device``'s processor, for the record of a measurement.
+
+    Args:
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"`` ...
+
+    Returns:
+        The GPU's name from the CUDA driver, or the CPU's model name from ``/proc/cpuinfo``
+        (falling back to :func:`platform.processor`, then to ``"unknown CPU"``).
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    if device.type != "cpu":
+        return device.type
+    with contextlib.suppress(OSError):
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown CPU"
+
+
+def memory_format_name(memory_format: torch.memory_format) -> str:
+    """``"contiguous"`` or ``"channels_last"``: the short name used in records and CSV files."""
+    names = {torch.contiguous_format: "contiguous", torch.channels_last: "channels_last"}
+    if memory_format not in names:
+        raise ValueError(f"unsupported memory format {memory_format}; use one of {list(names)}")
+    return names[memory_format]
+
+
+def make_input(
+    shape: Sequence[int],
+    *,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype = torch.float32,
+    memory_format: torch.memory_format = torch.contiguous_format,
+    seed: int = 0,
+) -> torch.Tensor:
+    """A fresh input of standard-normal random numbers, the same for the same seed and device.
+
+    Why: timing ``torch.zeros`` can flatter a kernel (zeros compress, skip, never denormalise),
+    and ``torch.empty`` holds whatever was in memory. Random numbers are what a layer sees.
+
+    Args:
+        shape: tensor shape; a 4-D ``N x C x H x W`` shape may be stored channels-last.
+        device, dtype: where and in which format to create it.
+        memory_format: ``torch.contiguous_format`` or ``torch.channels_last`` (4-D only).
+        seed: seed of the generator used for this tensor alone (global state is untouched).
+    """
+    shape = tuple(int(size) for size in shape)
+    if not shape or any(size < 1 for size in shape):
+        raise ValueError(f"input shape must be non-empty with positive sizes, got {shape}")
+    memory_format_name(memory_format)  # validates it
+    if memory_format == torch.channels_last and len(shape) != 4:
+        raise ValueError(f"channels_last needs a 4-D N x C x H x W shape, got {shape}")
+    device = torch.device(device)
+    generator = torch.Generator(device=device).manual_seed(seed)
+    values = torch.randn(shape, generator=generator, device=device, dtype=torch.float32)
+    return values.to(dtype).contiguous(memory_format=memory_format)
+
+
+@contextlib.contextmanager
+def _cudnn_benchmark(enabled: bool | None) -> Iterator[None]:
+    before = torch.backends.cudnn.benchmark
+    if enabled is not None:
+        torch.backends.cudnn.benchmark = enabled
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark = before
+
+
+def _version_or_blank(version: object) -> str:
+    return "" if version is None else str(version)
+
+
+def time_callable(
+    fn: Callable[[torch.Tensor], object],
+    input_shape: Sequence[int],
+    *,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype = torch.float32,
+    memory_format: torch.memory_format = torch.contiguous_format,
+    seed: int = 0,
+    label: str = "",
+    min_run_time: float = 0.2,
+    warmup: int = 3,
+    num_threads: int | None = None,
+    cudnn_benchmark: bool | None = None,
+    timer: Callable[[], float] | None = None,
+) -> Timing:
+    """Time ``fn(x)`` on a fresh random ``x`` and return the median, the IQR and the conditions.
+
+    Why: this is the one way the book measures time. It warms up, lets
+    ``Timer.blocked_autorange`` choose a block size and repeat blocks for ``min_run_time``
+    seconds, synchronising CUDA at every clock read, and runs under ``torch.inference_mode``
+    (forward passes only, no autograd bookkeeping).
+
+    Args:
+        fn: a module or a function of one tensor. A module is moved, in place, to ``device``,
+            ``dtype`` and ``memory_format`` and put in eval mode; a function must hold its own
+            weights on the right device and dtype.
+        input_shape: shape of ``x``.
+        device, dtype, memory_format, seed: how ``x`` is made (see :func:`make_input`).
+        label: what is being timed, in words, kept in the record.
+        min_run_time: seconds of timed blocks to collect, at least (warm-up not included).
+        warmup: untimed calls before the clock is first read (>= 0).
+        num_threads: CPU threads; default ``torch.get_num_threads()`` (the user's setting,
+            whereas ``Timer`` alone would use 1).
+        cudnn_benchmark: set ``torch.backends.cudnn.benchmark`` for the timing (and restore it);
+            ``None`` leaves it as it is.
+        timer: the clock, in seconds. Default: ``torch.utils.benchmark``'s, which synchronises
+            the device before reading ``time.perf_counter``. Tests pass a fake clock.
+
+    Returns:
+        A :class:`Timing`, per-call times in seconds.
+    """
+    if not callable(fn):
+        raise TypeError(f"fn must be a module or a function, got {type(fn).__name__}")
+    if min_run_time <= 0:
+        raise ValueError(f"min_run_time must be positive (seconds), got {min_run_time}")
+    if warmup < 0:
+        raise ValueError(f"warmup must be >= 0 calls, got {warmup}")
+    device = torch.device(device)
+    threads = torch.get_num_threads() if num_threads is None else num_threads
+    if threads < 1:
+        raise ValueError(f"num_threads must be >= 1, got {threads}")
+    if isinstance(fn, nn.Module):
+        fn.to(device=device, dtype=dtype, memory_format=memory_format).eval()
+    x = make_input(input_shape, device=device, dtype=dtype, memory_format=memory_format, seed=seed)
+    timer_options = {} if timer is None else {"timer": timer}
+    stopwatch = benchmark.Timer(
+        stmt="fn(x)", globals={"fn": fn, "x": x}, num_threads=threads, **timer_options
+    )
+    with _cudnn_benchmark(cudnn_benchmark), torch.inference_mode():
+        benchmarked = torch.backends.cudnn.benchmark
+        for _ in range(warmup):
+            fn(x)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        measurement = stopwatch.blocked_autorange(min_run_time=min_run_time)
+    return Timing(
+        median_s=float(measurement.median),
+        iqr_s=float(measurement.iqr),
+        runs=len(measurement.raw_times) * measurement.number_per_run,
+        blocks=len(measurement.raw_times),
+        calls_per_block=measurement.number_per_run,
+        label=label,
+        device=str(device),
+        device_name=describe_device(device),
+        torch_version=torch.__version__,
+        cuda_version=_version_or_blank(torch.version.cuda),
+        cudnn_version=_version_or_blank(torch.backends.cudnn.version()),
+        dtype=str(dtype).removeprefix("torch."),
+        memory_format=memory_format_name(memory_format),
+        cudnn_benchmark=bool(benchmarked),
+        tf32=device.type == "cuda" and tf32_is_allowed() and dtype == torch.float32,
+        num_threads=threads,
+        input_shape=tuple(x.shape),
+        times_s=tuple(measurement.times),
+    )
+
+
+def _median_and_iqr(times: Sequence[float]) -> tuple[float, float]:
+    """Median and interquartile range, interpolated as ``torch.utils.benchmark`` does."""
+    values = torch.tensor(sorted(times), dtype=torch.float64)
+    q25, median, q75 = (values.quantile(q).item() for q in (0.25, 0.5, 0.75))
+    return median, q75 - q25
+
+
+def merge_timings(timings: Sequence[Timing]) -> Timing:
+    """Pool the blocks of several timings of the same thing into one record.
+
+    Why: on a shared machine a burst of someone else's work can slow every block of one
+    measurement. Timing the same thing in several rounds, interleaved with other work, and
+    pooling the blocks spreads it over time, so one burst moves the median much less.
+
+    Args:
+        timings: records of the same measurement (same label, device, dtype, memory format,
+            threads and input shape), each with its raw ``times_s``.
+
+    Returns:
+        One :class:`Timing` whose median and IQR are those of all blocks together; ``runs``
+        and ``blocks`` are summed, ``calls_per_block`` is kept if all agree and 0 otherwise.
+    """
+    if not timings:
+        raise ValueError("nothing to merge: give at least one timing")
+    first = timings[0]
+    same = ("label", "device", "dtype", "memory_format", "num_threads", "input_shape", "tf32")
+    for timing in timings[1:]:
+        different = [name for name in same if getattr(timing, name) != getattr(first, name)]
+        if different:
+            raise ValueError(f"cannot merge timings of different things: {different} differ")
+    if any(not timing.times_s for timing in timings):
+        raise ValueError("every timing needs its raw times_s to be merged")
+    times = tuple(time for timing in timings for time in timing.times_s)
+    median, iqr = _median_and_iqr(times)
+    block_sizes = {timing.calls_per_block for timing in timings}
+    return replace(
+        first,
+        median_s=median,
+        iqr_s=iqr,
+        runs=sum(timing.runs for timing in timings),
+        blocks=len(times),
+        calls_per_block=block_sizes.pop() if len(block_sizes) == 1 else 0,
+        times_s=times,
+    )

@@ -1,0 +1,250 @@
+"""A small, deterministic training loop for image classifiers.
+
+Why: Chapter 3 compares architectures by training them for real, and a comparison is only worth
+something if both models see the same images in the same order, from the same seed, and are
+measured the same way. The loop is plain on purpose (Adam, cross-entropy, mini-batches shuffled
+by a seeded generator) so that a reader can follow every line; a ``tqdm`` bar shows the epochs.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from matplotlib.figure import Figure
+from torch import nn
+from tqdm import TqdmWarning
+
+with warnings.catch_warnings():
+    # In a notebook without ipywidgets, tqdm.auto falls back to the text bar (what we want
+    # there) and warns about it; the warning would show on every chapter that imports us.
+    warnings.simplefilter("ignore", TqdmWarning)
+    from tqdm.auto import tqdm
+
+from onebyone.digits import DigitsSplit
+from onebyone.runtime import default_device, seed_everything
+
+EVALUATION_BATCH_SIZE = 1024
+"""Images per forward pass when measuring accuracy (no gradients are kept, so it can be large)."""
+
+
+@dataclass
+class TrainingHistory:
+    """What happened during training, one entry per epoch.
+
+    Attributes:
+        train_loss: mean cross-entropy over the epoch's training images, in nats per image.
+        test_accuracy: share of the test images classified correctly after the epoch, in [0, 1].
+    """
+
+    train_loss: list[float] = field(default_factory=list)
+    test_accuracy: list[float] = field(default_factory=list)
+
+    @property
+    def epochs(self) -> int:
+        """Number of epochs recorded."""
+        return len(self.train_loss)
+
+    @property
+    def final_test_accuracy(self) -> float:
+        """Test accuracy after the last epoch, in [0, 1]."""
+        if not self.test_accuracy:
+            raise ValueError("the history is empty: no epoch was recorded")
+        return self.test_accuracy[-1]
+
+
+@contextmanager
+def _one_cpu_thread(device: torch.device) -> Iterator[None]:
+    """Run PyTorch's CPU operators on one thread inside the block, then restore the setting.
+
+    Why: a mini-batch of 8 x 8 images is far too small to split between threads, and on a busy
+    machine the threads mostly wait for each other: training the small NiN of Chapter 3 took
+    15 times longer on two threads than on one on the book's two-core CI machine.
+    """
+    if device.type != "cpu":
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _check_images_and_labels(images: torch.Tensor, labels: torch.Tensor) -> None:
+    if images.dim() != 4:
+        raise ValueError(f"expected images N x C x H x W, got shape {tuple(images.shape)}")
+    if labels.dim() != 1 or labels.shape[0] != images.shape[0]:
+        raise ValueError(
+            f"expected one label per image: {images.shape[0]} images but labels of shape "
+            f"{tuple(labels.shape)}"
+        )
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    parameter = next(model.parameters(), None)
+    if parameter is None:
+        raise ValueError("the model has no parameters to train or to place on a device")
+    return parameter.device
+
+
+def accuracy(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    device: torch.device | str | None = None,
+) -> float:
+    """Share of ``images`` that ``model`` classifies as ``labels`` (the arg-max of its outputs).
+
+    Why: the one number the chapters compare models by. The model is put in evaluation mode
+    (dropout off) for the measurement and returned to the mode it was in.
+
+    Args:
+        model: a classifier returning ``N x num_classes`` scores.
+        images: ``N x C x H x W`` float tensor.
+        labels: ``N`` int64 class indices.
+        device: where to compute; ``None`` means where the model's parameters already are.
+            The model is moved there if needed.
+
+    Returns:
+        The accuracy as a Python float in [0, 1].
+    """
+    _check_images_and_labels(images, labels)
+    if images.shape[0] == 0:
+        raise ValueError("cannot measure accuracy on zero images")
+    device = _model_device(model) if device is None else torch.device(device)
+    model.to(device)
+    was_training = model.training
+    model.eval()
+    correct = 0
+    with torch.no_grad(), _one_cpu_thread(device):
+        for start in range(0, images.shape[0], EVALUATION_BATCH_SIZE):
+            batch = images[start : start + EVALUATION_BATCH_SIZE].to(device)  # B x C x H x W
+            scores = model(batch)  # B x num_classes
+            predicted = scores.argmax(dim=1).cpu()  # B
+            expected = labels[start : start + EVALUATION_BATCH_SIZE].cpu()  # B
+            correct += int((predicted == expected).sum())
+    model.train(was_training)
+    return correct / images.shape[0]
+
+
+def _train_one_epoch(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    order: torch.Tensor,
+    batch_size: int,
+) -> float:
+    """One pass over ``images`` in the given ``order``; returns the mean loss in nats per image."""
+    model.train()
+    order = order.to(images.device)  # N
+    total_loss = 0.0
+    for start in range(0, images.shape[0], batch_size):
+        batch = order[start : start + batch_size]  # B
+        scores = model(images[batch])  # B x num_classes
+        loss = F.cross_entropy(scores, labels[batch])  # mean over the batch, nats
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        total_loss += loss.item() * batch.shape[0]
+    return total_loss / images.shape[0]
+
+
+def train_classifier(
+    model: nn.Module,
+    split: DigitsSplit,
+    *,
+    epochs: int,
+    learning_rate: float,
+    batch_size: int = 64,
+    device: torch.device | str | None = None,
+    seed: int = 0,
+    progress: bool = True,
+) -> TrainingHistory:
+    """Train ``model`` on ``split``'s training images with Adam and cross-entropy, in place.
+
+    Why: every model in the book is trained by this same loop, so that differences in accuracy
+    come from the architectures. All randomness (the order of the mini-batches, dropout) is drawn
+    from ``seed``, so a run on the CPU repeats exactly.
+
+    Args:
+        model: a classifier returning ``N x num_classes`` scores; trained in place and left on
+            ``device``, in evaluation mode.
+        split: the training and test tensors (see :func:`onebyone.digits.load_digits_split`).
+        epochs: passes over the training images (at least 1).
+        learning_rate: Adam's step size (a positive float).
+        batch_size: images per gradient step (at least 1).
+        device: where to train; ``None`` means CUDA when available, else the CPU.
+        seed: seeds the shuffling and dropout (a non-negative integer).
+        progress: show a ``tqdm`` progress bar over the epochs.
+
+    Returns:
+        A :class:`TrainingHistory` with one training loss and one test accuracy per epoch.
+    """
+    if epochs < 1:
+        raise ValueError(f"epochs must be at least 1, got {epochs}")
+    if not learning_rate > 0:
+        raise ValueError(f"learning_rate must be positive, got {learning_rate}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    _check_images_and_labels(split.train_images, split.train_labels)
+    _check_images_and_labels(split.test_images, split.test_labels)
+    device = default_device() if device is None else torch.device(device)
+    seed_everything(seed)
+    shuffler = torch.Generator().manual_seed(seed)
+
+    model.to(device)
+    _model_device(model)  # refuses a model without parameters
+    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
+    train_images = split.train_images.to(device)  # N_train x 1 x 8 x 8
+    train_labels = split.train_labels.to(device)  # N_train
+
+    history = TrainingHistory()
+    with _one_cpu_thread(device):
+        bar = tqdm(range(epochs), desc="epochs", unit="epoch", disable=not progress)
+        for _ in bar:
+            order = torch.randperm(train_images.shape[0], generator=shuffler)  # N_train
+            loss = _train_one_epoch(model, optimizer, train_images, train_labels, order, batch_size)
+            history.train_loss.append(loss)
+            history.test_accuracy.append(accuracy(model, split.test_images, split.test_labels))
+            bar.set_postfix(
+                train_loss=f"{history.train_loss[-1]:.3f}",
+                test_accuracy=f"{history.test_accuracy[-1]:.3f}",
+            )
+    model.eval()
+    return history
+
+
+def plot_histories(histories: dict[str, TrainingHistory]) -> Figure:
+    """Plot training loss and test accuracy per epoch for several models, side by side.
+
+    Why: a final accuracy hides how a model got there; the curves show which model learns
+    faster and whether one still improves when training stops.
+
+    Args:
+        histories: a :class:`TrainingHistory` per model name (the legend's labels).
+
+    Returns:
+        A figure with two panels: training loss (nats per image) and test accuracy (percent).
+    """
+    if not histories:
+        raise ValueError("no histories to plot")
+    figure = Figure(figsize=(10, 3.6), layout="constrained")  # inches
+    loss_axes, accuracy_axes = figure.subplots(1, 2)
+    for name, history in histories.items():
+        epochs = range(1, history.epochs + 1)
+        loss_axes.plot(epochs, history.train_loss, marker=".", label=name)
+        accuracy_axes.plot(epochs, [100 * a for a in history.test_accuracy], marker=".", label=name)
+    loss_axes.set_xlabel("epoch")
+    loss_axes.set_ylabel("training loss (cross-entropy, nats per image)")
+    accuracy_axes.set_xlabel("epoch")
+    accuracy_axes.set_ylabel("test accuracy (%)")
+    for axes in (loss_axes, accuracy_axes):
+        axes.legend()
+    return figure

@@ -1,0 +1,274 @@
+"""Tests for onebyone.cost against independent references.
+
+The references are the hand formulas written out again here, PyTorch's own modules (real output
+shapes, ``numel`` of real parameters), and ``torch.utils.flop_counter.FlopCounterMode``, which
+counts FLOPs (2 x MACs) on a real forward pass.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from onebyone.cost import (
+    conv2d_macs,
+    conv2d_output_size,
+    conv2d_parameters,
+    count_model,
+    count_parameters,
+    linear_macs,
+    model_macs,
+)
+
+FAST = settings(max_examples=40, deadline=None)
+
+
+def flop_counter_flops(model: nn.Module, x: torch.Tensor) -> int:
+    """FLOPs of one real forward pass, as counted by PyTorch."""
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model(x)
+    return counter.get_total_flops()
+
+
+@st.composite
+def conv_layers(draw):
+    """A random valid Conv2d (kernel, stride, padding, dilation, groups, bias) and its input."""
+    groups = draw(st.integers(1, 3))
+    in_channels = groups * draw(st.integers(1, 4))
+    out_channels = groups * draw(st.integers(1, 4))
+    kernel = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    dilation = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    padding = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
+    bias = draw(st.booleans())
+    # the smallest input the dilated kernel fits in, plus some room
+    height = max(1, dilation[0] * (kernel[0] - 1) + 1 - 2 * padding[0]) + draw(st.integers(0, 6))
+    width = max(1, dilation[1] * (kernel[1] - 1) + 1 - 2 * padding[1]) + draw(st.integers(0, 6))
+    batch = draw(st.integers(1, 3))
+    conv = nn.Conv2d(
+        in_channels, out_channels, kernel, stride, padding, dilation, groups=groups, bias=bias
+    )
+    return conv, (batch, in_channels, height, width)
+
+
+# --- hand formulas -------------------------------------------------------------------------
+
+
+def test_output_size_by_hand():
+    # 28 x 28, 5 x 5 kernel, padding 2 keeps the size; stride 2 halves it (rounded up)
+    assert conv2d_output_size(28, 5, padding=2) == (28, 28)
+    assert conv2d_output_size(28, 3, stride=2, padding=1) == (14, 14)
+    # 7 x 9, kernel 3 dilated by 2 spans 5 pixels: 7 - 5 + 1 = 3 and 9 - 5 + 1 = 5
+    assert conv2d_output_size((7, 9), 3, dilation=2) == (3, 5)
+    # 224 x 224, 7 x 7 stride 2 padding 3 (ResNet's stem): floor((224 + 6 - 7) / 2) + 1 = 112
+    assert conv2d_output_size(224, 7, stride=2, padding=3) == (112, 112)
+
+
+def test_parameters_by_hand():
+    assert conv2d_parameters(192, 32, 5) == 32 * 192 * 5 * 5 + 32
+    assert conv2d_parameters(192, 32, 5, bias=False) == 32 * 192 * 25
+    assert conv2d_parameters(192, 16, 1) == 192 * 16 + 16
+    # depthwise 3 x 3 on 32 channels: one 3 x 3 filter per channel
+    assert conv2d_parameters(32, 32, 3, groups=32, bias=False) == 32 * 9
+    assert conv2d_parameters(8, 4, (1, 3), groups=2) == 4 * (8 // 2) * 3 + 4
+
+
+def test_macs_by_hand_classic_bottleneck():
+    # GoogLeNet's example: 28 x 28 x 192 -> 5 x 5 -> 32, directly or through 16 channels
+    assert conv2d_macs(192, 32, 5, 28) == 28 * 28 * 32 * 192 * 25 == 120_422_400
+    assert conv2d_macs(192, 16, 1, 28) == 28 * 28 * 16 * 192 == 2_408_448
+    assert conv2d_macs(16, 32, 5, 28) == 28 * 28 * 32 * 16 * 25 == 10_035_200
+
+
+def test_macs_by_hand_groups_batch_rectangles():
+    assert conv2d_macs(32, 32, 3, (10, 20), groups=32) == 10 * 20 * 32 * 1 * 9
+    assert conv2d_macs(6, 4, (3, 1), (5, 7), groups=2, batch_size=3) == 3 * 4 * 5 * 7 * 3 * 3
+    assert linear_macs(256, 10) == 2560
+    assert linear_macs(256, 10, rows=7) == 7 * 2560
+
+
+def test_macs_by_counting_the_products_of_a_small_convolution():
+    # enumerate every (output, input channel, kernel tap) product of a tiny convolution
+    in_channels, out_channels, kernel, height, width = 2, 3, 2, 4, 5
+    h_out, w_out = conv2d_output_size((height, width), kernel)
+    products = sum(
+        1
+        for _o in range(out_channels)
+        for _i in range(h_out)
+        for _j in range(w_out)
+        for _c in range(in_channels)
+        for _ki in range(kernel)
+        for _kj in range(kernel)
+    )
+    assert conv2d_macs(in_channels, out_channels, kernel, (h_out, w_out)) == products
+
+
+# --- against PyTorch ------------------------------------------------------------------------
+
+
+@FAST
+@given(conv_layers())
+def test_output_size_matches_pytorch(layer):
+    conv, input_shape = layer
+    output = conv(torch.zeros(input_shape))
+    expected = tuple(output.shape[-2:])
+    size = conv2d_output_size(
+        input_shape[-2:], conv.kernel_size, conv.stride, conv.padding, conv.dilation
+    )
+    assert size == expected
+
+
+@FAST
+@given(conv_layers())
+def test_conv_parameters_match_pytorch(layer):
+    conv, _ = layer
+    expected = sum(p.numel() for p in conv.parameters())
+    counted = conv2d_parameters(
+        conv.in_channels,
+        conv.out_channels,
+        conv.kernel_size,
+        groups=conv.groups,
+        bias=conv.bias is not None,
+    )
+    assert counted == expected
+    assert count_parameters(conv) == expected
+
+
+@FAST
+@given(conv_layers())
+def test_conv_macs_match_flop_counter(layer):
+    conv, input_shape = layer
+    flops = flop_counter_flops(conv, torch.randn(input_shape))
+    (cost,) = count_model(conv, input_shape)
+    assert 2 * cost.macs == flops
+    assert cost.kind == "Conv2d"
+    assert cost.parameters == sum(p.numel() for p in conv.parameters())
+    assert cost.output_shape == tuple(conv(torch.zeros(input_shape)).shape)
+
+
+@FAST
+@given(
+    in_features=st.integers(1, 40),
+    out_features=st.integers(1, 40),
+    leading=st.lists(st.integers(1, 4), min_size=1, max_size=3),
+    bias=st.booleans(),
+)
+def test_linear_macs_match_flop_counter(in_features, out_features, leading, bias):
+    linear = nn.Linear(in_features, out_features, bias=bias)
+    input_shape = (*leading, in_features)
+    flops = flop_counter_flops(linear, torch.randn(input_shape))
+    (cost,) = count_model(linear, input_shape)
+    assert 2 * cost.macs == flops
+    assert cost.parameters == in_features * out_features + (out_features if bias else 0)
+
+
+@pytest.mark.parametrize(
+    ("module", "input_shape"),
+    [
+        (nn.Linear(5, 3), (5,)),  # a single vector, no batch axis
+        (nn.Conv2d(2, 4, 3), (2, 6, 6)),  # an unbatched C x H x W image
+        (nn.Conv2d(2, 4, 3, padding="same"), (1, 2, 6, 6)),
+        (nn.Conv2d(2, 4, 3, padding="same", dilation=2), (1, 2, 6, 7)),
+    ],
+)
+def test_unbatched_inputs_and_same_padding_match_flop_counter(module, input_shape):
+    flops = flop_counter_flops(module, torch.randn(input_shape))
+    assert 2 * model_macs(module, input_shape) == flops
+
+
+def _small_cnn() -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(8, 4, 1),
+        nn.ReLU(),
+        nn.Conv2d(4, 6, 3, stride=2, groups=2, bias=False),
+        nn.Flatten(),
+        nn.Linear(6 * 3 * 3, 5),
+    )
+
+
+def test_count_model_whole_network_matches_flop_counter_and_shapes():
+    model = _small_cnn()
+    x = torch.randn(2, 3, 14, 14)
+    real_shapes = []
+    hooks = [
+        module.register_forward_hook(lambda m, args, out: real_shapes.append(tuple(out.shape)))
+        for module in model
+        if isinstance(module, (nn.Conv2d, nn.Linear))
+    ]
+    flops = flop_counter_flops(model, x)
+    for hook in hooks:
+        hook.remove()
+    costs = count_model(model, tuple(x.shape))
+    assert [c.name for c in costs] == ["0", "3", "5", "7"]
+    assert [c.output_shape for c in costs] == real_shapes
+    assert 2 * model_macs(model, tuple(x.shape)) == flops
+    assert sum(c.parameters for c in costs) == sum(p.numel() for p in model.parameters())
+
+
+def test_count_model_leaves_the_model_alone():
+    model = _small_cnn()
+    before = [p.detach().clone() for p in model.parameters()]
+    count_model(model, (1, 3, 14, 14))
+    for old, new in zip(before, model.parameters(), strict=True):
+        assert new.device.type == "cpu"
+        assert torch.equal(old, new)
+
+
+def test_a_layer_called_twice_is_counted_twice():
+    class Twice(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(4, 4, 1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.conv(self.conv(x))
+
+    model = Twice()
+    costs = count_model(model, (1, 4, 5, 5))
+    assert [c.name for c in costs] == ["conv", "conv"]
+    assert 2 * model_macs(model, (1, 4, 5, 5)) == flop_counter_flops(model, torch.randn(1, 4, 5, 5))
+
+
+def test_count_parameters_matches_numel_and_trainable_only():
+    model = _small_cnn()
+    assert count_parameters(model) == sum(p.numel() for p in model.parameters())
+    model[0].weight.requires_grad_(False)
+    frozen = model[0].weight.numel()
+    assert count_parameters(model, trainable_only=True) == count_parameters(model) - frozen
+
+
+# --- bad inputs -----------------------------------------------------------------------------
+
+
+def test_lazy_layers_are_refused():
+    with pytest.raises(ValueError, match="lazy"):
+        count_parameters(nn.Sequential(nn.LazyConv2d(8, 3)))
+    with pytest.raises(ValueError, match="lazy"):
+        count_parameters(nn.LazyLinear(4))
+
+
+def test_kernel_that_does_not_fit():
+    with pytest.raises(ValueError, match="does not fit"):
+        conv2d_output_size(4, 5)
+    with pytest.raises(ValueError, match="does not fit"):
+        conv2d_output_size((8, 3), 3, dilation=2)
+
+
+def test_groups_must_divide_channels():
+    with pytest.raises(ValueError, match="groups=3 must divide"):
+        conv2d_parameters(8, 6, 3, groups=3)
+    with pytest.raises(ValueError, match="groups=4 must divide"):
+        conv2d_macs(8, 6, 3, 10, groups=4)
+
+
+def test_pairs_must_be_pairs():
+    with pytest.raises(ValueError, match="pair of ints"):
+        conv2d_output_size((8, 8, 8), 3)

@@ -1,0 +1,87 @@
+"""Tests for onebyone.digits, against scikit-learn's raw digits."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from sklearn.datasets import load_digits
+
+from onebyone.digits import DigitsSplit, load_digits_split
+
+
+@pytest.fixture(scope="module")
+def raw():
+    digits = load_digits()
+    return torch.tensor(digits.images), torch.tensor(digits.target)
+
+
+@pytest.fixture(scope="module")
+def split() -> DigitsSplit:
+    return load_digits_split()
+
+
+def test_shapes_types_and_range(split):
+    for images, labels in (
+        (split.train_images, split.train_labels),
+        (split.test_images, split.test_labels),
+    ):
+        assert images.dtype == torch.float32
+        assert labels.dtype == torch.int64
+        assert images.shape[1:] == (1, 8, 8)
+        assert labels.shape == (images.shape[0],)
+        assert images.min() >= 0.0 and images.max() <= 1.0
+        assert set(labels.tolist()) == set(range(10))
+    assert split.num_classes == 10
+
+
+def test_sizes_follow_the_test_fraction(raw):
+    images, _ = raw
+    for fraction in (0.25, 0.5, 0.1):
+        split = load_digits_split(test_fraction=fraction)
+        assert split.train_images.shape[0] + split.test_images.shape[0] == images.shape[0]
+        assert abs(split.test_images.shape[0] - fraction * images.shape[0]) <= 1
+
+
+def test_the_split_is_a_partition_of_the_raw_images(split, raw):
+    """Every raw image, times 16, with its label, appears exactly once across the two sets."""
+    images, labels = raw
+
+    def rows(images: torch.Tensor, labels: torch.Tensor) -> list[tuple]:
+        pixels = (images.reshape(images.shape[0], 64) * 16).round().to(torch.int64)
+        return sorted((*p.tolist(), int(label)) for p, label in zip(pixels, labels, strict=True))
+
+    ours = rows(
+        torch.cat([split.train_images, split.test_images]),
+        torch.cat([split.train_labels, split.test_labels]),
+    )
+    assert ours == rows(images / 16, labels)
+
+
+def test_the_split_is_stratified(split, raw):
+    _, labels = raw
+    overall = torch.bincount(labels, minlength=10).double() / labels.numel()
+    test = torch.bincount(split.test_labels, minlength=10).double()
+    expected = overall * split.test_labels.numel()
+    assert torch.all((test - expected).abs() <= 1.0)
+
+
+def test_same_seed_same_split_other_seed_other_split():
+    first, again, other = (
+        load_digits_split(seed=3),
+        load_digits_split(seed=3),
+        load_digits_split(seed=4),
+    )
+    assert torch.equal(first.test_images, again.test_images)
+    assert torch.equal(first.train_labels, again.train_labels)
+    assert not torch.equal(first.test_images, other.test_images)
+
+
+@pytest.mark.parametrize("fraction", [0.0, 1.0, -0.1, 1.5])
+def test_bad_test_fraction(fraction):
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        load_digits_split(test_fraction=fraction)
+
+
+def test_bad_seed():
+    with pytest.raises(ValueError, match="non-negative"):
+        load_digits_split(seed=-1)

@@ -1,0 +1,54 @@
+"""The Chapter 3 checks accept right answers (worked out by hand here) and reject wrong ones."""
+
+import pytest
+import torch
+from torch import nn
+
+from onebyone.exercises import chapter3
+from onebyone.exercises.checks import ExerciseFailed
+
+
+def by_hand(bias: bool = True, forget_first_bias: bool = False) -> nn.Conv2d:
+    first, second = chapter3.exercise_pointwise_pair()
+    w1, w2 = first.weight[:, :, 0, 0], second.weight[:, :, 0, 0]  # 3 x 4, 2 x 3
+    conv = nn.Conv2d(4, 2, 1, bias=bias, dtype=torch.float64)
+    with torch.no_grad():
+        conv.weight.copy_((w2 @ w1).reshape(2, 4, 1, 1))
+        if bias:
+            carried = torch.zeros(2) if forget_first_bias else w2 @ first.bias
+            conv.bias.copy_(carried + second.bias)
+    return conv
+
+
+def test_exercise_layers_are_seeded():
+    a, b = chapter3.exercise_pointwise_pair(0), chapter3.exercise_pointwise_pair(0)
+    assert torch.equal(a[0].weight, b[0].weight) and torch.equal(a[1].bias, b[1].bias)
+    assert not torch.equal(a[0].weight, chapter3.exercise_pointwise_pair(1)[0].weight)
+
+
+def test_collapsed_conv():
+    assert chapter3.check_collapsed_conv(by_hand()) is True
+    with pytest.raises(ExerciseFailed, match="no bias"):
+        chapter3.check_collapsed_conv(by_hand(bias=False))
+    with pytest.raises(ExerciseFailed, match="wrong values"):
+        chapter3.check_collapsed_conv(by_hand(forget_first_bias=True))
+    with pytest.raises(ExerciseFailed, match="1x1 convolution"):
+        chapter3.check_collapsed_conv(nn.Conv2d(4, 2, 3))
+    with pytest.raises(ExerciseFailed, match="maps 4 to 3 channels"):
+        chapter3.check_collapsed_conv(nn.Conv2d(4, 3, 1))
+    with pytest.raises(ExerciseFailed, match=r"should be an nn\.Conv2d"):
+        chapter3.check_collapsed_conv(nn.Linear(4, 2))
+
+
+def test_mlpconv_parameters():
+    right = (5 * 5 * 3 * 192 + 192) + (192 * 160 + 160) + (160 * 96 + 96)
+    assert chapter3.check_mlpconv_parameters(right) is True
+    with pytest.raises(ExerciseFailed, match="not right"):
+        chapter3.check_mlpconv_parameters(right - 192 - 160 - 96)  # biases forgotten
+
+
+def test_fully_connected_head_parameters():
+    right = (9216 * 4096 + 4096) + (4096 * 4096 + 4096) + (4096 * 1000 + 1000)
+    assert chapter3.check_fully_connected_head_parameters(right) is True
+    with pytest.raises(ExerciseFailed, match="not right"):
+        chapter3.check_fully_connected_head_parameters(9216 * 4096 + 4096 * 4096 + 4096 * 1000)

@@ -1,0 +1,62 @@
+"""Tests of the datasheet table and the predictions made from it."""
+
+from __future__ import annotations
+
+import csv
+from importlib import resources
+
+import pytest
+
+from onebyone.gpu_specs import GpuSpec, load_gpu_specs
+from onebyone.roofline import Workload
+
+
+@pytest.fixture(scope="module")
+def specs() -> dict[str, GpuSpec]:
+    return load_gpu_specs()
+
+
+def test_the_three_gpus_of_the_chapter_are_there_with_sources(specs):
+    assert {"T4", "A100", "H100"} <= set(specs)
+    for spec in specs.values():
+        assert "datasheet" in spec.source and spec.note
+
+
+def test_values_are_the_csv_values(specs):
+    text = resources.files("onebyone").joinpath("data/gpu_specs.csv").read_text()
+    for row in csv.DictReader(text.splitlines()):
+        spec = specs[row["short_name"]]
+        assert spec.fp32_tflops == float(row["fp32_tflops"])
+        assert spec.memory_bandwidth_gb_s == float(row["memory_bandwidth_gb_s"])
+
+
+def test_tensor_core_figures_are_dense_not_sparse(specs):
+    # Datasheets print sparse figures (2:4 sparsity doubles them); dense ones are half of those:
+    # A100: 312 TF32 / 624 BF16 sparse; H100 SXM: 989 TF32 / 1979 BF16 sparse.
+    assert specs["A100"].tf32_tensor_tflops == pytest.approx(312 / 2)
+    assert specs["A100"].bf16_tensor_tflops == pytest.approx(624 / 2)
+    assert specs["H100"].tf32_tensor_tflops == pytest.approx(989 / 2, abs=0.5)
+    assert specs["H100"].bf16_tensor_tflops == pytest.approx(1979 / 2, abs=0.5)
+
+
+def test_the_t4_has_no_tf32_or_bf16_tensor_cores(specs):
+    t4 = specs["T4"]
+    assert t4.roofline("tf32") is None and t4.roofline("bfloat16") is None
+    assert t4.predict_seconds(Workload(1, 1), "bfloat16") is None
+    assert t4.peak_flops_per_s("float32") == pytest.approx(8.1e12)
+
+
+def test_prediction_is_the_roofline_time_by_hand(specs):
+    h100 = specs["H100"]
+    compute_bound = Workload(flops=10**13, bytes_moved=10**6)
+    memory_bound = Workload(flops=10**6, bytes_moved=10**10)
+    assert h100.predict_seconds(compute_bound, "float32") == pytest.approx(10**13 / 67e12)
+    assert h100.predict_seconds(memory_bound, "tf32") == pytest.approx(10**10 / 3350e9)
+    roof = h100.roofline("bfloat16")
+    assert roof.ridge_intensity == pytest.approx(989.5e12 / 3350e9)
+    assert "H100" in roof.label
+
+
+def test_unknown_precision_is_refused(specs):
+    with pytest.raises(ValueError, match="unknown precision 'fp8'"):
+        specs["A100"].peak_flops_per_s("fp8")

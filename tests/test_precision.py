@@ -1,0 +1,51 @@
+"""Tests of the precision names and the TF32 switch."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from onebyone.precision import (
+    PRECISIONS,
+    precision_dtype,
+    skip_reason,
+    tf32_allowed,
+    tf32_is_allowed,
+)
+
+
+def test_dtypes():
+    assert [precision_dtype(p) for p in PRECISIONS] == [
+        torch.float32,
+        torch.float32,
+        torch.bfloat16,
+    ]
+
+
+def test_tf32_is_skipped_off_cuda_and_nothing_else_is():
+    assert "CUDA" in skip_reason("tf32", "cpu")
+    assert skip_reason("tf32", "cuda") == ""
+    assert skip_reason("float32", "cpu") == skip_reason("bfloat16", "cpu") == ""
+
+
+@pytest.mark.parametrize("allowed", [True, False])
+def test_tf32_switch_sets_and_restores_even_after_an_error(allowed):
+    before = tf32_is_allowed()
+    with pytest.raises(RuntimeError, match="inside"), tf32_allowed(allowed):
+        assert tf32_is_allowed() is allowed
+        raise RuntimeError("inside")
+    assert tf32_is_allowed() is before
+
+
+def test_bfloat16_is_skipped_on_a_gpu_without_it(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: False)
+    assert "no native bfloat16" in skip_reason("bfloat16", "cuda")
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: True)
+    assert skip_reason("bfloat16", "cuda") == ""
+
+
+def test_unknown_precision_is_refused():
+    with pytest.raises(ValueError, match="unknown precision 'float16'"):
+        precision_dtype("float16")
+    with pytest.raises(ValueError, match="unknown precision"):
+        skip_reason("fp8", "cpu")

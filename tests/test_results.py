@@ -1,0 +1,133 @@
+"""Tests of reading results back and of the experiment plots, on hand-made rows."""
+
+from __future__ import annotations
+
+import pytest
+from matplotlib.figure import Figure
+
+from onebyone.experiments import FIELDS, write_csv
+from onebyone.results import (
+    bottleneck_speedups,
+    bytes_per_s,
+    device_label,
+    flops_per_s,
+    measured_roofline,
+    parse_row,
+    plot_bottleneck,
+    plot_inception,
+    plot_precision,
+    plot_roofline_sweep,
+    plot_same_math,
+    read_results,
+    select,
+)
+
+
+def row(experiment, variant, precision="float32", status="measured", **fields):
+    values = dict.fromkeys(FIELDS, "")
+    values.update(experiment=experiment, variant=variant, precision=precision, status=status,
+                  device="cpu", device_name="Test CPU", num_threads=1, memory_format="contiguous",
+                  median_s=1.0, iqr_s=0.1, runs=10, blocks=10, calls_per_block=1)
+    values.update(fields)
+    return values
+
+
+@pytest.fixture
+def rows(tmp_path):
+    """A small results file, written and read back as the chapter does."""
+    made = [
+        row("peak", "matmul", flops=8 * 10**9, bytes=10**6, median_s=0.1),  # 80 GFLOP/s
+        row("peak", "matmul", "tf32", status="skipped", note="CUDA only"),
+        row("peak", "copy", flops=0, bytes=2 * 10**9, median_s=0.5),  # 4 GB/s
+        row("bottleneck", "direct", batch_size=1, macs=970, median_s=0.010),
+        row("bottleneck", "reduced", batch_size=1, macs=100, median_s=0.002),
+        row("bottleneck", "direct", batch_size=8, macs=7760, median_s=0.080),
+        row("bottleneck", "reduced", batch_size=8, macs=800, median_s=0.020),
+    ]
+    for precision, rate in (("float32", 1.0), ("bfloat16", 2.0)):
+        for channels in (16, 64):
+            made.append(row("roofline_sweep", "conv1x1", precision, in_channels=channels,
+                            out_channels=channels, flops=channels * 10**6, bytes=10**6,
+                            median_s=channels * 10**6 / (rate * 10**9)))
+    for layout in ("contiguous", "channels_last"):
+        for variant in ("conv2d", "linear", "matmul", "einsum"):
+            made.append(row("same_math", variant, memory_format=layout, input_shape="2x8x3x3",
+                            out_channels=4, median_s=0.001))
+    for module in ("naive", "reduced"):
+        for part in ("module", "branch1", "branch2", "branch3", "branch4"):
+            made.append(row("inception", f"{module}/{part}", batch_size=1, median_s=0.003))
+    return read_results(write_csv(made, tmp_path / "results.csv"))
+
+
+def test_parse_row_types_and_blanks():
+    parsed = parse_row({"macs": "12", "median_s": "0.5", "tf32": "False", "bytes": "",
+                        "experiment": "peak"})
+    assert parsed["macs"] == 12 and parsed["median_s"] == 0.5 and parsed["tf32"] is False
+    assert parsed["bytes"] is None and parsed["experiment"] == "peak"
+
+
+def test_select_keeps_measured_rows_that_match(rows):
+    assert [r["precision"] for r in select(rows, "peak", variant="matmul")] == ["float32"]
+    assert len(select(rows, "bottleneck", batch_size=8)) == 2
+
+
+def test_rates_and_the_measured_roof(rows):
+    matmul = select(rows, "peak", variant="matmul")[0]
+    assert flops_per_s(matmul) == pytest.approx(80e9)
+    assert bytes_per_s(select(rows, "peak", variant="copy")[0]) == pytest.approx(4e9)
+    roof = measured_roofline(rows)
+    assert (roof.peak_flops_per_s, roof.bandwidth_bytes_per_s) == pytest.approx((80e9, 4e9))
+    with pytest.raises(ValueError, match="no measured peak rows for tf32"):
+        measured_roofline(rows, "tf32")
+
+
+def test_bottleneck_speedups_by_hand(rows):
+    speedups = bottleneck_speedups(rows)
+    assert [batch for batch, _, _ in speedups] == [1, 8]
+    assert speedups[0][1:] == pytest.approx((9.7, 5.0))
+    assert speedups[1][1:] == pytest.approx((9.7, 4.0))
+
+
+def test_device_label_names_the_device_and_threads(rows):
+    assert device_label(rows) == "Test CPU (cpu, 1 thread)"
+    with pytest.raises(ValueError, match="nothing was measured"):
+        device_label([])
+
+
+def test_plots_are_figures_with_labelled_axes(rows):
+    figures = [
+        plot_same_math(rows),
+        plot_bottleneck(rows),
+        plot_roofline_sweep(rows),
+        plot_inception(rows, batch_size=1),
+        plot_precision(rows),
+    ]
+    for figure in figures:
+        assert isinstance(figure, Figure)
+        for axes in figure.axes:
+            assert axes.get_xlabel() and axes.get_ylabel()
+
+
+def test_plot_contents(rows):
+    bars = plot_same_math(rows).axes[0].patches
+    assert len(bars) == 8  # 4 implementations x 2 memory formats
+    speedup_line = plot_bottleneck(rows).axes[0].lines[1]
+    assert list(speedup_line.get_ydata()) == pytest.approx([5.0, 4.0])
+    precision_lines = plot_precision(rows).axes[0].lines
+    assert [line.get_label() for line in precision_lines] == ["float32", "bfloat16"]
+    assert list(precision_lines[1].get_ydata()) == pytest.approx([2.0, 2.0])  # GFLOP/s
+
+
+@pytest.mark.parametrize(
+    ("plot", "match"),
+    [
+        (lambda rows: plot_same_math(rows, "tf32"), "no measured same_math rows in tf32"),
+        (lambda rows: plot_inception(rows, batch_size=3), "batch size 3"),
+        (lambda rows: plot_bottleneck([]), "no measured bottleneck pairs"),
+        (lambda rows: plot_roofline_sweep(rows, "tf32"), "no measured roofline_sweep rows"),
+        (lambda rows: plot_precision([]), "no measured roofline_sweep rows"),
+    ],
+)
+def test_missing_data_raises_clear_errors(rows, plot, match):
+    with pytest.raises(ValueError, match=match):
+        plot(rows)

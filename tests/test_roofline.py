@@ -1,0 +1,134 @@
+"""Tests of the roofline model, the 1x1 workload, the measured roof and the plot."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from matplotlib.figure import Figure
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from onebyone.roofline import (
+    Roofline,
+    Workload,
+    layer_workloads,
+    measure_copy_bandwidth,
+    measure_matmul_rate,
+    measure_roofline,
+    plot_roofline,
+    pointwise_conv_workload,
+)
+
+positive = st.floats(min_value=1e-3, max_value=1e6)
+
+
+@given(peak=positive, bandwidth=positive, intensity=positive)
+def test_attainable_is_the_lower_of_the_two_roofs(peak, bandwidth, intensity):
+    roof = Roofline(peak, bandwidth)
+    attainable = roof.attainable(intensity)
+    assert attainable <= peak * (1 + 1e-12) and attainable <= intensity * bandwidth * (1 + 1e-12)
+    assert attainable == pytest.approx(min(peak, intensity * bandwidth))
+
+
+def test_ridge_point_separates_memory_and_compute_bound():
+    roof = Roofline(peak_flops_per_s=100e12, bandwidth_bytes_per_s=2e12)  # ridge: 50 FLOP/byte
+    assert roof.ridge_intensity == 50
+    assert roof.attainable(10) == 10 * 2e12  # memory-bound: on the slanted roof
+    assert roof.attainable(200) == 100e12  # compute-bound: on the flat roof
+
+
+def test_seconds_is_the_slower_of_compute_and_traffic():
+    roof = Roofline(peak_flops_per_s=1e12, bandwidth_bytes_per_s=1e11)
+    assert roof.seconds(flops=2e12, bytes_moved=1e10) == pytest.approx(2.0)  # 2 s vs 0.1 s
+    assert roof.seconds(flops=1e9, bytes_moved=1e11) == pytest.approx(1.0)  # 1 ms vs 1 s
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    batch=st.integers(1, 3),
+    in_channels=st.integers(1, 9),
+    out_channels=st.integers(1, 9),
+    height=st.integers(1, 6),
+    width=st.integers(1, 6),
+)
+def test_pointwise_workload_matches_flop_counter_and_tensor_sizes(
+    batch, in_channels, out_channels, height, width
+):
+    conv = nn.Conv2d(in_channels, out_channels, 1, bias=False)
+    x = torch.randn(batch, in_channels, height, width)
+    with FlopCounterMode(display=False) as counter:
+        y = conv(x)
+    work = pointwise_conv_workload(batch, in_channels, out_channels, height, width, 4)
+    assert work.flops == counter.get_total_flops()
+    tensors = (x, conv.weight, y)
+    assert work.bytes_moved == sum(t.numel() * t.element_size() for t in tensors)
+
+
+def test_intensity_of_a_wide_layer_tends_to_channels_over_bytes_per_element():
+    # 10^6 pixels, 64 channels: weight bytes are negligible, I -> C / 4 in float32.
+    work = pointwise_conv_workload(1, 64, 64, 1000, 1000, 4)
+    assert work.intensity == pytest.approx(64 / 4, rel=1e-3)
+    assert Workload(flops=10, bytes_moved=4).intensity == 2.5
+
+
+def test_layer_workloads_by_hand_for_the_bottleneck():
+    reduced = nn.Sequential(nn.Conv2d(192, 16, 1, bias=False),
+                            nn.Conv2d(16, 32, 5, padding=2, bias=False))
+    reduce, spatial = layer_workloads(reduced, (2, 192, 28, 28), bytes_per_element=2)
+    pixels = 2 * 28 * 28
+    assert reduce.flops == 2 * pixels * 192 * 16
+    assert reduce.bytes_moved == 2 * (pixels * 192 + 16 * 192 + pixels * 16)
+    assert spatial.flops == 2 * pixels * 32 * 16 * 25
+    assert spatial.bytes_moved == 2 * (pixels * 16 + 32 * 16 * 25 + pixels * 32)
+    x = torch.randn(2, 192, 28, 28)
+    with FlopCounterMode(display=False) as counter:
+        reduced(x)
+    assert reduce.flops + spatial.flops == counter.get_total_flops()
+
+
+def test_measured_rates_are_consistent_with_their_timings():
+    rate, timing = measure_matmul_rate("cpu", size=64, min_run_time=0.02, num_threads=1)
+    assert rate == pytest.approx(2 * 64**3 / timing.median_s)
+    bandwidth, copy = measure_copy_bandwidth("cpu", megabytes=4, min_run_time=0.02, num_threads=1)
+    assert bandwidth == pytest.approx(2 * 4 * 10**6 / copy.median_s)
+    assert copy.input_shape == (10**6,)
+
+
+def test_measure_roofline_on_cpu_is_positive_and_labelled():
+    roof = measure_roofline("cpu", matmul_size=64, copy_megabytes=2, min_run_time=0.02)
+    assert roof.peak_flops_per_s > 0 and roof.bandwidth_bytes_per_s > 0
+    assert roof.label.startswith("measured on ") and roof.label.endswith("float32")
+
+
+def test_plot_roofline_draws_one_line_per_roof_and_the_points():
+    roofs = [Roofline(1e11, 1e10, "a"), Roofline(1e12, 1e11, "b")]
+    figure = plot_roofline(roofs, [1.0, 100.0], [5e9, 9e10], ["x", "y"])
+    assert isinstance(figure, Figure)
+    axes = figure.axes[0]
+    assert len(axes.lines) == 3  # two roofs and the measured points
+    assert axes.get_xscale() == "log" and axes.get_yscale() == "log"
+    assert "FLOP/byte" in axes.get_xlabel() and "GFLOP/s" in axes.get_ylabel()
+    assert [line.get_label() for line in axes.lines] == ["a", "b", "measured"]
+    predicted = plot_roofline(roofs, [1.0], [1e9], points_label="predicted").axes[0]
+    assert predicted.lines[-1].get_label() == "predicted"
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: Roofline(0, 1), "positive peak"),
+        (lambda: Roofline(1, 1).attainable(0), "must be positive"),
+        (lambda: Roofline(1, 1).seconds(-1, 0), "must be >= 0"),
+        (lambda: pointwise_conv_workload(1, 0, 1, 1, 1), "all sizes must be positive"),
+        (lambda: measure_matmul_rate(size=0), "matrix size must be positive"),
+        (lambda: layer_workloads(nn.Linear(2, 2), (1, 2), 0), "bytes_per_element must be"),
+        (lambda: measure_copy_bandwidth(megabytes=0), "at least 1 MB"),
+        (lambda: plot_roofline([]), "at least one roofline"),
+        (lambda: plot_roofline([Roofline(1, 1)], [1.0], []), "1 intensities but 0 rates"),
+    ],
+)
+def test_bad_inputs_raise_clear_errors(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()

@@ -1,0 +1,162 @@
+"""Tests for onebyone.training: the loop is deterministic, learns, and measures accuracy right."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from matplotlib.figure import Figure
+from torch import nn
+
+from onebyone.digits import DigitsSplit, load_digits_split
+from onebyone.runtime import seed_everything
+from onebyone.training import TrainingHistory, accuracy, plot_histories, train_classifier
+
+
+@pytest.fixture(scope="module")
+def split() -> DigitsSplit:
+    return load_digits_split()
+
+
+def logistic_regression() -> nn.Module:
+    seed_everything(0)
+    return nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
+
+
+class ConstantClassifier(nn.Module):
+    """Always predicts ``label``; has one unused parameter so that it has a device."""
+
+    def __init__(self, label: int) -> None:
+        super().__init__()
+        self.label = label
+        self.unused = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        scores = torch.zeros(x.shape[0], 10)
+        scores[:, self.label] = 1.0
+        return scores
+
+
+def test_accuracy_of_a_constant_classifier_is_the_share_of_its_class(split):
+    labels = split.test_labels
+    for label in (0, 7):
+        expected = (labels == label).sum().item() / labels.numel()
+        assert accuracy(ConstantClassifier(label), split.test_images, labels) == expected
+
+
+def test_accuracy_matches_argmax_by_hand_across_evaluation_batches():
+    seed_everything(1)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(4, 3))
+    images = torch.randn(2500, 1, 2, 2)  # more than one evaluation batch of 1024
+    labels = torch.randint(0, 3, (2500,))
+    with torch.no_grad():
+        predicted = model(images).argmax(dim=1)
+    expected = (predicted == labels).double().mean().item()
+    assert accuracy(model, images, labels) == pytest.approx(expected, abs=1e-12)
+
+
+def test_accuracy_switches_dropout_off_and_restores_the_mode():
+    seed_everything(2)
+    model = nn.Sequential(nn.Flatten(), nn.Dropout(0.9), nn.Linear(4, 3))
+    images, labels = torch.randn(300, 1, 2, 2), torch.randint(0, 3, (300,))
+    model.train()
+    first = accuracy(model, images, labels)
+    assert model.training
+    assert accuracy(model, images, labels) == first  # no dropout noise between calls
+    model.eval()
+    accuracy(model, images, labels)
+    assert not model.training
+
+
+def test_training_learns_and_records_every_epoch(split):
+    model = logistic_regression()
+    before = accuracy(model, split.test_images, split.test_labels)
+    history = train_classifier(model, split, epochs=4, learning_rate=0.05, progress=False)
+    assert history.epochs == 4 and len(history.test_accuracy) == 4
+    assert history.train_loss[-1] < history.train_loss[0]
+    assert history.final_test_accuracy > 0.85 > before
+    assert history.final_test_accuracy == accuracy(model, split.test_images, split.test_labels)
+    assert not model.training
+
+
+def test_first_epoch_loss_is_the_mean_cross_entropy_when_nothing_is_learned(split):
+    """With a learning rate too small to move the weights, the epoch's loss is the initial loss."""
+    model = logistic_regression()
+    with torch.no_grad():
+        initial = nn.functional.cross_entropy(model(split.train_images), split.train_labels)
+    history = train_classifier(model, split, epochs=1, learning_rate=1e-12, progress=False)
+    assert history.train_loss[0] == pytest.approx(initial.item(), rel=1e-5)
+
+
+def test_training_is_deterministic_and_depends_on_the_seed(split):
+    runs = []
+    for seed in (0, 0, 1):
+        model = logistic_regression()
+        history = train_classifier(
+            model, split, epochs=2, learning_rate=0.01, seed=seed, progress=False
+        )
+        runs.append((history.train_loss, model[1].weight.detach().clone()))
+    assert runs[0][0] == runs[1][0]
+    assert torch.equal(runs[0][1], runs[1][1])
+    assert runs[0][0] != runs[2][0]
+
+
+def test_training_runs_on_the_requested_device(split):
+    model = logistic_regression()
+    train_classifier(model, split, epochs=1, learning_rate=0.01, device="cpu", progress=False)
+    assert model[1].weight.device.type == "cpu"
+
+
+def test_progress_bar_shows_epochs(split, capsys):
+    train_classifier(logistic_regression(), split, epochs=2, learning_rate=0.01, progress=True)
+    assert "2/2" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"epochs": 0, "learning_rate": 0.01}, "epochs must be at least 1"),
+        ({"epochs": 1, "learning_rate": 0.0}, "learning_rate must be positive"),
+        ({"epochs": 1, "learning_rate": 0.01, "batch_size": 0}, "batch_size must be at least 1"),
+    ],
+)
+def test_bad_training_arguments(split, arguments, message):
+    with pytest.raises(ValueError, match=message):
+        train_classifier(logistic_regression(), split, progress=False, **arguments)
+
+
+def test_bad_inputs_to_accuracy():
+    model = logistic_regression()
+    with pytest.raises(ValueError, match="one label per image"):
+        accuracy(model, torch.zeros(3, 1, 8, 8), torch.zeros(2, dtype=torch.int64))
+    with pytest.raises(ValueError, match="N x C x H x W"):
+        accuracy(model, torch.zeros(3, 64), torch.zeros(3, dtype=torch.int64))
+    with pytest.raises(ValueError, match="zero images"):
+        accuracy(model, torch.zeros(0, 1, 8, 8), torch.zeros(0, dtype=torch.int64))
+    with pytest.raises(ValueError, match="no parameters"):
+        accuracy(nn.Flatten(), torch.zeros(3, 1, 8, 8), torch.zeros(3, dtype=torch.int64))
+
+
+def test_empty_history():
+    with pytest.raises(ValueError, match="empty"):
+        TrainingHistory().final_test_accuracy  # noqa: B018
+
+
+def test_plot_histories():
+    histories = {
+        "a": TrainingHistory([2.0, 1.0, 0.5], [0.5, 0.8, 0.9]),
+        "b": TrainingHistory([2.2, 1.5], [0.4, 0.7]),
+    }
+    figure = plot_histories(histories)
+    assert isinstance(figure, Figure)
+    loss_axes, accuracy_axes = figure.axes
+    assert "nats" in loss_axes.get_ylabel() and "%" in accuracy_axes.get_ylabel()
+    assert [line.get_label() for line in accuracy_axes.get_lines()] == ["a", "b"]
+    assert list(accuracy_axes.get_lines()[0].get_ydata()) == [50.0, 80.0, 90.0]
+    with pytest.raises(ValueError, match="no histories"):
+        plot_histories({})
+
+
+def test_training_restores_the_thread_setting(split):
+    threads = torch.get_num_threads()
+    train_classifier(logistic_regression(), split, epochs=1, learning_rate=0.01, progress=False)
+    assert torch.get_num_threads() == threads
