@@ -8,7 +8,7 @@ Each module holds one idea and is imported by the chapter that teaches it:
 - ``plotting``: figures shared by several chapters.
 - ``bottleneck``: what a 1x1 reduction before a larger convolution saves (Chapter 2).
 - ``composition``: stacked 1x1 convolutions without activations collapse to one (Chapter 3).
-- ``nin``, ``digits``, ``training``: Network in Network, the digits data, the training loop (Chapter 3).
+- ``nin``, ``digits``, ``training``: Network in Network, the digits, the training loop (Chapter 3).
 - ``inception``, ``inception_plots``, ``googlenet``, ``table1``, ``small_inception``: Inception
   modules, GoogLeNet and its Table 1 recounted (Chapter 4).
 - ``timing``, ``precision``, ``roofline``, ``gpu_specs``, ``experiments``, ``results``: the
