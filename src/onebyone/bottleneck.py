@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from onebyone.cost import conv2d_macs, conv2d_output_size, conv2d_parameters, count_model
+from onebyone.validation import check_positive_integers
 
 
 @dataclass(frozen=True)
@@ -74,12 +75,6 @@ class BottleneckComparison:
         return self.direct.parameters / self.bottleneck.parameters
 
 
-def _check_positive(**values: int) -> None:
-    for name, value in values.items():
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
-
 def _same_padding(kernel_size: int) -> int:
     if kernel_size % 2 == 0:
         raise ValueError(f"kernel_size must be odd for 'same' padding, got {kernel_size}")
@@ -110,7 +105,7 @@ def conv_cost(
     Returns:
         A :class:`ConvCost` in scalars and MACs.
     """
-    _check_positive(
+    check_positive_integers(
         in_channels=in_channels,
         out_channels=out_channels,
         kernel_size=kernel_size,
@@ -152,7 +147,7 @@ def compare_bottleneck(
     Returns:
         A :class:`BottleneckComparison`.
     """
-    _check_positive(reduced_channels=reduced_channels)
+    check_positive_integers(reduced_channels=reduced_channels)
     return BottleneckComparison(
         width=reduced_channels,
         direct=conv_cost(in_channels, out_channels, kernel_size, height, width, bias=bias),
@@ -206,7 +201,9 @@ def break_even_width(in_channels: int, out_channels: int, kernel_size: int) -> i
     Returns:
         The break-even width; every narrower bottleneck costs strictly fewer MACs.
     """
-    _check_positive(in_channels=in_channels, out_channels=out_channels, kernel_size=kernel_size)
+    check_positive_integers(
+        in_channels=in_channels, out_channels=out_channels, kernel_size=kernel_size
+    )
     direct = in_channels * kernel_size**2 * out_channels  # MACs per pixel
     per_bottleneck_channel = in_channels + kernel_size**2 * out_channels  # MACs per pixel
     return -(-direct // per_bottleneck_channel)
@@ -294,7 +291,7 @@ def reduction_strategies(
         Modules keyed by ``"direct"``, ``"2x2 max pooling first"``, ``"stride 2"``,
         ``"1x1 reduction first"`` and ``"1x1 expansion first"``.
     """
-    _check_positive(
+    check_positive_integers(
         in_channels=in_channels,
         out_channels=out_channels,
         kernel_size=kernel_size,
@@ -357,7 +354,7 @@ def strategy_costs(
     Returns:
         One :class:`StrategyCost` per strategy, in the order given.
     """
-    _check_positive(in_channels=in_channels, height=height, width=width)
+    check_positive_integers(in_channels=in_channels, height=height, width=width)
     costs = []
     for name, module in strategies.items():
         layers = count_model(module, (1, in_channels, height, width))

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from onebyone.inception import Inception, conv_relu
+from onebyone.validation import check_positive_integers
 
 INCEPTION_CHANNELS: dict[str, tuple[int, int, int, int, int, int, int]] = {
     # name: (in_channels, ch1x1, ch3x3red, ch3x3, ch5x5red, ch5x5, pool_proj), Table 1
@@ -57,8 +58,7 @@ class GoogLeNet(nn.Module):
 
     def __init__(self, num_classes: int = 1000, dropout: float = 0.4) -> None:
         super().__init__()
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-            raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
+        check_positive_integers(num_classes=num_classes)
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be a probability in [0, 1), got {dropout!r}")
         self.conv1 = conv_relu(3, 64, kernel_size=7, stride=2, padding=3)

@@ -19,15 +19,10 @@ import torch
 from torch import nn
 
 from onebyone.cost import count_model, count_parameters
+from onebyone.validation import check_positive_integers
 
 BRANCHES = ("branch1", "branch2", "branch3", "branch4")
 """The four branches of both modules, in the order their outputs are concatenated."""
-
-
-def _check_channels(**channels: int) -> None:
-    for name, value in channels.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int (channels), got {value!r}")
 
 
 def conv_relu(
@@ -47,7 +42,7 @@ def conv_relu(
     Returns:
         ``nn.Sequential(conv, relu)``; the convolution is element ``0``.
     """
-    _check_channels(in_channels=in_channels, out_channels=out_channels)
+    check_positive_integers(in_channels=in_channels, out_channels=out_channels)
     return nn.Sequential(
         nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=padding),
         nn.ReLU(inplace=True),
@@ -92,7 +87,7 @@ class Inception(nn.Module):
         pool_proj: int,
     ) -> None:
         super().__init__()
-        _check_channels(
+        check_positive_integers(
             in_channels=in_channels,
             ch1x1=ch1x1,
             ch3x3red=ch3x3red,
@@ -146,7 +141,7 @@ class NaiveInception(nn.Module):
 
     def __init__(self, in_channels: int, ch1x1: int, ch3x3: int, ch5x5: int) -> None:
         super().__init__()
-        _check_channels(in_channels=in_channels, ch1x1=ch1x1, ch3x3=ch3x3, ch5x5=ch5x5)
+        check_positive_integers(in_channels=in_channels, ch1x1=ch1x1, ch3x3=ch3x3, ch5x5=ch5x5)
         self.in_channels = in_channels
         self.out_channels = ch1x1 + ch3x3 + ch5x5 + in_channels
         self.branch1 = conv_relu(in_channels, ch1x1, kernel_size=1)

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from onebyone.pointwise import conv1x1_to_linear
+from onebyone.validation import check_positive_integers
 
 
 def init_he_normal(model: nn.Module) -> None:
@@ -76,14 +77,12 @@ class MlpConv(nn.Module):
         final_relu: bool = True,
     ) -> None:
         super().__init__()
-        for name, value in (
-            ("in_channels", in_channels),
-            ("hidden_channels", hidden_channels),
-            ("out_channels", out_channels),
-            ("kernel_size", kernel_size),
-        ):
-            if value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value}")
+        check_positive_integers(
+            in_channels=in_channels,
+            hidden_channels=hidden_channels,
+            out_channels=out_channels,
+            kernel_size=kernel_size,
+        )
         self.conv = nn.Conv2d(in_channels, hidden_channels, kernel_size, stride, padding)
         self.cccp1 = nn.Conv2d(hidden_channels, hidden_channels, kernel_size=1)
         self.cccp2 = nn.Conv2d(hidden_channels, out_channels, kernel_size=1)

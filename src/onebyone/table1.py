@@ -29,6 +29,7 @@ from torch import nn
 
 from onebyone.cost import conv2d_macs, conv2d_output_size, conv2d_parameters, count_model
 from onebyone.googlenet import GoogLeNet
+from onebyone.validation import check_positive_integers
 
 PAPER_KILO = 1024
 """The paper's "K" in the params column: 1024 weights (see the module docstring)."""
@@ -325,8 +326,7 @@ def separable_stem_cost(depth_multiplier: int = 8) -> StemCost:
     Args:
         depth_multiplier: output maps of the depthwise convolution per input channel.
     """
-    if depth_multiplier < 1:
-        raise ValueError(f"depth_multiplier must be a positive int, got {depth_multiplier!r}")
+    check_positive_integers(depth_multiplier=depth_multiplier)
     middle = 3 * depth_multiplier
     output_size = conv2d_output_size(224, 7, stride=2, padding=3)  # 112 x 112 pixels
     return StemCost(
