@@ -126,3 +126,43 @@ def test_nbval_compares_the_outputs_of_checked_cells(notebooks_tool, tmp_path):
     assert result.returncode == 1, result.stdout[-2000:]
     assert "1 failed" in result.stdout  # the corrupted cell, and nothing else
     assert "Cell outputs differ" in result.stdout
+
+
+def _declared_distributions(root) -> set[str]:
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    requirements = project["dependencies"] + project["optional-dependencies"]["notebooks"]
+    return {Requirement(r).name.lower().replace("_", "-") for r in requirements}
+
+
+def test_chapters_import_only_what_the_colab_install_provides(root, notebooks_tool):
+    """On Colab only `onebyone[notebooks]` is installed, so chapters may import nothing else."""
+    import ast
+    import importlib.metadata
+    import sys
+
+    distributions = importlib.metadata.packages_distributions()
+    declared = _declared_distributions(root) | {"onebyone"}
+    colab_cell = notebooks_tool.convert(notebooks_tool.chapters()[0]).cells[0].source
+    assert '"/content/one-by-one[notebooks]"' in colab_cell
+    for chapter in notebooks_tool.chapters():
+        for cell in notebooks_tool.convert(chapter).cells:
+            if cell.cell_type != "code":
+                continue
+            code = "\n".join(line for line in cell.source.splitlines() if not line.startswith("%"))
+            for node in ast.walk(ast.parse(code)):
+                if isinstance(node, ast.Import):
+                    modules = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                    modules = [node.module]
+                else:
+                    continue
+                for module in modules:
+                    top = module.split(".")[0]
+                    if top in sys.stdlib_module_names or top == "onebyone":
+                        continue
+                    providers = {d.lower() for d in distributions.get(top, [])}
+                    assert providers & declared, f"{chapter.name} imports {top}, not installed"

@@ -52,7 +52,8 @@ if "google.colab" in sys.modules:
             check=True,
         )
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "/content/one-by-one"], check=True
+        [sys.executable, "-m", "pip", "install", "--quiet", "/content/one-by-one[notebooks]"],
+        check=True,
     )
     os.chdir("/content/one-by-one/notebooks")'''
 
