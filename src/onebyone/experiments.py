@@ -160,6 +160,7 @@ class Settings:
 
     @property
     def sizes(self) -> Sizes:
+        """The tensor sizes (channels, pixels, batch sizes) of this run's ``size`` preset."""
         return SIZES[self.size]
 
 
