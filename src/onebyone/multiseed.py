@@ -139,9 +139,12 @@ class SeedRuns:
 
     @property
     def interval(self) -> tuple[float, float]:
-        """95% confidence interval of the mean test accuracy, ``(low, high)`` in [0, 1] units."""
+        """95% confidence interval of the mean test accuracy, ``(low, high)``, clipped to [0, 1].
+
+        An accuracy cannot leave [0, 1], so a wide interval is cut at its ends.
+        """
         mean, half_width = mean_and_interval(self.test_accuracies)
-        return mean - half_width, mean + half_width
+        return max(0.0, mean - half_width), min(1.0, mean + half_width)
 
 
 def intervals_overlap(first: SeedRuns, second: SeedRuns) -> bool:
