@@ -21,7 +21,9 @@ def _code_cells(text: str) -> list[str]:
     for cell in notebook.cells:
         if cell.cell_type != "code":
             continue
-        lines = [line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!"))]
+        lines = [
+            line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!"))
+        ]
         cells.append("\n".join(lines))
     return cells
 
@@ -29,7 +31,9 @@ def _code_cells(text: str) -> list[str]:
 def _is_literal(node: ast.AST, literal_names: set[str]) -> bool:
     """Whether ``node`` is built from constants and literal names only (no call, no lookup)."""
     for child in ast.walk(node):
-        if isinstance(child, (ast.Call, ast.Attribute, ast.Subscript, ast.Lambda, ast.comprehension)):
+        if isinstance(
+            child, (ast.Call, ast.Attribute, ast.Subscript, ast.Lambda, ast.comprehension)
+        ):
             return False
         if isinstance(child, ast.Name) and child.id not in literal_names:
             return False
@@ -167,9 +171,6 @@ def test_magics_are_ignored_and_cells_are_followed_in_order():
 
 
 def test_every_chapter_assert_tests_a_computed_value(notebooks_tool):
-    found = {
-        path.name: weak_asserts(path.read_text())
-        for path in notebooks_tool.chapters()
-    }
+    found = {path.name: weak_asserts(path.read_text()) for path in notebooks_tool.chapters()}
     assert {name: problems for name, problems in found.items() if problems} == {}
     assert sum(path.read_text().count("assert ") for path in notebooks_tool.chapters()) > 50

@@ -118,8 +118,10 @@ class SeedRuns:
         epochs = min(len(h.validation_accuracy) for h in self.histories)
         if epochs == 0:
             raise ValueError(f"{self.name}: the runs recorded no validation accuracy")
-        means = [statistics.fmean(h.validation_accuracy[e] for h in self.histories)
-                 for e in range(epochs)]
+        means = [
+            statistics.fmean(h.validation_accuracy[e] for h in self.histories)
+            for e in range(epochs)
+        ]
         return means.index(max(means)) + 1
 
     @property
