@@ -22,6 +22,7 @@ which bounds what any linear stack can reach.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -113,7 +114,7 @@ def pointwise_stack(depth: int, width: int = 16, relu: bool = False) -> nn.Seque
     check_positive_integers(depth=depth, width=width)
     widths = [CHANNELS] + [width] * (depth - 1) + [2]
     layers: list[nn.Module] = []
-    for index, (c_in, c_out) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
+    for index, (c_in, c_out) in enumerate(itertools.pairwise(widths)):
         layers.append(nn.Conv2d(c_in, c_out, kernel_size=1))
         if relu and index < depth - 1:
             layers.append(nn.ReLU())
