@@ -6,8 +6,9 @@ an experiment that a training run can settle. Every pixel of every image carries
 values, and its label is 1 when exactly one of them is positive: the XOR of their signs.
 
 The label cannot be read off linearly. The classes are symmetric: flipping the sign of both
-channels keeps the label, so any affine rule through the origin is right on exactly half of
-them, and a rule with a bias gains only from the few pixels far from the origin. To make that
+channels keeps the label, and a pixel and its negative are equally likely, so any affine rule
+through the origin is right on half of the pixels on average, and a rule with a bias gains only
+from the few pixels far from the origin. To make that
 gain small too, each pixel's channel vector is a standard normal vector times a log-normal
 "contrast" (bright and faint pixels alike), so that no fixed threshold suits every pixel.
 A ReLU network, in contrast, can compute the label exactly at every contrast:
