@@ -73,6 +73,9 @@ def _assert_problem(test: ast.AST, literal_names: set[str]) -> str | None:
         operands = [test.left, *test.comparators]
         if all(_is_literal(o, literal_names) for o in operands):
             return "compares literals only"
+        for left, right in zip(operands[:-1], operands[1:], strict=True):
+            if _is_literal(left, literal_names) and _is_literal(right, literal_names):
+                return "a link of the chain compares literals only"
         dumps = [ast.dump(o) for o in operands]
         if len(set(dumps)) < len(dumps):
             return "compares an expression with itself"
@@ -144,6 +147,7 @@ def _chapter(code: str) -> str:
         "assert not (1 == 2)",
         "assert True",
         "size = 28\nmacs = size * size\nassert macs == 784",
+        "x = compute()\nassert 4 < x < 5 < 9",
     ],
 )
 def test_planted_weak_asserts_are_found(code):
@@ -159,6 +163,7 @@ def test_planted_weak_asserts_are_found(code):
         "for name, y in versions.items():\n    assert torch.equal(y, exact)",
         "a = 3\na = measure()\nassert a == 3",
         "%matplotlib inline\nassert torch.equal(f(x), g(x))",
+        "x, y = compute()\nassert 4 < x < 5 <= y < 10",
     ],
 )
 def test_asserts_on_computed_values_pass(code):
@@ -174,3 +179,10 @@ def test_every_chapter_assert_tests_a_computed_value(notebooks_tool):
     found = {path.name: weak_asserts(path.read_text()) for path in notebooks_tool.chapters()}
     assert {name: problems for name, problems in found.items() if problems} == {}
     assert sum(path.read_text().count("assert ") for path in notebooks_tool.chapters()) > 50
+
+
+def test_a_weak_assert_planted_in_a_real_chapter_is_found(notebooks_tool):
+    chapter = notebooks_tool.chapters()[0]
+    planted = chapter.read_text() + _chapter("WIDTH = 192\nassert WIDTH * 2 == 384")
+    found = weak_asserts(planted)
+    assert len(found) == 1 and "WIDTH * 2 == 384" in found[0]
