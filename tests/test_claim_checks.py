@@ -9,6 +9,7 @@ chapter and flags such asserts; it is itself tested on planted bad examples belo
 from __future__ import annotations
 
 import ast
+import itertools
 
 import jupytext
 import pytest
@@ -73,7 +74,7 @@ def _assert_problem(test: ast.AST, literal_names: set[str]) -> str | None:
         operands = [test.left, *test.comparators]
         if all(_is_literal(o, literal_names) for o in operands):
             return "compares literals only"
-        for left, right in zip(operands[:-1], operands[1:], strict=True):
+        for left, right in itertools.pairwise(operands):
             if _is_literal(left, literal_names) and _is_literal(right, literal_names):
                 return "a link of the chain compares literals only"
         dumps = [ast.dump(o) for o in operands]
