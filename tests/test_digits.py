@@ -85,3 +85,33 @@ def test_bad_test_fraction(fraction):
 def test_bad_seed():
     with pytest.raises(ValueError, match="non-negative"):
         load_digits_split(seed=-1)
+
+
+def test_a_validation_set_is_carved_out_disjoint_and_stratified(raw):
+    images, labels = raw
+    split = load_digits_split(test_fraction=0.2, seed=0, validation_fraction=0.2)
+    assert split.has_validation and not load_digits_split().has_validation
+    sizes = [len(split.train_labels), len(split.validation_labels), len(split.test_labels)]
+    assert sum(sizes) == images.shape[0]
+    assert abs(sizes[1] - 0.2 * images.shape[0]) <= 1 and abs(sizes[2] - 0.2 * images.shape[0]) <= 1
+
+    def rows(images: torch.Tensor, labels: torch.Tensor) -> list[tuple]:
+        pixels = (images.reshape(images.shape[0], 64) * 16).round().to(torch.int64)
+        return sorted((*p.tolist(), int(label)) for p, label in zip(pixels, labels, strict=True))
+
+    ours = rows(
+        torch.cat([split.train_images, split.validation_images, split.test_images]),
+        torch.cat([split.train_labels, split.validation_labels, split.test_labels]),
+    )
+    assert ours == rows(images / 16, labels)  # a partition: no image in two sets
+    overall = torch.bincount(labels, minlength=10).double() / labels.numel()
+    counts = torch.bincount(split.validation_labels, minlength=10).double()
+    assert torch.all((counts - overall * sizes[1]).abs() <= 1.0)
+    # the test set does not depend on whether a validation set is carved out of the rest
+    assert torch.equal(split.test_images, load_digits_split(0.2, 0).test_images)
+
+
+@pytest.mark.parametrize("fraction", [-0.1, 0.75, 0.8])
+def test_bad_validation_fraction(fraction):
+    with pytest.raises(ValueError, match="validation_fraction"):
+        load_digits_split(test_fraction=0.25, validation_fraction=fraction)

@@ -160,3 +160,24 @@ def test_training_restores_the_thread_setting(split):
     threads = torch.get_num_threads()
     train_classifier(logistic_regression(), split, epochs=1, learning_rate=0.01, progress=False)
     assert torch.get_num_threads() == threads
+
+
+def test_validation_accuracy_is_recorded_when_the_split_has_a_validation_set():
+    split = load_digits_split(test_fraction=0.2, seed=0, validation_fraction=0.2)
+    model = logistic_regression()
+    history = train_classifier(model, split, epochs=3, learning_rate=0.05, progress=False)
+    assert len(history.validation_accuracy) == 3
+    assert history.validation_accuracy[-1] == accuracy(
+        model, split.validation_images, split.validation_labels
+    )
+    assert history.validation_accuracy != history.test_accuracy  # two different image sets
+    without = train_classifier(logistic_regression(), load_digits_split(), epochs=1,
+                               learning_rate=0.05, progress=False)
+    assert without.validation_accuracy == []
+
+
+def test_plot_histories_prefers_validation_accuracy():
+    histories = {"a": TrainingHistory([2.0, 1.0], [0.5, 0.8], [0.6, 0.7])}
+    accuracy_axes = plot_histories(histories).axes[1]
+    assert "validation" in accuracy_axes.get_ylabel()
+    assert list(accuracy_axes.get_lines()[0].get_ydata()) == [60.0, 70.0]

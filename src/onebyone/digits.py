@@ -10,7 +10,7 @@ set the same way on every run.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from sklearn.datasets import load_digits
@@ -25,22 +25,32 @@ MAX_INTENSITY = 16.0
 
 @dataclass(frozen=True)
 class DigitsSplit:
-    """The digits, split into a training set and a test set of tensors.
+    """The digits, split into a training set, an optional validation set and a test set.
 
     Why: one object to hand to a training loop, so that every chapter trains and evaluates on
-    exactly the same images.
+    exactly the same images. A validation set, disjoint from the test set, is where choices
+    such as the number of epochs are made; the test set is only reported.
 
     Attributes:
         train_images: ``N_train x 1 x 8 x 8`` float32, intensities in ``[0, 1]``.
         train_labels: ``N_train`` int64, digits ``0..9``.
         test_images: ``N_test x 1 x 8 x 8`` float32, intensities in ``[0, 1]``.
         test_labels: ``N_test`` int64, digits ``0..9``.
+        validation_images: ``N_validation x 1 x 8 x 8`` float32, or ``None`` without one.
+        validation_labels: ``N_validation`` int64, or ``None`` without a validation set.
     """
 
     train_images: torch.Tensor
     train_labels: torch.Tensor
     test_images: torch.Tensor
     test_labels: torch.Tensor
+    validation_images: torch.Tensor | None = field(default=None)
+    validation_labels: torch.Tensor | None = field(default=None)
+
+    @property
+    def has_validation(self) -> bool:
+        """Whether the split holds a validation set."""
+        return self.validation_images is not None
 
     @property
     def num_classes(self) -> int:
@@ -48,16 +58,21 @@ class DigitsSplit:
         return NUM_CLASSES
 
 
-def load_digits_split(test_fraction: float = 0.25, seed: int = 0) -> DigitsSplit:
-    """Load scikit-learn's 8x8 digits as tensors, with a seeded, stratified train/test split.
+def load_digits_split(
+    test_fraction: float = 0.25, seed: int = 0, validation_fraction: float = 0.0
+) -> DigitsSplit:
+    """Load scikit-learn's 8x8 digits as tensors, with a seeded, stratified split.
 
-    Why: stratifying keeps the ten digits in the same proportions in both sets, so the test
-    accuracy of a small set is not skewed by a digit that happens to be rare in it; the seed makes
-    the split identical on every run.
+    Why: stratifying keeps the ten digits in the same proportions in every set, so the accuracy
+    measured on a small set is not skewed by a digit that happens to be rare in it; the seed makes
+    the split identical on every run, and a different seed draws different sets.
 
     Args:
-        test_fraction: share of the images held out for testing, strictly between 0 and 1.
+        test_fraction: share of all images held out for testing, strictly between 0 and 1.
         seed: seed of the split (a non-negative integer).
+        validation_fraction: share of all images held out for validation, disjoint from the
+            test images; 0 (the default) means no validation set. Together with
+            ``test_fraction`` it must leave images to train on.
 
     Returns:
         A :class:`DigitsSplit` on the CPU; move the tensors to a device where needed.
@@ -66,6 +81,10 @@ def load_digits_split(test_fraction: float = 0.25, seed: int = 0) -> DigitsSplit
         raise ValueError(f"test_fraction must be strictly between 0 and 1, got {test_fraction}")
     if seed < 0:
         raise ValueError(f"seed must be non-negative, got {seed}")
+    if not 0.0 <= validation_fraction < 1.0 - test_fraction:
+        raise ValueError(
+            f"validation_fraction must be in [0, 1 - test_fraction), got {validation_fraction}"
+        )
     digits = load_digits()
     images = torch.tensor(digits.images, dtype=torch.float32) / MAX_INTENSITY  # N x 8 x 8
     images = images.unsqueeze(1)  # N x 1 x 8 x 8
@@ -76,6 +95,19 @@ def load_digits_split(test_fraction: float = 0.25, seed: int = 0) -> DigitsSplit
         random_state=seed,
         stratify=labels.numpy(),
     )
+    validation = {}
+    if validation_fraction > 0.0:
+        train_index, validation_index = train_test_split(
+            train_index,
+            test_size=validation_fraction / (1.0 - test_fraction),  # share of what is left
+            random_state=seed,
+            stratify=labels.numpy()[train_index],
+        )
+        validation_index = torch.from_numpy(validation_index)
+        validation = {
+            "validation_images": images[validation_index],  # N_validation x 1 x 8 x 8
+            "validation_labels": labels[validation_index],  # N_validation
+        }
     train_index = torch.from_numpy(train_index)
     test_index = torch.from_numpy(test_index)
     return DigitsSplit(
@@ -83,4 +115,5 @@ def load_digits_split(test_fraction: float = 0.25, seed: int = 0) -> DigitsSplit
         train_labels=labels[train_index],  # N_train
         test_images=images[test_index],  # N_test x 1 x 8 x 8
         test_labels=labels[test_index],  # N_test
+        **validation,
     )

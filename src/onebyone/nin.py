@@ -62,8 +62,8 @@ class MlpConv(nn.Module):
         kernel_size: ``k``, the side of the spatial kernel, in pixels.
         padding: zero padding of the spatial convolution, in pixels (``k // 2`` keeps the size).
         stride: stride of the spatial convolution, in pixels.
-        final_relu: apply a ReLU after the last 1x1 convolution, as the paper does in every
-            mlpconv layer (including the last, before global average pooling).
+        final_relu: apply a ReLU after the last 1x1 convolution, as the authors' released model
+            does in every mlpconv layer (including the last, before global average pooling).
     """
 
     def __init__(
@@ -138,11 +138,13 @@ class SmallNiN(nn.Module):
         num_classes: number of classes (10 digits).
         channels: widths of the first two mlpconv layers and the hidden width of the third.
         kernel_size: side of every spatial kernel, in pixels (odd; padded to keep the size).
-        dropout: probability of dropping a unit between mlpconv layers (the paper uses 0.5).
-        relu_on_class_maps: apply a ReLU to the class maps, as the paper's Caffe code does. Off
-            by default: in a network this small, trained for a few epochs, a class map whose
-            ReLU outputs zero everywhere gets no gradient, so that class's score stays at zero
-            and the class is never learned.
+        dropout: probability of dropping a unit between mlpconv layers (the authors' released
+            CIFAR-10 model uses 0.5; the paper's text does not give it).
+        relu_on_class_maps: apply a ReLU to the class maps, as the authors' released Caffe model
+            does. Off by default: a class map whose ReLU outputs zero for every image passes no
+            gradient back to its own 1x1 weights, so that class can stay at a score of zero; in
+            Chapter 3's multi-seed runs this happened in ordinary training (see
+            :func:`dead_class_maps`).
     """
 
     def __init__(
@@ -185,6 +187,30 @@ class SmallNiN(nn.Module):
         x = self.dropout2(x)  # N x 32 x 2 x 2
         x = self.mlpconv3(x)  # N x 10 x 2 x 2 (one map per class)
         return self.head(x)  # N x 10 (global average of each class map)
+
+
+def dead_class_maps(model: SmallNiN, images: torch.Tensor) -> list[int]:
+    """The classes whose score is exactly zero for every one of ``images``.
+
+    Why: with a ReLU on the class maps (``relu_on_class_maps=True``), a class whose map is
+    negative everywhere scores zero whatever the image, and the ReLU passes no gradient back
+    to that map's weights; this finds such classes after (or during) training. A class found
+    here is never predicted unless every score is zero.
+
+    Args:
+        model: a :class:`SmallNiN`; evaluated in evaluation mode (dropout off), without
+            gradients, and returned to the mode it was in.
+        images: ``N x C x H x W`` images on the model's device.
+
+    Returns:
+        The dead classes, in increasing order (empty when every class scores somewhere).
+    """
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        scores = model(images)  # N x num_classes
+    model.train(was_training)
+    return [c for c in range(scores.shape[1]) if bool((scores[:, c] == 0).all())]
 
 
 class PlainCNN(nn.Module):

@@ -39,10 +39,14 @@ class TrainingHistory:
     Attributes:
         train_loss: mean cross-entropy over the epoch's training images, in nats per image.
         test_accuracy: share of the test images classified correctly after the epoch, in [0, 1].
+        validation_accuracy: the same on the validation images, in [0, 1]; empty when the
+            split has no validation set. Choose epochs (or anything else) on this, never on
+            ``test_accuracy``.
     """
 
     train_loss: list[float] = field(default_factory=list)
     test_accuracy: list[float] = field(default_factory=list)
+    validation_accuracy: list[float] = field(default_factory=list)
 
     @property
     def epochs(self) -> int:
@@ -185,7 +189,8 @@ def train_classifier(
         progress: show a ``tqdm`` progress bar over the epochs.
 
     Returns:
-        A :class:`TrainingHistory` with one training loss and one test accuracy per epoch.
+        A :class:`TrainingHistory` with one training loss and one test accuracy per epoch, and
+        one validation accuracy per epoch when ``split`` has a validation set.
     """
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}")
@@ -195,6 +200,8 @@ def train_classifier(
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     _check_images_and_labels(split.train_images, split.train_labels)
     _check_images_and_labels(split.test_images, split.test_labels)
+    if split.has_validation:
+        _check_images_and_labels(split.validation_images, split.validation_labels)
     device = default_device() if device is None else torch.device(device)
     seed_everything(seed)
     shuffler = torch.Generator().manual_seed(seed)
@@ -213,6 +220,10 @@ def train_classifier(
             loss = _train_one_epoch(model, optimizer, train_images, train_labels, order, batch_size)
             history.train_loss.append(loss)
             history.test_accuracy.append(accuracy(model, split.test_images, split.test_labels))
+            if split.has_validation:
+                history.validation_accuracy.append(
+                    accuracy(model, split.validation_images, split.validation_labels)
+                )
             bar.set_postfix(
                 train_loss=f"{history.train_loss[-1]:.3f}",
                 test_accuracy=f"{history.test_accuracy[-1]:.3f}",
@@ -225,26 +236,31 @@ def plot_histories(histories: dict[str, TrainingHistory]) -> Figure:
     """Plot training loss and test accuracy per epoch for several models, side by side.
 
     Why: a final accuracy hides how a model got there; the curves show which model learns
-    faster and whether one still improves when training stops.
+    faster and whether one still improves when training stops. When the histories hold
+    validation accuracies, those are plotted (they are what epochs are chosen on); otherwise
+    the test accuracies.
 
     Args:
         histories: a :class:`TrainingHistory` per model name (the legend's labels).
 
     Returns:
-        A figure with two panels: training loss (nats per image) and test accuracy (percent).
+        A figure with two panels: training loss (nats per image) and validation (or test)
+        accuracy (percent).
     """
     if not histories:
         raise ValueError("no histories to plot")
     figure = Figure(figsize=(10, 3.6), layout="constrained")  # inches
     loss_axes, accuracy_axes = figure.subplots(1, 2)
+    on_validation = all(history.validation_accuracy for history in histories.values())
     for name, history in histories.items():
         epochs = range(1, history.epochs + 1)
+        curve = history.validation_accuracy if on_validation else history.test_accuracy
         loss_axes.plot(epochs, history.train_loss, marker=".", label=name)
-        accuracy_axes.plot(epochs, [100 * a for a in history.test_accuracy], marker=".", label=name)
+        accuracy_axes.plot(epochs, [100 * a for a in curve], marker=".", label=name)
     loss_axes.set_xlabel("epoch")
     loss_axes.set_ylabel("training loss (cross-entropy, nats per image)")
     accuracy_axes.set_xlabel("epoch")
-    accuracy_axes.set_ylabel("test accuracy (%)")
+    accuracy_axes.set_ylabel(f"{'validation' if on_validation else 'test'} accuracy (%)")
     for axes in (loss_axes, accuracy_axes):
         axes.legend()
     return figure

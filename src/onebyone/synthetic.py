@@ -1,0 +1,206 @@
+"""Synthetic two-channel images whose per-pixel label is the XOR of the two channel signs.
+
+Why: Chapter 3 proves that a stack of 1x1 convolutions without activations is one affine map
+per pixel, and that a ReLU between them breaks the collapse. This module turns the proof into
+an experiment that a training run can settle. Every pixel of every image carries two channel
+values, and its label is 1 when exactly one of them is positive: the XOR of their signs.
+
+The label cannot be read off linearly. The classes are symmetric: flipping the sign of both
+channels keeps the label, and a pixel and its negative are equally likely, so any affine rule
+through the origin is right on half of the pixels on average, and a rule with a bias gains only
+from the few pixels far from the origin. To make that
+gain small too, each pixel's channel vector is a standard normal vector times a log-normal
+"contrast" (bright and faint pixels alike), so that no fixed threshold suits every pixel.
+A ReLU network, in contrast, can compute the label exactly at every contrast:
+``|x0 + x1| - |x0 - x1|`` is positive exactly when the two signs agree, and each absolute value
+is two ReLUs (Chapter 3).
+
+The module also holds the models of the experiment (linear stacks of 1x1 convolutions of any
+depth, and the same stack with ReLUs), a full-batch training loop for per-pixel labels, and
+:func:`best_affine_accuracy`, an exhaustive search for the best affine rule on a data set,
+which bounds what any linear stack can reach.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from onebyone.validation import check_positive_integers
+
+CHANNELS = 2
+"""Channels of every synthetic image: the two whose signs are XOR-ed."""
+
+CONTRAST_SPREAD = 1.5
+"""Standard deviation of the log of each pixel's contrast (a log-normal scale factor)."""
+
+
+@dataclass(frozen=True)
+class SignXorImages:
+    """Images and their per-pixel labels.
+
+    Attributes:
+        images: ``N x 2 x H x W`` float32 channel values.
+        labels: ``N x H x W`` int64, 1 where exactly one of the two channels is positive.
+    """
+
+    images: torch.Tensor
+    labels: torch.Tensor
+
+    @property
+    def pixels(self) -> int:
+        """Number of labelled pixels, ``N * H * W``."""
+        return self.labels.numel()
+
+
+def sign_xor_labels(images: torch.Tensor) -> torch.Tensor:
+    """The label of every pixel: 1 where exactly one of the two channels is positive.
+
+    Args:
+        images: ``N x 2 x H x W``.
+
+    Returns:
+        ``N x H x W`` int64 labels in {0, 1}.
+    """
+    if images.dim() != 4 or images.shape[1] != CHANNELS:
+        raise ValueError(f"expected N x 2 x H x W images, got shape {tuple(images.shape)}")
+    return ((images[:, 0] > 0) ^ (images[:, 1] > 0)).long()  # N x H x W
+
+
+def make_sign_xor_images(
+    count: int, size: int = 8, seed: int = 0, contrast_spread: float = CONTRAST_SPREAD
+) -> SignXorImages:
+    """Draw ``count`` images of ``size x size`` pixels from a seeded generator.
+
+    Why: the data are generated, so nothing is downloaded and any number of fresh images (a
+    training set and a test set from different seeds) can be drawn.
+
+    Args:
+        count: number of images (at least 1).
+        size: height and width of each image, in pixels (at least 1).
+        seed: seed of the generator (a non-negative integer); the same seed gives the same images.
+        contrast_spread: standard deviation of the log-contrast of the pixels (0: no spread).
+
+    Returns:
+        :class:`SignXorImages` with ``count x 2 x size x size`` images and their labels.
+    """
+    check_positive_integers(count=count, size=size)
+    if seed < 0:
+        raise ValueError(f"seed must be non-negative, got {seed}")
+    if not contrast_spread >= 0:
+        raise ValueError(f"contrast_spread must be non-negative, got {contrast_spread}")
+    generator = torch.Generator().manual_seed(seed)
+    directions = torch.randn(count, CHANNELS, size, size, generator=generator)  # N x 2 x H x W
+    log_contrast = contrast_spread * torch.randn(count, 1, size, size, generator=generator)
+    images = directions * log_contrast.exp()  # N x 2 x H x W, one contrast per pixel
+    return SignXorImages(images=images, labels=sign_xor_labels(images))
+
+
+def pointwise_stack(depth: int, width: int = 16, relu: bool = False) -> nn.Sequential:
+    """``depth`` 1x1 convolutions from 2 channels to 2 class scores, ``width`` channels between.
+
+    Args:
+        depth: number of 1x1 convolutions (at least 1; depth 1 maps 2 channels to 2 directly).
+        width: channels of every hidden layer.
+        relu: put a ReLU after every 1x1 convolution but the last.
+
+    Returns:
+        The stack; applied to ``N x 2 x H x W`` images it returns ``N x 2 x H x W`` scores.
+    """
+    check_positive_integers(depth=depth, width=width)
+    widths = [CHANNELS] + [width] * (depth - 1) + [2]
+    layers: list[nn.Module] = []
+    for index, (c_in, c_out) in enumerate(itertools.pairwise(widths)):
+        layers.append(nn.Conv2d(c_in, c_out, kernel_size=1))
+        if relu and index < depth - 1:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+def pixel_accuracy(model: nn.Module, data: SignXorImages) -> float:
+    """Share of pixels whose arg-max score is their label, in [0, 1]."""
+    model.eval()
+    with torch.no_grad():
+        predicted = model(data.images).argmax(dim=1)  # N x H x W
+    return (predicted == data.labels).double().mean().item()
+
+
+def train_pixel_classifier(
+    model: nn.Module, data: SignXorImages, *, steps: int, learning_rate: float, seed: int = 0
+) -> list[float]:
+    """Train ``model`` in place on every pixel at once (full batch), with Adam and cross-entropy.
+
+    Why: the data set is small and the models are tiny, so full-batch steps are fast and leave
+    no batch order to seed; ``seed`` seeds the initialisation, which is redrawn here so that the
+    result depends on ``seed`` alone. Runs on the CPU, on one thread, so it repeats exactly.
+
+    Args:
+        model: returns ``N x 2 x H x W`` scores for ``N x 2 x H x W`` images.
+        data: the training images and labels.
+        steps: gradient steps (at least 1).
+        learning_rate: Adam's step size (positive).
+        seed: seeds the re-initialisation of every 1x1 convolution.
+
+    Returns:
+        The training loss (mean cross-entropy per pixel, in nats) after each step.
+    """
+    check_positive_integers(steps=steps)
+    if not learning_rate > 0:
+        raise ValueError(f"learning_rate must be positive, got {learning_rate}")
+    torch.manual_seed(seed)
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d):
+            module.reset_parameters()
+    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
+    losses = []
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        model.train()
+        for _ in range(steps):
+            loss = F.cross_entropy(model(data.images), data.labels)  # per pixel, nats
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+    finally:
+        torch.set_num_threads(threads)
+    model.eval()
+    return losses
+
+
+def best_affine_accuracy(data: SignXorImages, directions: int = 720) -> float:
+    """The best accuracy of any rule ``a . x + c > 0`` on ``data``'s pixels, searched exhaustively.
+
+    Why: every linear stack of 1x1 convolutions, however deep, is one affine map per pixel, and
+    its arg-max over two scores is such a rule. This bounds what training any of them can reach.
+    For each of ``directions`` unit vectors ``a`` spread over the circle, every threshold ``c`` is
+    tried (one per distinct projection, by sorting), for either class on the positive side.
+
+    Args:
+        data: the images and labels (two channels).
+        directions: number of directions tried, evenly spaced in angle over the circle.
+
+    Returns:
+        The best accuracy found, in [0, 1]; it is at least the share of the larger class.
+    """
+    check_positive_integers(directions=directions)
+    x = data.images.permute(0, 2, 3, 1).reshape(-1, CHANNELS).double()  # P x 2, one row per pixel
+    y = data.labels.reshape(-1).double()  # P
+    positives = y.sum()
+    best = max(positives.item(), (y.numel() - positives).item())  # a constant rule
+    angles = torch.arange(directions, dtype=torch.float64) * (2 * math.pi / directions)
+    for angle in angles:
+        projection = x @ torch.stack([torch.cos(angle), torch.sin(angle)])  # P
+        order = torch.argsort(projection, descending=True)
+        # predict 1 for the k largest projections: correct = 1s among them + 0s among the rest
+        ones_above = torch.cumsum(y[order], dim=0)  # P
+        k = torch.arange(1, y.numel() + 1, dtype=torch.float64)
+        correct = ones_above + (y.numel() - positives) - (k - ones_above)  # P
+        best = max(best, correct.max().item())
+    return best / y.numel()

@@ -1,0 +1,101 @@
+"""Tests for onebyone.multiseed: epochs chosen on validation only, spread and intervals right."""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+import pytest
+import torch
+from torch import nn
+
+from onebyone.multiseed import (
+    DIGITS_SETTINGS,
+    ComparisonSettings,
+    SeedRuns,
+    format_runs,
+    intervals_overlap,
+    mean_and_interval,
+    train_over_seeds,
+)
+from onebyone.training import TrainingHistory
+
+
+def runs_from(name: str, validation: list[list[float]], test: list[list[float]]) -> SeedRuns:
+    histories = tuple(
+        TrainingHistory([1.0] * len(v), t, v) for v, t in zip(validation, test, strict=True)
+    )
+    return SeedRuns(name, tuple(range(len(histories))), histories, ())
+
+
+def test_interval_uses_the_student_t_quantile():
+    values = [0.91, 0.93, 0.95, 0.97, 0.99]
+    mean, half_width = mean_and_interval(values)
+    assert mean == pytest.approx(statistics.fmean(values))
+    t_975_4 = 2.776  # tables of Student's t, 4 degrees of freedom, two-sided 95%
+    expected = t_975_4 * statistics.stdev(values) / math.sqrt(5)
+    assert half_width == pytest.approx(expected, rel=1e-3)
+    assert mean_and_interval(values, confidence=0.5)[1] < half_width
+
+
+def test_epoch_is_chosen_on_validation_never_on_test():
+    # test accuracy is best at epoch 1, validation accuracy (averaged) at epoch 3
+    runs = runs_from(
+        "m",
+        validation=[[0.5, 0.6, 0.9], [0.5, 0.7, 0.8]],
+        test=[[0.99, 0.6, 0.7], [0.98, 0.5, 0.6]],
+    )
+    assert runs.chosen_epoch == 3
+    assert runs.test_accuracies == [0.7, 0.6]
+    assert runs.mean == pytest.approx(0.65)
+    assert runs.std == pytest.approx(statistics.stdev([0.7, 0.6]))
+
+
+def test_ties_go_to_the_first_epoch_and_missing_validation_is_refused():
+    runs = runs_from("m", [[0.8, 0.8], [0.8, 0.8]], [[0.1, 0.9], [0.2, 0.9]])
+    assert runs.chosen_epoch == 1
+    with pytest.raises(ValueError, match="no validation accuracy"):
+        runs_from("m", [[], []], [[0.5], [0.5]]).chosen_epoch  # noqa: B018
+
+
+def test_overlap_decides_indistinguishable():
+    a = runs_from("a", [[1.0]] * 3, [[0.95], [0.96], [0.97]])
+    b = runs_from("b", [[1.0]] * 3, [[0.955], [0.965], [0.975]])
+    far = runs_from("far", [[1.0]] * 3, [[0.50], [0.51], [0.52]])
+    assert intervals_overlap(a, b) and intervals_overlap(b, a)
+    assert not intervals_overlap(a, far)
+    low, high = runs_from("wide", [[1.0]] * 2, [[0.2], [1.0]]).interval
+    assert low == 0.0 and high == 1.0  # clipped to what an accuracy can be
+
+
+def test_settings_are_validated():
+    with pytest.raises(ValueError, match="two distinct seeds"):
+        ComparisonSettings((1, 1), 1, 0.1, 8, 0.2, 0.2)
+    with pytest.raises(ValueError, match="max_epochs"):
+        ComparisonSettings((1, 2), 0, 0.1, 8, 0.2, 0.2)
+    assert len(DIGITS_SETTINGS.seeds) >= 5
+    with pytest.raises(ValueError, match="at least two values"):
+        mean_and_interval([0.5])
+
+
+def logistic_regression() -> nn.Module:
+    return nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
+
+
+def test_train_over_seeds_is_deterministic_and_seeds_differ():
+    settings = ComparisonSettings((0, 1), 2, 0.05, 64, 0.2, 0.2)
+    first = train_over_seeds({"logistic": logistic_regression}, settings, device="cpu")
+    again = train_over_seeds({"logistic": logistic_regression}, settings, device="cpu")
+    run = first["logistic"]
+    assert [h.test_accuracy for h in run.histories] == [
+        h.test_accuracy for h in again["logistic"].histories
+    ]
+    assert run.histories[0].test_accuracy != run.histories[1].test_accuracy
+    assert all(len(h.validation_accuracy) == 2 for h in run.histories)
+    assert len(run.models) == 2 and not torch.equal(
+        run.models[0][1].weight, run.models[1][1].weight
+    )
+    table = format_runs(first)
+    assert table.splitlines()[1].startswith("logistic") and "seed 1" in table
+    with pytest.raises(ValueError, match="no architectures"):
+        train_over_seeds({}, settings)
