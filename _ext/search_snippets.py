@@ -3,7 +3,7 @@
 Why: Sphinx makes a result's snippet by downloading the page and taking the text of its main
 block, so a reader saw raw TeX (the page's math before MathJax typesets it) and the page's
 buttons and labels; over ``file://`` the download is refused and no snippet appears at all.
-Here each page's prose is taken from its final doctree at build time (paragraphs, list items
+Here each page's prose is taken from its doctree at build time (paragraphs, list items
 and titles; math written as plain text; code and outputs left out) and written, by section, into
 ``_static/search-snippets.js``, which only the search page loads. ``search-snippets-ui.js``
 adds a snippet around the first search term to each result as Sphinx lists it.
@@ -76,22 +76,18 @@ def _sections(doctree: nodes.document) -> list[list[str]]:
     return found
 
 
-def collect(app: Sphinx, doctree: nodes.document, docname: str) -> None:
-    """Keep the prose of ``docname`` by section (a doctree-resolved handler)."""
-    store = getattr(app.env, "onebyone_search_snippets", {})
-    store[docname] = _sections(doctree)
-    app.env.onebyone_search_snippets = store
-
-
-def purge(app: Sphinx, env: Any, docname: str) -> None:
-    getattr(env, "onebyone_search_snippets", {}).pop(docname, None)
-
-
 def write(app: Sphinx, exception: Exception | None) -> None:
-    """Write ``_static/search-snippets.js`` after the pages (a build-finished handler)."""
+    """Write ``_static/search-snippets.js`` after the pages (a build-finished handler).
+
+    Every page's doctree is resolved again here (cross-references, citations and glued numbers
+    as the page shows them), so a build that rewrites only some pages still lists them all.
+    """
     if exception is not None or app.builder.format != "html":
         return
-    store = getattr(app.env, "onebyone_search_snippets", {})
+    store = {
+        docname: _sections(app.env.get_and_resolve_doctree(docname, app.builder))
+        for docname in sorted(app.env.found_docs)
+    }
     target = Path(app.outdir) / "_static" / DATA_FILE
     target.parent.mkdir(parents=True, exist_ok=True)
     data = json.dumps(store, ensure_ascii=False, sort_keys=True)
@@ -112,8 +108,6 @@ def turn_off_downloaded_snippets(app: Sphinx, config: Any) -> None:
 
 def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("config-inited", turn_off_downloaded_snippets)
-    app.connect("env-purge-doc", purge)
-    app.connect("doctree-resolved", collect)
     app.connect("html-page-context", load_on_search_page)
     app.connect("build-finished", write)
-    return {"parallel_read_safe": True, "parallel_write_safe": False}
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
