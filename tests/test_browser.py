@@ -39,6 +39,9 @@ CHROMIUM_ARGS = [
 ]
 # Bytes a page may weigh, gzip-compressed as a web server sends them: text, scripts, fonts, plots.
 PAGE_WEIGHT_LIMIT = 1_200_000
+# A plot drawn in the book's style (onebyone.plotting: at most 6.4 inches at 100 dots per inch)
+# is about 650 pixels wide; one much wider was drawn without it and its text is tiny on a phone.
+PLOT_PIXELS = 760
 VIEWPORTS = {"desktop": (1280, 800), "phone": (390, 844)}
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "_build" / "screenshots"
 
@@ -66,6 +69,7 @@ async () => {
   }
   const images = [...document.images].map((img) => ({
     src: img.currentSrc || img.src, complete: img.complete, width: img.naturalWidth,
+    plot: !!img.closest("div.cell_output"),
   }));
   // Content wider than its box must sit in a box the reader can scroll; clipped content fails.
   const clipped = [];
@@ -286,6 +290,11 @@ def test_every_page_works_on_desktop_and_phone(
                 f"{where}: image not loaded: {i['src']}"
                 for i in measured["images"]
                 if not (i["complete"] and i["width"] > 0)
+            ]
+            problems += [
+                f"{where}: a plot {i['width']} px wide, too wide to read on a phone: {i['src']}"
+                for i in measured["images"]
+                if i["plot"] and i["width"] > PLOT_PIXELS
             ]
             problems += [f"{where}: {c}" for c in measured["clipped"]]
             if measured["pageWidth"] > measured["viewportWidth"] + 1:
