@@ -103,8 +103,16 @@ async () => {
     }
   }
   const outputs = [...document.querySelectorAll("div.cell_output")].map((o) => o.innerText.trim());
+  const shown = (element) => {
+    const rect = element.getBoundingClientRect();
+    return rect.width > 0 && rect.height > 0 && getComputedStyle(element).visibility !== "hidden";
+  };
+  const searchBoxes = [...document.querySelectorAll(
+    "form.bd-search, .search-button-field, button.search-button")].filter(shown).length;
+  const topBars = [...document.querySelectorAll("header.bd-header, nav.bd-header")].filter(shown)
+    .length;
   return {
-    math: math.length, untypeset, texts, images, clipped, outputs,
+    math: math.length, untypeset, texts, images, clipped, outputs, searchBoxes, topBars,
     pageWidth: document.documentElement.scrollWidth, viewportWidth: window.innerWidth,
     mathjax: !!document.querySelector("script[src*='mathjax']"),
   };
@@ -301,6 +309,10 @@ def test_every_page_works_on_desktop_and_phone(
                 problems.append(
                     f"{where}: the page scrolls sideways ({measured['pageWidth']} px wide)"
                 )
+            if measured["searchBoxes"] > 1:
+                problems.append(f"{where}: {measured['searchBoxes']} search boxes")
+            if measured["topBars"]:
+                problems.append(f"{where}: a top bar above the book's own header")
             if measured["mathjax"] and not measured["math"]:
                 problems.append(f"{where}: loads MathJax without any math on the page")
             problems += [
