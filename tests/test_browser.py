@@ -107,8 +107,10 @@ async () => {
     const rect = element.getBoundingClientRect();
     return rect.width > 0 && rect.height > 0 && getComputedStyle(element).visibility !== "hidden";
   };
+  // The page furniture's search boxes (the search page's own form, in its article, is content).
   const searchBoxes = [...document.querySelectorAll(
-    "form.bd-search, .search-button-field, button.search-button")].filter(shown).length;
+    "form.bd-search, .search-button-field, button.search-button")]
+    .filter((box) => shown(box) && !box.closest("article, .bd-search-container")).length;
   const topBars = [...document.querySelectorAll("header.bd-header, nav.bd-header")].filter(shown)
     .length;
   return {
