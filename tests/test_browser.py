@@ -7,7 +7,8 @@ Playwright; Playwright never downloads a browser of its own here. The book is se
 ``127.0.0.1`` by a server this module starts, and nothing is blocked: any request that leaves the
 server, fails, or answers an error fails the test.
 
-Screenshots of every page at both sizes are written to ``_build/screenshots`` (ignored by git).
+Screenshots of every page at both sizes (JPEG, whole page; PNG of each opened menu and outline)
+are written to ``_build/screenshots`` (ignored by git).
 """
 
 from __future__ import annotations
@@ -328,7 +329,9 @@ def test_every_page_works_on_desktop_and_phone(
             stem = Path(relative).stem
             if stem in chapters:
                 problems += _check_colab(page, stem, repository, where)
-            page.screenshot(path=str(SCREENSHOTS / name / f"{stem}.png"), full_page=True)
+            page.screenshot(
+                path=str(SCREENSHOTS / name / f"{stem}.jpg"), full_page=True, quality=80
+            )
             page.evaluate("window.scrollTo(0, 0)")
             problems += [
                 f"{where}: {p}"
