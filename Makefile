@@ -1,6 +1,7 @@
 # One by One: the two commands of the README, and the steps they are made of.
 #   make book   builds the web book into _build/html
-#   make test   runs every check (lint, twins in sync, book build, unit tests, notebooks with nbval)
+#   make test   runs every check (lint, twins in sync, book build, unit tests, notebooks with nbval,
+#               the built book in a headless browser)
 # Both create the virtual environment .venv first, from the pinned requirements.txt.
 
 PYTHON ?= python3
@@ -11,7 +12,7 @@ STAMP := $(VENV)/.installed
 export PATH := $(BIN):$(PATH)
 export PYTHONHASHSEED := 0
 
-.PHONY: book test lint notebooks check-notebooks pytest clean lock
+.PHONY: book test lint notebooks check-notebooks pytest browser clean lock
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +23,22 @@ $(STAMP): requirements.txt pyproject.toml
 book: $(STAMP)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
-test: $(STAMP) lint check-notebooks book pytest
+test: $(STAMP) browser lint check-notebooks book pytest
+
+# The browser tests (tests/test_browser.py) drive Debian's `chromium` with Playwright, which never
+# downloads a browser of its own. Install the package when it is missing (CI runs as root); when
+# that cannot be done, say so here, and the browser test fails naming the package.
+CHROMIUM := /usr/bin/chromium
+browser:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing the Debian package chromium for the browser tests"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  fi; \
+	  [ -x $(CHROMIUM) ] || echo "WARNING: $(CHROMIUM) is missing and could not be installed:" \
+	    "install the Debian package chromium (apt-get install -y chromium)"; \
+	fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests tools _ext benchmarks notebooks
@@ -45,4 +61,4 @@ lock: $(STAMP)
 	mv requirements.lock.tmp requirements.txt
 
 clean:
-	rm -rf _build
+	rm -rf _build  # the book, its execution cache and the browser tests' screenshots

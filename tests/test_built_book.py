@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
@@ -67,3 +68,64 @@ def test_figures_are_real_images(built_html):
     assert images, "chapter 1 shows no figure"
     for src in images:
         assert (built_html / "book" / src).resolve().stat().st_size > 2_000, src
+
+
+def _citations(soup):
+    return [a for a in soup.find_all("a", href=True) if a["href"].startswith("bibliography.html#")]
+
+
+def test_bibliography_labels_read_as_the_citations(built_html, notebooks_tool):
+    """A citation "(Szegedy et al., 2015)" leads to an entry labelled [Szegedy et al., 2015]."""
+    bibliography = BeautifulSoup(
+        (built_html / "book" / "bibliography.html").read_text(), "html.parser"
+    )
+    checked = 0
+    for stem, soup in _chapter_pages(built_html, notebooks_tool).items():
+        for link in _citations(soup):
+            entry = bibliography.find(id=link["href"].split("#", 1)[1])
+            assert entry is not None, f"{stem}: {link['href']} leads nowhere"
+            label = entry.select_one("span.label").get_text().strip("[]")
+            cited = link.get_text()  # "Szegedy <em>et al.</em>, 2015" reads "Szegedy et al., 2015"
+            # A narrative citation links the author and the year separately: "Ng [2017]".
+            assert cited == label or cited in label.split(", "), f"{stem}: {cited!r} vs [{label}]"
+            checked += 1
+    assert checked > 5
+
+
+def test_no_empty_general_index(built_html):
+    """The book has no index entries, so it has no index page, and no page links to one."""
+    assert not (built_html / "genindex.html").exists()
+    for page in (built_html / "book").glob("*.html"):
+        assert "genindex.html" not in page.read_text(), page.name
+
+
+def test_template_override_is_the_themes_less_the_fontawesome_script(root):
+    """book/_templates/static/webpack-macros.html copies the installed theme's file, less the
+    FontAwesome JavaScript and font preloads; a theme upgrade that changes the file fails here."""
+    import pydata_sphinx_theme
+
+    theme_file = (
+        Path(pydata_sphinx_theme.__file__).parent
+        / "theme" / "pydata_sphinx_theme" / "static" / "webpack-macros.html"
+    )
+    ours = (root / "book" / "_templates" / "static" / "webpack-macros.html").read_text()
+    theirs = theme_file.read_text()
+    removed = ("fontawesome/6.5.2/js/all.min.js", 'rel="preload" as="font"')
+    theirs_less = [
+        line for line in theirs.splitlines() if not any(part in line for part in removed)
+    ]
+    ours_body = re.sub(r"\{#-.*?-#\}\n", "", ours, flags=re.S).splitlines()
+    theirs_body = re.sub(r"\A<!--.*?-->\n", "", "\n".join(theirs_less) + "\n", flags=re.S)
+    assert ours_body == theirs_body.splitlines()
+
+
+def test_landing_page_times_every_chapter(built_html, notebooks_tool):
+    soup = BeautifulSoup((built_html / "book" / "intro.html").read_text(), "html.parser")
+    table = soup.select_one("table.chapter-times")
+    assert table is not None, "no table of chapter times on the landing page"
+    rows = table.select("tbody tr")
+    assert len(rows) == len(notebooks_tool.chapters())
+    for row in rows:
+        chapter, reading, running = (cell.get_text(strip=True) for cell in row.select("td"))
+        assert int(reading) >= 1, chapter
+        assert float(running) >= 0, chapter

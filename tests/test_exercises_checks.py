@@ -18,9 +18,27 @@ def test_failure_is_an_assertion_error_with_the_hint():
     expect(True, "never shown")
 
 
-def test_passed_prints_and_returns_true(capsys):
-    assert passed("exercise 1") is True
-    assert "Correct: exercise 1" in capsys.readouterr().out
+def test_passed_prints_and_returns_nothing(capsys):
+    assert passed("exercise 1") is None
+    assert capsys.readouterr().out == "Correct: exercise 1\n"
+
+
+def test_a_check_cell_shows_one_output_in_ipython():
+    """A notebook cell ending in a check shows its "Correct" line and no echoed value ("True")."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    shell = InteractiveShell.instance()
+    with capture_output() as captured:
+        result = shell.run_cell(
+            "from onebyone.exercises import chapter1\n"
+            "chapter1.check_bottleneck_parameters(256 * 64 + 64)"
+        )
+    assert result.success, result.error_in_exec
+    assert result.result is None
+    assert captured.stdout.startswith("Correct: ")
+    assert "True" not in captured.stdout
+    assert not captured.outputs  # nothing displayed besides the printed line
 
 
 def test_expect_integer():

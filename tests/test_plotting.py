@@ -1,8 +1,16 @@
+import matplotlib
 import pytest
 import torch
 from matplotlib.figure import Figure
 
-from onebyone.plotting import show_channels
+from onebyone.plotting import (
+    FIGURE_WIDTH_INCHES,
+    READABLE_PIXELS,
+    STYLE,
+    book_style,
+    show_channels,
+    smallest_text_pixels,
+)
 
 
 def test_show_channels_draws_one_image_per_channel():
@@ -25,3 +33,39 @@ def test_show_channels_refuses_bad_rows():
         show_channels([torch.rand(4, 4)], ["x"])
     with pytest.raises(ValueError, match="2 rows but 1 row titles"):
         show_channels([torch.rand(1, 2, 2), torch.rand(1, 2, 2)], ["x"])
+
+
+def test_book_style_draws_in_the_style_and_narrows_wide_figures():
+    @book_style
+    def wide() -> Figure:
+        figure = Figure(figsize=(10, 4))
+        axes = figure.subplots()
+        axes.plot([0, 1], [0, 1], label="a line")
+        axes.set_xlabel("x")
+        axes.legend()
+        return figure
+
+    figure = wide()
+    assert figure.get_size_inches()[0] == FIGURE_WIDTH_INCHES
+    axes = figure.get_axes()[0]
+    assert axes.xaxis.label.get_fontsize() == STYLE["axes.labelsize"]
+    assert axes.get_legend().get_texts()[0].get_fontsize() == STYLE["legend.fontsize"]
+    assert figure.get_layout_engine() is not None
+    assert smallest_text_pixels(figure) >= READABLE_PIXELS
+    # The style holds only inside the decorated function.
+    assert matplotlib.rcParams["axes.labelsize"] != STYLE["axes.labelsize"]
+
+
+def test_smallest_text_pixels_catches_small_text():
+    figure = Figure(figsize=(10, 4))
+    figure.subplots().set_xlabel("tiny", fontsize=8)
+    # 8 points on a 10-inch figure shown 358 pixels wide: 8 / 72 * 35.8 = 4 pixels.
+    assert abs(smallest_text_pixels(figure) - 8 / 72 * 35.8) < 1e-9
+    with pytest.raises(ValueError, match="no text"):
+        smallest_text_pixels(Figure())
+
+
+def test_show_channels_is_readable_on_a_phone():
+    figure = show_channels([torch.rand(3, 4, 4), torch.rand(2, 4, 4)], ["in", "out"],
+                           [["r", "g", "b"], ["a", "b"]])
+    assert smallest_text_pixels(figure) >= READABLE_PIXELS

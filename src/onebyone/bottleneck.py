@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from onebyone.cost import conv2d_macs, conv2d_output_size, conv2d_parameters, count_model
+from onebyone.plotting import book_style
 from onebyone.validation import check_positive_integers
 
 
@@ -209,6 +210,7 @@ def break_even_width(in_channels: int, out_channels: int, kernel_size: int) -> i
     return -(-direct // per_bottleneck_channel)
 
 
+@book_style
 def plot_bottleneck_sweep(sweep: list[BottleneckComparison]) -> Figure:
     """Plot MACs and parameters of the bottleneck path against its width, with the direct cost.
 

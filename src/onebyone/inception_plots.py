@@ -13,6 +13,8 @@ from collections.abc import Mapping
 import numpy as np
 from matplotlib.figure import Figure
 
+from onebyone.plotting import book_style
+
 BRANCH_LABELS = {
     "branch1": "1x1",
     "branch2": "3x3",
@@ -22,6 +24,7 @@ BRANCH_LABELS = {
 """How each branch is labelled on the chart (the kernel of its main convolution)."""
 
 
+@book_style
 def plot_branch_macs(
     naive_macs: Mapping[str, int],
     reduced_macs: Mapping[str, int],

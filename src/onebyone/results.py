@@ -16,6 +16,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import ScalarFormatter
 
+from onebyone.plotting import book_style
 from onebyone.roofline import Roofline, plot_roofline
 
 _INTEGERS = ("batch_size", "in_channels", "out_channels", "height", "width", "macs", "flops",
@@ -117,10 +118,11 @@ def bottleneck_speedups(rows: Iterable[Row]) -> list[tuple[int, float, float]]:
 def _axes_style(axes, xlabel: str, ylabel: str, title: str) -> None:
     axes.set_xlabel(xlabel)
     axes.set_ylabel(ylabel)
-    axes.set_title(title, fontsize=10)
+    axes.set_title(title)
     axes.grid(True, alpha=0.3)
 
 
+@book_style
 def plot_same_math(rows: Iterable[Row], precision: str = "float32") -> Figure:
     """Experiment 1: time of the four 1x1 implementations, NCHW against channels-last.
 
@@ -149,12 +151,13 @@ def plot_same_math(rows: Iterable[Row], precision: str = "float32") -> Figure:
         axes.set_xticks(range(len(variants)), variants)
         _axes_style(axes, "implementation", "median time per call (ms)",
                     f"N x C x H x W = {shape}, C_out = {row['out_channels']}")
-        axes.legend(fontsize=8)
-    figure.suptitle(f"Same math, same time? ({precision}, {device_label(rows)})", fontsize=11)
+        axes.legend()
+    figure.suptitle(f"Same math, same time? ({precision}, {device_label(rows)})")
     figure.tight_layout()
     return figure
 
 
+@book_style
 def plot_bottleneck(rows: Iterable[Row]) -> Figure:
     """Experiment 2: the MAC ratio (prediction) against the measured speedup, by batch size."""
     rows = list(rows)
@@ -172,7 +175,7 @@ def plot_bottleneck(rows: Iterable[Row]) -> Figure:
     title = "5x5 conv 192 -> 32 on 28 x 28, direct or through a 1x1 to 16 channels\n"
     _axes_style(axes, "batch size (images)", "direct time / reduced time",
                 title + device_label(select(rows, "bottleneck")))
-    axes.legend(fontsize=8)
+    axes.legend()
     figure.tight_layout()
     return figure
 
@@ -203,6 +206,7 @@ def plot_roofline_sweep(
     )
 
 
+@book_style
 def plot_inception(rows: Iterable[Row], batch_size: int) -> Figure:
     """Experiment 4: time of each branch and of the whole module, naive against reduced."""
     rows = select(rows, "inception", batch_size=batch_size)
@@ -222,11 +226,12 @@ def plot_inception(rows: Iterable[Row], batch_size: int) -> Figure:
     axes.set_xticks(range(len(parts)), parts)
     _axes_style(axes, "part of inception (3a)", "median time per call (ms)",
                 f"Inception (3a), batch {batch_size}, float32, {device_label(rows)}")
-    axes.legend(fontsize=8)
+    axes.legend()
     figure.tight_layout()
     return figure
 
 
+@book_style
 def plot_precision(rows: Iterable[Row]) -> Figure:
     """Experiment 5: achieved GFLOP/s of the 1x1 sweep in each precision that was measured."""
     rows = list(rows)
@@ -248,6 +253,6 @@ def plot_precision(rows: Iterable[Row]) -> Figure:
     axes.yaxis.set_minor_formatter(ScalarFormatter())
     _axes_style(axes, "channels C_in = C_out", "achieved rate (GFLOP/s)",
                 f"1x1 convolution by precision, {device_label(sweep)}")
-    axes.legend(fontsize=8)
+    axes.legend()
     figure.tight_layout()
     return figure

@@ -26,6 +26,7 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from onebyone.cost import conv2d_macs, count_model
+from onebyone.plotting import book_style
 from onebyone.timing import Timing, make_input, time_callable
 
 
@@ -241,6 +242,7 @@ def measure_roofline(
     return Roofline(peak, bandwidth, label=f"measured on {matmul.device_name}, {dtype_name}")
 
 
+@book_style
 def plot_roofline(
     rooflines: Sequence[Roofline],
     intensities: Sequence[float] = (),
@@ -288,6 +290,6 @@ def plot_roofline(
     axes.set_ylabel("rate (GFLOP/s)")
     axes.set_title(title)
     axes.grid(True, which="both", alpha=0.3)
-    axes.legend(fontsize=8)
+    axes.legend()
     figure.tight_layout()
     return figure

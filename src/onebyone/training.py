@@ -26,6 +26,7 @@ with warnings.catch_warnings():
     from tqdm.auto import tqdm
 
 from onebyone.digits import DigitsSplit
+from onebyone.plotting import book_style
 from onebyone.runtime import default_device, seed_everything
 
 EVALUATION_BATCH_SIZE = 1024
@@ -232,6 +233,7 @@ def train_classifier(
     return history
 
 
+@book_style
 def plot_histories(histories: dict[str, TrainingHistory]) -> Figure:
     """Plot training loss and test accuracy per epoch for several models, side by side.
 

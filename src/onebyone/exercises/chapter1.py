@@ -15,23 +15,23 @@ from onebyone.cost import conv2d_macs, conv2d_parameters
 from onebyone.exercises.checks import expect, expect_integer, expect_tensor_close, passed
 
 
-def check_bottleneck_parameters(answer: object) -> bool:
+def check_bottleneck_parameters(answer: object) -> None:
     """Exercise 1: parameters (weights and biases) of a 1x1 convolution from 256 to 64 channels."""
     expected = conv2d_parameters(256, 64, kernel_size=1, bias=True)
     expect_integer(answer, expected, "the parameter count (weights and biases)")
-    return passed("a 1x1 convolution from 256 to 64 channels has C_in*C_out + C_out parameters")
+    passed("a 1x1 convolution from 256 to 64 channels has C_in*C_out + C_out parameters")
 
 
-def check_pointwise_macs(answer: object) -> bool:
+def check_pointwise_macs(answer: object) -> None:
     """Exercise 2: MACs of a 1x1 convolution from 512 to 128 channels on one 14x14 image."""
     expected = conv2d_macs(512, 128, kernel_size=1, output_size=(14, 14))
     expect_integer(answer, expected, "the number of multiply-accumulates (MACs)")
-    return passed("H * W * C_in * C_out multiply-accumulates")
+    passed("H * W * C_in * C_out multiply-accumulates")
 
 
 def check_pointwise_function(
     pointwise: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor],
-) -> bool:
+) -> None:
     """Exercise 3: a 1x1 convolution ``pointwise(x, weight, bias)`` written with a matrix product.
 
     ``x`` is ``N x C_in x H x W``, ``weight`` is ``C_out x C_in`` and ``bias`` has ``C_out``
@@ -52,4 +52,4 @@ def check_pointwise_function(
             answer, expected, f"pointwise(x, weight, bias) for x of shape {tuple(x.shape)}",
             rtol=1e-10, atol=1e-10,
         )
-    return passed("pointwise(x, weight, bias) agrees with F.conv2d(kernel_size=1)")
+    passed("pointwise(x, weight, bias) agrees with F.conv2d(kernel_size=1)")

@@ -11,7 +11,7 @@ from onebyone.cost import conv2d_parameters
 from onebyone.exercises.checks import expect_integer, passed
 
 
-def check_inception_3x3_branch_macs(answer: object) -> bool:
+def check_inception_3x3_branch_macs(answer: object) -> None:
     """Exercise 1: MACs of Inception (3a)'s 3x3 branch on one 28 x 28 x 192 input.
 
     The branch is a 1x1 convolution from 192 to 96 channels, then a "same" 3x3 convolution
@@ -19,17 +19,17 @@ def check_inception_3x3_branch_macs(answer: object) -> bool:
     """
     expected = compare_bottleneck(192, 128, 3, 28, 28, reduced_channels=96).bottleneck.macs
     expect_integer(answer, expected, "the branch's multiply-accumulates (MACs, one image)")
-    return passed("H * W * (C_in * r + r * k^2 * C_out) multiply-accumulates")
+    passed("H * W * (C_in * r + r * k^2 * C_out) multiply-accumulates")
 
 
-def check_break_even_width(answer: object) -> bool:
+def check_break_even_width(answer: object) -> None:
     """Exercise 2: the smallest 1x1 reduction width that saves nothing before a 3x3, 256 -> 256."""
     expected = break_even_width(256, 256, 3)
     expect_integer(answer, expected, "the break-even width (channels)")
-    return passed("the saving disappears from r = C_in k^2 C_out / (C_in + k^2 C_out) up")
+    passed("the saving disappears from r = C_in k^2 C_out / (C_in + k^2 C_out) up")
 
 
-def check_resnet_bottleneck_parameters(answer: object) -> bool:
+def check_resnet_bottleneck_parameters(answer: object) -> None:
     """Exercise 3: parameters, without biases, of a ResNet bottleneck block on 256 channels.
 
     The block is a 1x1 convolution 256 -> 64, a 3x3 convolution 64 -> 64 and a 1x1
@@ -41,4 +41,4 @@ def check_resnet_bottleneck_parameters(answer: object) -> bool:
         + conv2d_parameters(64, 256, 1, bias=False)
     )
     expect_integer(answer, expected, "the block's parameters (weights only, no biases)")
-    return passed("the three weight tensors of the bottleneck block")
+    passed("the three weight tensors of the bottleneck block")

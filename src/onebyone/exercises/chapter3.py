@@ -29,7 +29,7 @@ def exercise_pointwise_pair(seed: int = 0) -> tuple[nn.Conv2d, nn.Conv2d]:
     return first, second
 
 
-def check_collapsed_conv(answer: object, seed: int = 0) -> bool:
+def check_collapsed_conv(answer: object, seed: int = 0) -> None:
     """Exercise 1: one 1x1 ``nn.Conv2d`` that computes ``second(first(x))``.
 
     Args:
@@ -54,10 +54,10 @@ def check_collapsed_conv(answer: object, seed: int = 0) -> bool:
         expected = second(first(x))  # 3 x 2 x 5 x 6
         output = answer.to(torch.float64)(x)
     expect_tensor_close(output, expected, "answer(x)", rtol=1e-6, atol=1e-8)
-    return passed("the stack of two 1x1 convolutions is one 1x1 convolution")
+    passed("the stack of two 1x1 convolutions is one 1x1 convolution")
 
 
-def check_mlpconv_parameters(answer: object) -> bool:
+def check_mlpconv_parameters(answer: object) -> None:
     """Exercise 2: parameters, biases included, of NiN's first mlpconv layer for CIFAR-10.
 
     The layer is a 5x5 convolution from 3 to 192 channels, then 1x1 convolutions from 192 to
@@ -69,10 +69,10 @@ def check_mlpconv_parameters(answer: object) -> bool:
         + conv2d_parameters(160, 96, 1)
     )
     expect_integer(answer, expected, "the mlpconv layer's parameters (weights and biases)")
-    return passed("k^2 C_in C_hidden + C_hidden C_hidden' + C_hidden' C_out, plus the biases")
+    passed("k^2 C_in C_hidden + C_hidden C_hidden' + C_hidden' C_out, plus the biases")
 
 
-def check_fully_connected_head_parameters(answer: object) -> bool:
+def check_fully_connected_head_parameters(answer: object) -> None:
     """Exercise 3: parameters, biases included, of AlexNet's fully connected head.
 
     The head flattens 256 x 6 x 6 feature maps, then has fully connected layers of 4096,
@@ -83,4 +83,4 @@ def check_fully_connected_head_parameters(answer: object) -> bool:
         for in_features, out_features in ((256 * 6 * 6, 4096), (4096, 4096), (4096, 1000))
     )
     expect_integer(answer, expected, "the head's parameters (weights and biases)")
-    return passed("a global average pooling head would have none of these")
+    passed("a global average pooling head would have none of these")

@@ -17,7 +17,7 @@ LAYER = {"batch_size": 32, "in_channels": 256, "out_channels": 256, "height": 28
 FLOAT32_BYTES = 4
 
 
-def check_pointwise_intensity(answer: object) -> bool:
+def check_pointwise_intensity(answer: object) -> None:
     """Exercise 1: arithmetic intensity (FLOP/byte) of the 1x1 layer of ``LAYER`` in float32."""
     work = pointwise_conv_workload(**LAYER, bytes_per_element=FLOAT32_BYTES)
     expect(isinstance(answer, (int, float)), f"the intensity should be a number, got {answer!r}")
@@ -26,10 +26,10 @@ def check_pointwise_intensity(answer: object) -> bool:
         "that is MACs per byte: count FLOPs, two per multiply-accumulate",
     )
     expect_close(answer, work.intensity, "the arithmetic intensity (FLOP/byte)", rel_tol=1e-3)
-    return passed("FLOPs / (input + weight + output bytes)")
+    passed("FLOPs / (input + weight + output bytes)")
 
 
-def check_a100_seconds(answer: object) -> bool:
+def check_a100_seconds(answer: object) -> None:
     """Exercise 2: the roofline's predicted time (seconds) of the same layer on an A100, float32."""
     work = pointwise_conv_workload(**LAYER, bytes_per_element=FLOAT32_BYTES)
     a100 = load_gpu_specs()["A100"]
@@ -41,10 +41,10 @@ def check_a100_seconds(answer: object) -> bool:
         "that is the memory time alone: the layer needs the larger of the two times",
     )
     expect_close(answer, expected, "the predicted time (seconds)", rel_tol=1e-3)
-    return passed("max(FLOPs / peak, bytes / bandwidth): a prediction, a lower bound")
+    passed("max(FLOPs / peak, bytes / bandwidth): a prediction, a lower bound")
 
 
-def check_compute_bound_channels(answer: object) -> bool:
+def check_compute_bound_channels(answer: object) -> None:
     """Exercise 3: the fewest channels ``C = C_in = C_out`` at which the 1x1 layer of ``LAYER``'s
     pixels is compute-bound on an H100 in float32 (intensity at least the datasheet ridge point).
     """
@@ -56,4 +56,4 @@ def check_compute_bound_channels(answer: object) -> bool:
                                   bytes_per_element=FLOAT32_BYTES).intensity < ridge:
         channels += 1
     expect_integer(answer, channels, "the channel count")
-    return passed(f"from {channels} channels on, the H100's float32 units are the limit")
+    passed(f"from {channels} channels on, the H100's float32 units are the limit")

@@ -15,10 +15,15 @@ class ExerciseFailed(AssertionError):
     """A wrong answer to an exercise. The message is a hint for the student."""
 
 
-def passed(exercise: str) -> bool:
-    """Report a right answer for ``exercise`` and return ``True``."""
+def passed(exercise: str) -> None:
+    """Print that the answer to ``exercise`` is right.
+
+    It returns nothing on purpose: a notebook echoes the value of a cell's last expression, so a
+    check that returned ``True`` showed a second output box, "True", under its "Correct" line.
+    A wrong answer raises :class:`ExerciseFailed` instead, so a grader counts the checks that
+    did not raise.
+    """
     print(f"Correct: {exercise}")
-    return True
 
 
 def expect(condition: bool, hint: str) -> None:
