@@ -480,15 +480,21 @@ def myst_markup(markdown: str) -> list[str]:
     """MyST roles, directives, targets, labelled equations, substitutions or comments in
     ``markdown`` (outside code), each as ``kind: excerpt``; empty for plain Jupyter Markdown."""
     found = []
-    kept, fence = [], None
+    kept, fence, directives = [], None, []  # directives: the fences of open directives
     for line in markdown.splitlines():
         if fence:
             if _fence_closes(line, fence):
                 fence = None
             kept.append("")
             continue
+        if directives and _fence_closes(line, directives[-1]):
+            directives.pop()
+            kept.append("")
+            continue
         match = FENCE.match(line)
-        if match and not match["info"].strip().startswith("{") and match["fence"][0] != ":":
+        if match and match["info"].strip().startswith("{"):
+            directives.append(match["fence"])
+        elif match and match["fence"][0] != ":":
             fence = match["fence"]
             kept.append("")
             continue

@@ -75,7 +75,8 @@ import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    REPOSITORY, COMMIT = "{url}", "{commit}"
+    REPOSITORY = "{url}"
+    COMMIT = "{commit}"  # the commit this notebook was made from
     if os.path.basename(os.getcwd()) == "notebooks":  # a re-run: start again from /content
         os.chdir("../..")
     steps = [] if os.path.isdir("one-by-one/src") else [
@@ -94,9 +95,9 @@ if "google.colab" in sys.modules:
             result, reason = None, str(error)
         if result is None or result.returncode != 0:
             raise SystemExit(
-                f"Setup failed: could not {{step}} ({{reason or 'no message'}}). Check that this "
-                "runtime is connected to the internet, then run this cell again; if it still "
-                "fails, install a release instead (see {url}/releases)."
+                f"Setup failed: could not {{step}} ({{reason or 'no message'}}).\\n"
+                "Check that this runtime is connected to the internet, then run this cell again; "
+                f"if it still fails, install a release instead: {{REPOSITORY}}/releases"
             )
     os.chdir("one-by-one/notebooks")'''
 
