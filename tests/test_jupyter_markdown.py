@@ -66,7 +66,7 @@ def converter(jm):
     book.citations["lin2014network"] = jm.Citation("Lin *et al.*", "2014")
     book.citations["ng2017networks"] = jm.Citation("Ng", "2017")
     jm.index_page(book, "book/one", PAGE)
-    jm.index_page(book, "book/two", "(chapter-two)=\n# Second *chapter*\n")
+    jm.index_page(book, "book/two", "(chapter-two)=\n# Second *chapter*\n\n$$ x $$ (eq-third)\n")
     glued = {"macs": "4816896", "ratio": "9.666666666666666", "name": "'1x1'"}
 
     def format_glued(text, spec):
@@ -77,11 +77,12 @@ def converter(jm):
     return jm.PageConverter(book, "book/one", glued, format_glued)
 
 
-def test_the_book_index_numbers_equations_and_exercises_per_page(jm, converter):
+def test_the_book_index_numbers_equations_and_exercises_through_the_book(jm, converter):
     targets = converter.book.targets
     assert targets["eq-linear"] == jm.Target("book/one", "equation-eq-linear", "(1)", 1)
     assert targets["eq-second"].number == 2
     assert "eq-fake" not in targets  # code cells are not prose
+    assert targets["eq-third"] == jm.Target("book/two", "equation-eq-third", "(3)", 3)
     assert targets["ex-second"] == jm.Target("book/one", "ex-second", "Exercise 2", 2)
     assert targets["chapter-two"].title == "Second *chapter*"
     titles = {"book/one": "The first chapter", "book/two": "Second *chapter*"}

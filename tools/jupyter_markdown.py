@@ -17,7 +17,8 @@ Anything else that MyST would interpret (an unknown role or directive, a substit
 amsmath environment) raises :class:`ConversionError`: a twin never shows raw MyST markup.
 :func:`myst_markup` finds such markup in converted text; the tests run it on every twin.
 
-Numbering follows the web book: equations and exercises are numbered per page, in order.
+Numbering follows the web book: equations and exercises are numbered through the whole book, in
+the order of the table of contents (so the book is indexed first, page by page, in that order).
 """
 
 from __future__ import annotations
@@ -51,6 +52,12 @@ class Citation:
 
 
 @dataclass
+class _Numbering:
+    equations: int = 0
+    exercises: int = 0
+
+
+@dataclass
 class Book:
     """What converting one page needs to know about the whole book."""
 
@@ -59,6 +66,10 @@ class Book:
     targets: dict[str, Target] = field(default_factory=dict)  # by label, book-wide
     citations: dict[str, Citation] = field(default_factory=dict)  # by BibTeX key
     titles: dict[str, str] = field(default_factory=dict)  # page -> its first heading
+    # Equations and exercises are numbered through the whole book, in the order of the table of
+    # contents: how many come before each page, and how many the pages indexed so far hold.
+    starts: dict[str, _Numbering] = field(default_factory=dict)
+    numbered: _Numbering = field(default_factory=lambda: _Numbering())
 
     def url(self, page: str, anchor: str = "") -> str:
         """The web book's URL of ``page`` (and of ``anchor`` in it)."""
@@ -184,15 +195,13 @@ def _math_block(lines: list[str], index: int, page: str) -> tuple[list[str], str
     raise ConversionError(f"{page}: unclosed $$ math block")
 
 
-@dataclass
-class _Numbering:
-    equations: int = 0
-    exercises: int = 0
-
-
 def index_page(book: Book, page: str, text: str) -> None:
-    """Add what ``page`` defines (its title, section labels, equations, exercises) to ``book``."""
-    _index_lines(book, page, _prose_lines(text), _Numbering())
+    """Add what ``page`` defines (its title, section labels, equations, exercises) to ``book``.
+
+    Index the pages in the order of the table of contents: the numbers continue from page to page.
+    """
+    book.starts[page] = _Numbering(book.numbered.equations, book.numbered.exercises)
+    _index_lines(book, page, _prose_lines(text), book.numbered)
 
 
 def _index_lines(book: Book, page: str, lines: list[str], numbering: _Numbering) -> None:
@@ -255,9 +264,12 @@ class PageConverter:
     page: str
     glued: Mapping[str, str]  # glue name -> the text/plain that MyST-NB stores
     format_glued: Callable[[str, str], str]  # (text/plain, format spec) -> text
-    equations: int = 0
+    equations: int = 0  # how many the book holds up to here
     exercises: int = 0
-    exercise_numbers: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        start = self.book.starts.get(self.page, _Numbering())
+        self.equations, self.exercises = start.equations, start.exercises
 
     def convert(self, text: str) -> str:
         """The Jupyter Markdown of one Markdown cell's ``text``."""
@@ -326,8 +338,9 @@ class PageConverter:
             else:
                 self.exercises += 1
                 title = f"Exercise {self.exercises}"
-                if "label" in options:
-                    self.exercise_numbers[options["label"]] = self.exercises
+                target = self.book.targets.get(options.get("label", ""))
+                if target and target.title != title:
+                    raise ConversionError(f"{self.page}: exercise {target.anchor!r} out of order")
             if argument.strip():
                 title += f" ({self._inline(argument.strip())})"
             return ["", f"#### {title}", "", *self._blocks(content), ""]
