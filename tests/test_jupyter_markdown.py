@@ -90,8 +90,8 @@ def test_the_book_index_numbers_equations_and_exercises_through_the_book(jm, con
 
 
 def test_glued_values_are_formatted_as_myst_nb_formats_them(converter):
-    text = "{glue:text}`macs:,` MACs, {glue:text}`ratio:.1f` times, {glue}`name`, {glue:text}`macs`"
-    assert converter.convert(text) == "4,816,896 MACs, 9.7 times, 1x1, 4816896"
+    text = "{glue:text}`macs:,` MACs, {glue:text}`ratio:.1f` times, {glue:text}`name`, {glue}`name`"
+    assert converter.convert(text) == "4,816,896 MACs, 9.7 times, 1x1, '1x1'"
 
 
 def test_a_missing_glued_value_fails(jm, converter):

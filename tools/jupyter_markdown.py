@@ -389,7 +389,11 @@ class PageConverter:
         return f"[{text}]({self.book.url(page, anchor)})"
 
     def _role(self, name: str, content: str) -> str:
-        if name in ("glue", "glue:text"):
+        if name == "glue":  # MyST-NB shows the value's text/plain as it is
+            if content not in self.glued:
+                raise ConversionError(f"{self.page}: no glued value named {content!r}")
+            return self.glued[content]
+        if name == "glue:text":
             key, colon, spec = content.rpartition(":")  # name:format, as MyST-NB splits it
             if not colon:
                 key, spec = content, ""
