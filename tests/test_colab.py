@@ -42,7 +42,7 @@ def colab(tmp_path_factory, notebooks_tool):
     venv = home / "venv"
     _run([sys.executable, "-m", "venv", str(venv)])
     python = venv / "bin" / "python"
-    _run([str(python), "-m", "pip", "install", "--quiet", "--constraint",
+    _run([str(python), "-m", "pip", "install", "--quiet", "--no-compile", "--constraint",
           str(ROOT / "requirements.txt"), *COLAB_BASE])
     site_packages = Path(_run([str(python), "-c", "import site; print(site.getsitepackages()[0])"])
                          .stdout.strip())

@@ -142,6 +142,15 @@ def test_admonitions_become_quotes(converter):
     )
 
 
+def test_asides_are_quoted_and_dropdowns_collapse(converter):
+    assert converter.convert("```{margin} Aside\nSmall print.\n```") == (
+        "> **Aside**\n>\n> Small print."
+    )
+    assert converter.convert(":::{dropdown} Hint\nTry {math}`k=1`.\n:::") == (
+        "<details><summary>Hint</summary>\n\nTry $k=1$.\n\n</details>"
+    )
+
+
 def test_code_targets_and_comments(converter):
     source = "(a-target)=\n% a comment\nKeep `{eq}` and\n\n```python\n{eq}`x`\n```"
     assert converter.convert(source) == "Keep `{eq}` and\n\n```python\n{eq}`x`\n```"

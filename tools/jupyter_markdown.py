@@ -11,7 +11,8 @@ rewritten into what the web page shows, with the same words, numbers and equatio
 - ``{cite:p}`` and ``{cite:t}`` become ``[Lin et al., 2014]`` and ``Lin et al. [2014]``, as in the
   web book, linked to its bibliography;
 - ``exercise`` and ``solution`` directives become headed sections, admonitions (``note``, ``tip``,
-  ``warning`` ...) become block quotes; targets ``(label)=`` and comments ``% ...`` are dropped.
+  ``warning`` ...) and asides (``margin``, ``sidebar``, ``topic``) become block quotes, a
+  ``dropdown`` an HTML ``<details>``; targets ``(label)=`` and comments ``% ...`` are dropped.
 
 Anything else that MyST would interpret (an unknown role or directive, a substitution, an
 amsmath environment) raises :class:`ConversionError`: a twin never shows raw MyST markup.
@@ -365,6 +366,14 @@ class PageConverter:
             inner = _strip_blank(self._blocks(content))
             quoted = [f"> **{title}**", ">"] + [f"> {line}".rstrip() for line in inner]
             return ["", *quoted, ""]
+        if name in ("margin", "sidebar", "topic", "epigraph"):  # asides: quoted, with any title
+            inner = _strip_blank(self._blocks(content))
+            title = [f"> **{self._inline(argument.strip())}**", ">"] if argument.strip() else []
+            return ["", *title, *(f"> {line}".rstrip() for line in inner), ""]
+        if name == "dropdown":  # Jupyter renders HTML <details> as a collapsed section
+            summary = self._inline(argument.strip()) if argument.strip() else "Show"
+            inner = _strip_blank(self._blocks(content))
+            return ["", f"<details><summary>{summary}</summary>", "", *inner, "", "</details>", ""]
         if name == "math":
             return self._equation(content, options.get("label"))
         if name in ("code", "code-block"):
