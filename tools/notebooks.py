@@ -242,10 +242,7 @@ def convert_markdown(
     converted = []
     for cell in cells:
         if cell.cell_type == "markdown":
-            try:
-                cell.source = converter.convert(cell.source)
-            except jupyter_markdown.ConversionError as error:
-                raise jupyter_markdown.ConversionError(f"{_shown(chapter)}: {error}") from None
+            cell.source = converter.convert(cell.source)
             if not cell.source.strip():
                 continue
         converted.append(cell)
@@ -278,10 +275,24 @@ def glued_values(executed: nbformat.NotebookNode) -> dict[str, str]:
     return glued
 
 
+class _AnyValue(dict):
+    """Stands in for glued values before they exist: every name has the value 0."""
+
+    def __contains__(self, name: object) -> bool:
+        return True
+
+    def __getitem__(self, name: str) -> str:
+        return "0"
+
+
 def make_twin(chapter: Path, book: jupyter_markdown.Book, pinned: dict) -> nbformat.NotebookNode:
-    """Execute ``chapter`` in ``notebooks/``, then build its twin with the values it glued."""
+    """Execute ``chapter`` in ``notebooks/``, then build its twin with the values it glued.
+
+    Its Markdown is converted once before the execution, so that unknown markup fails at once.
+    """
     from nbclient import NotebookClient
 
+    convert_markdown(_cells(chapter, pinned["commit"]), chapter, _AnyValue(), book)
     cells = _cells(chapter, pinned["commit"])
     _number(cells)
     executed = nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": KERNELSPEC})
@@ -344,7 +355,7 @@ def problems() -> list[str]:
         try:
             expected_twin = convert(chapter, metadata, book)
         except jupyter_markdown.ConversionError as error:
-            found.append(f"{_shown(twin)} is stale ({error}): run `make notebooks`")
+            found.append(f"{_shown(twin)} cannot be made from {_shown(chapter)}: {error}")
             continue
         if _inputs(stored) != _inputs(expected_twin):
             found.append(f"{_shown(twin)} differs from {_shown(chapter)}")
@@ -372,7 +383,11 @@ def main(argv: list[str] | None = None) -> int:
     for chapter in args.chapters or chapters():
         chapter = chapter.resolve()
         start = time.perf_counter()
-        twin = make_twin(chapter, book, pinned)
+        try:
+            twin = make_twin(chapter, book, pinned)
+        except jupyter_markdown.ConversionError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
         seconds = time.perf_counter() - start
         nbformat.write(twin, twin_path(chapter))
         print(f"wrote {_shown(twin_path(chapter))} (executed in {seconds:.0f} s)")
