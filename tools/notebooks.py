@@ -77,6 +77,11 @@ import sys
 if "google.colab" in sys.modules:
     REPOSITORY = "{url}"
     COMMIT = "{commit}"  # the commit this notebook was made from
+
+    class SetupFailed(Exception):
+        def _render_traceback_(self):  # IPython shows the message alone, without a traceback
+            return [str(self)]
+
     if os.path.basename(os.getcwd()) == "notebooks":  # a re-run: start again from /content
         os.chdir("../..")
     steps = [] if os.path.isdir("one-by-one/src") else [
@@ -90,11 +95,13 @@ if "google.colab" in sys.modules:
     for step, command in steps:
         try:
             result = subprocess.run(command, capture_output=True, text=True)
-            reason = (result.stderr.strip().splitlines() or [""])[-1]
+            said = result.stderr.strip().splitlines() or [""]
+            reason = next((line for line in said if line.lower().startswith(("fatal", "error"))),
+                          said[-1])
         except OSError as error:
             result, reason = None, str(error)
         if result is None or result.returncode != 0:
-            raise SystemExit(
+            raise SetupFailed(
                 f"Setup failed: could not {{step}} ({{reason or 'no message'}}).\\n"
                 "Check that this runtime is connected to the internet, then run this cell again; "
                 f"if it still fails, install a release instead: {{REPOSITORY}}/releases"
