@@ -70,7 +70,7 @@ class Book:
     # Equations and exercises are numbered through the whole book, in the order of the table of
     # contents: how many come before each page, and how many the pages indexed so far hold.
     starts: dict[str, _Numbering] = field(default_factory=dict)
-    numbered: _Numbering = field(default_factory=lambda: _Numbering())
+    numbered: _Numbering = field(default_factory=_Numbering)
 
     def url(self, page: str, anchor: str = "") -> str:
         """The web book's URL of ``page`` (and of ``anchor`` in it)."""
