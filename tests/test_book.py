@@ -64,7 +64,8 @@ def test_first_cell_installs_on_colab_only_from_the_configured_repository(root, 
         assert f'COMMIT = "{commit}"' in first.source
         # everything that acts is inside the Colab guard
         body = first.source.split('if "google.colab" in sys.modules:')[1]
-        assert all(line.startswith("    ") for line in body.strip("\n").splitlines())
+        lines = [line for line in body.splitlines() if line.strip()]
+        assert lines and all(line.startswith("    ") for line in lines)
 
 
 def _git(root, *arguments):
