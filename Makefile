@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 export PATH := $(BIN):$(PATH)
 export PYTHONHASHSEED := 0
 
-.PHONY: book test lint notebooks check-notebooks pytest browser clean lock
+.PHONY: book test lint notebooks check-notebooks colab pytest browser clean lock
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,8 +51,14 @@ check-notebooks: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider
 
+# Execute every chapter and write its twin: plain Jupyter Markdown, glued values filled in, first
+# cell pinned to HEAD. Commit package changes first (see the README's Contributing section).
 notebooks: $(STAMP)
 	$(BIN)/python tools/notebooks.py
+
+# Only the simulated Colab run (part of `make test` too): a fresh Colab-like environment runs a twin.
+colab: $(STAMP)
+	$(BIN)/python -m pytest tests/test_colab.py -p no:cacheprovider
 
 # Re-pin requirements.txt from the current environment (see the comment at its top).
 lock: $(STAMP)

@@ -52,16 +52,69 @@ def test_sync_check_catches_a_hand_edit(notebooks_tool, tmp_path, monkeypatch):
 
 def test_first_cell_installs_on_colab_only_from_the_configured_repository(root, notebooks_tool):
     config = yaml.safe_load((root / "_config.yml").read_text())
-    url, branch = config["repository"]["url"], config["repository"]["branch"]
+    url = config["repository"]["url"]
     for chapter in notebooks_tool.chapters():
         twin = nbformat.read(notebooks_tool.twin_path(chapter), as_version=4)
         first = twin.cells[0]
         assert first.cell_type == "code"
         assert 'if "google.colab" in sys.modules:' in first.source
-        assert f'REPOSITORY, BRANCH = "{url}", "{branch}"' in first.source
+        assert f'REPOSITORY = "{url}"' in first.source
+        commit = twin.metadata[notebooks_tool.METADATA_KEY]["commit"]
+        assert re.fullmatch("[0-9a-f]{40}", commit)
+        assert f'COMMIT = "{commit}"' in first.source
         # everything that acts is inside the Colab guard
         body = first.source.split('if "google.colab" in sys.modules:')[1]
-        assert all(line.startswith("    ") for line in body.strip("\n").splitlines())
+        lines = [line for line in body.splitlines() if line.strip()]
+        assert lines and all(line.startswith("    ") for line in lines)
+
+
+def _git(root, *arguments):
+    import subprocess
+
+    result = subprocess.run(["git", *arguments], cwd=root, capture_output=True, text=True)
+    return result.returncode, result.stdout.strip()
+
+
+def test_the_pinned_commit_installs_the_package_of_this_checkout(root, notebooks_tool):
+    """The twins pin the commit they were made from. Installing from it must give the package
+    this checkout has: the same trees under src/ and pyproject.toml (compared by git object id,
+    which works in a shallow clone too); and the commit must be in this history, so that it is
+    published with it (a rebase would orphan it)."""
+    pins = set()
+    for chapter in notebooks_tool.chapters():
+        twin = nbformat.read(notebooks_tool.twin_path(chapter), as_version=4)
+        stored = twin.metadata[notebooks_tool.METADATA_KEY]
+        pins.add((stored["commit"], tuple(sorted(stored["package"].items()))))
+    assert len(pins) == 1, "the twins pin different commits: run `make notebooks`"
+    commit, package = pins.pop()
+    head = notebooks_tool.package_trees("HEAD")
+    assert dict(package) == head, (
+        "src/ or pyproject.toml changed since the twins were made: commit the package, then run "
+        "`make notebooks`, then commit the twins"
+    )
+    _, shallow = _git(root, "rev-parse", "--is-shallow-repository")
+    if shallow == "false":
+        code, _ = _git(root, "merge-base", "--is-ancestor", commit, "HEAD")
+        assert code == 0, f"the pinned commit {commit} is not in this branch's history"
+        assert notebooks_tool.package_trees(commit) == head
+
+
+def test_the_check_catches_a_stale_glued_value(notebooks_tool, tmp_path, monkeypatch):
+    """A twin whose stored values lack a name the prose uses is stale, not silently converted."""
+    chapter = notebooks_tool.chapters()[0]
+    monkeypatch.setattr(notebooks_tool, "NOTEBOOKS", tmp_path)
+    for path in notebooks_tool.chapters():
+        twin = nbformat.read(notebooks_tool.ROOT / "notebooks" / f"{path.stem}.ipynb", 4)
+        if path == chapter:
+            twin.metadata[notebooks_tool.METADATA_KEY]["glued"].pop("classic_macs")
+        nbformat.write(twin, tmp_path / f"{path.stem}.ipynb")
+    [problem] = notebooks_tool.problems()
+    assert "cannot be made from book/01_pointwise.md" in problem and "'classic_macs'" in problem
+    edited = nbformat.read(tmp_path / f"{chapter.stem}.ipynb", 4)
+    edited.metadata[notebooks_tool.METADATA_KEY]["glued"]["classic_macs"] = "4816897"
+    nbformat.write(edited, tmp_path / f"{chapter.stem}.ipynb")
+    [problem] = notebooks_tool.problems()  # the prose shows 4,816,896, the value says otherwise
+    assert problem.endswith(f"differs from book/{chapter.name}")
 
 
 def test_colab_cell_does_nothing_here(notebooks_tool):
@@ -94,11 +147,44 @@ def test_every_chapter_glues_numbers_and_asserts(chapter_sources):
         assert re.search(r"^\s*assert ", text, re.MULTILINE), f"{name} asserts nothing"
 
 
-def test_every_glued_name_is_defined(chapter_sources):
+def _glued_names(code: str) -> set[str]:
+    """The names glued in ``code`` by ``glue("name", ...)`` and ``glue_all({"name": ...})``."""
+    import ast
+
+    code = "\n".join(line for line in code.splitlines() if not line.startswith("%"))
+    names = set()
+    for node in ast.walk(ast.parse(code)):
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
+            continue
+        if node.func.id == "glue" and node.args and isinstance(node.args[0], ast.Constant):
+            names.add(node.args[0].value)
+        elif node.func.id == "glue_all" and node.args and isinstance(node.args[0], ast.Dict):
+            names |= {key.value for key in node.args[0].keys if isinstance(key, ast.Constant)}
+    return names
+
+
+def test_glued_names_are_found_in_glue_and_glue_all_calls():
+    code = 'glue("a", 1, display=False)\nglue_all({"b": 2, "c": x})\nprint("d")'
+    assert _glued_names(code) == {"a", "b", "c"}
+
+
+def test_every_glued_name_is_defined(notebooks_tool):
+    import jupytext
+
+    for chapter in notebooks_tool.chapters():
+        notebook = jupytext.read(chapter, fmt="md:myst")
+        text = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "markdown")
+        used = set(re.findall(r"\{glue(?::text)?\}`([\w-]+)", text))
+        defined = set().union(
+            *(_glued_names(cell.source) for cell in notebook.cells if cell.cell_type == "code")
+        )
+        assert used - defined == set(), chapter.name
+
+
+def test_chapters_glue_through_the_package_not_myst_nb(chapter_sources):
+    """MyST-NB is documentation tooling; Colab does not install it (onebyone.glue stands in)."""
     for name, text in chapter_sources.items():
-        used = set(re.findall(r"\{glue:\w+\}`([\w-]+)", text))
-        defined = set(re.findall(r"glue\(\s*[\"']([\w-]+)[\"']", text))
-        assert used - defined == set(), name
+        assert not re.search(r"^\s*(from|import) myst_nb", text, re.MULTILINE), name
 
 
 def test_nbval_compares_the_outputs_of_checked_cells(notebooks_tool, tmp_path):
@@ -133,22 +219,22 @@ def _declared_distributions(root) -> set[str]:
     from packaging.requirements import Requirement
 
     project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
-    requirements = project["dependencies"] + project["optional-dependencies"]["notebooks"]
-    return {Requirement(r).name.lower().replace("_", "-") for r in requirements}
+    return {Requirement(r).name.lower().replace("_", "-") for r in project["dependencies"]}
 
 
 def test_chapters_import_only_what_the_colab_install_provides(root, notebooks_tool):
-    """On Colab only `onebyone[notebooks]` is installed, so chapters may import nothing else."""
+    """On Colab only `onebyone` and its runtime dependencies are installed (no extras), so
+    chapters may import nothing else."""
     import ast
     import importlib.metadata
     import sys
 
     distributions = importlib.metadata.packages_distributions()
     declared = _declared_distributions(root) | {"onebyone"}
-    colab_cell = notebooks_tool.convert(notebooks_tool.chapters()[0]).cells[0].source
-    assert '"/content/one-by-one[notebooks]"' in colab_cell
+    colab_cell = nbformat.read(notebooks_tool.twin_path(notebooks_tool.chapters()[0]), 4).cells[0]
+    assert '"install", "--quiet", "./one-by-one"]' in colab_cell.source
     for chapter in notebooks_tool.chapters():
-        for cell in notebooks_tool.convert(chapter).cells:
+        for cell in notebooks_tool._cells(chapter, "0" * 40):
             if cell.cell_type != "code":
                 continue
             code = "\n".join(line for line in cell.source.splitlines() if not line.startswith("%"))

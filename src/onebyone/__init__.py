@@ -13,6 +13,7 @@ Each module holds one idea and is imported by the chapter that teaches it:
   modules, GoogLeNet and its Table 1 recounted (Chapter 4).
 - ``timing``, ``precision``, ``roofline``, ``gpu_specs``, ``experiments``, ``results``: the
   timing harness, the measured roofline, datasheet predictions and the GPU experiments (Chapter 5).
+- ``glue``: hands the numbers a chapter computes to its prose (the book build, or nothing).
 - ``validation``: argument checks shared by the layers and cost functions.
 - ``exercises``: the automatic checks behind every chapter's exercises.
 

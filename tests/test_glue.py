@@ -1,0 +1,77 @@
+"""onebyone.glue: values go to MyST-NB when it is installed, are only recorded when it is not."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from onebyone import glue as glue_module
+
+
+@pytest.fixture
+def without_myst_nb(monkeypatch):
+    monkeypatch.setattr(glue_module, "myst_nb_available", lambda: False)
+    monkeypatch.setattr(glue_module, "GLUED", {})
+    return glue_module.GLUED
+
+
+def test_without_myst_nb_values_are_recorded_and_nothing_is_shown(without_myst_nb, capsys):
+    glue_module.glue("macs", 4_816_896)
+    glue_module.glue("ratio", 9.7, display=True)
+    glue_module.glue_all({"label": "1x1", "share": 0.25})
+    assert glue_module.GLUED == {"macs": 4_816_896, "ratio": 9.7, "label": "1x1", "share": 0.25}
+    assert capsys.readouterr() == ("", "")
+
+
+def test_with_myst_nb_values_go_to_myst_nb(monkeypatch):
+    pytest.importorskip("myst_nb")
+    calls = []
+    monkeypatch.setattr("myst_nb.glue", lambda *args, **kwargs: calls.append((args, kwargs)))
+    monkeypatch.setattr(glue_module, "GLUED", {})
+    glue_module.glue("macs", 12)
+    glue_module.glue_all({"a": 1, "b": 2.5})
+    assert calls == [
+        (("macs", 12), {"display": False}),
+        (("a", 1), {"display": False}),
+        (("b", 2.5), {"display": False}),
+    ]
+    assert glue_module.GLUED == {}
+
+
+@pytest.mark.parametrize(
+    "value", [np.float64(1.5), np.int64(3), torch.tensor(2.0), True, None, [1, 2], 1 + 2j]
+)
+def test_only_plain_numbers_and_strings_are_glued(without_myst_nb, value):
+    with pytest.raises(TypeError, match="plain int, float or str"):
+        glue_module.glue("x", value)
+    assert without_myst_nb == {}
+
+
+def test_a_numpy_scalar_gets_a_hint():
+    with pytest.raises(TypeError, match=r"float\(x\)"):
+        glue_module.glue("x", np.float32(1.0))
+
+
+@pytest.mark.parametrize("name", ["", 3, None])
+def test_a_name_is_a_non_empty_string(without_myst_nb, name):
+    with pytest.raises(TypeError, match="name"):
+        glue_module.glue(name, 1)
+
+
+def test_glue_all_checks_every_value_before_gluing_any(without_myst_nb):
+    with pytest.raises(TypeError, match="'b'"):
+        glue_module.glue_all({"a": 1, "b": np.int64(2)})
+    assert without_myst_nb == {}
+    with pytest.raises(TypeError, match="mapping"):
+        glue_module.glue_all([("a", 1)])
+
+
+def test_importing_it_imports_no_documentation_tooling():
+    code = "import sys, onebyone.glue; print(sorted(m for m in sys.modules if 'myst' in m))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
