@@ -313,3 +313,22 @@ def test_merged_timings_remember_their_rounds_and_survive_a_csv_cell():
     for read, written in zip(back, merged.rounds, strict=True):
         assert read == pytest.approx(written, rel=1e-3)
     assert parse_rounds("") == ()
+
+
+def test_cuda_graphs_and_cuda_events_refuse_a_cpu():
+    from onebyone.gpu_timing import CudaEventClock, capture_cuda_graph
+
+    with pytest.raises(ValueError, match="CUDA graphs need a CUDA tensor"):
+        capture_cuda_graph(lambda x: x, torch.zeros(2))
+    with pytest.raises(ValueError, match="CUDA events need a CUDA device"):
+        CudaEventClock(torch.device("cpu"))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_on_cuda_the_default_is_events_with_a_flushed_l2_and_graphs_replay():
+    conv = nn.Conv2d(16, 16, 1).cuda()
+    events = time_callable(conv, (8, 16, 28, 28), device="cuda", min_run_time=0.05)
+    assert events.timer == "cuda_events" and events.l2_flush
+    graph = time_callable(conv, (8, 16, 28, 28), device="cuda", min_run_time=0.05,
+                          cuda_graph=True)
+    assert graph.timer == "cuda_graph" and graph.median_s > 0

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import platform
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 
@@ -35,6 +34,7 @@ from torch.utils import benchmark
 from torch.utils.benchmark.utils.common import set_torch_threads
 
 from onebyone.gpu_timing import CudaEventClock, EventClock, capture_cuda_graph, time_with_events
+from onebyone.machine import cpu_model
 from onebyone.precision import precision_settings
 
 NOISE_THRESHOLD = 0.05
@@ -149,20 +149,15 @@ def describe_device(device: torch.device | str) -> str:
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"`` ...
 
     Returns:
-        The GPU's name from the CUDA driver, or the CPU's model name from ``/proc/cpuinfo``
-        (falling back to :func:`platform.processor`, then to ``"unknown CPU"``).
+        The GPU's name from the CUDA driver, or the CPU's model name with its family and model
+        numbers (:func:`onebyone.machine.cpu_model`).
     """
     device = torch.device(device)
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     if device.type != "cpu":
         return device.type
-    with contextlib.suppress(OSError):
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown CPU"
+    return cpu_model()
 
 
 def memory_format_name(memory_format: torch.memory_format) -> str:
