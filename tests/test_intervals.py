@@ -44,6 +44,8 @@ def test_scaling_and_checks():
     interval = Interval(2.0, 1.5, 2.5, 0.95)
     assert interval.scaled(2.0) == Interval(4.0, 3.0, 5.0, 0.95)
     assert str(interval) == "2 [1.5, 2.5]"
+    assert interval.relation(1.0) == "above" and interval.relation(3.0) == "below"
+    assert interval.relation(2.2) == "indistinguishable from"
     with pytest.raises(ValueError, match="low <= high"):
         Interval(1.0, 2.0, 1.5, 0.95)
     with pytest.raises(ValueError, match="at least one round"):

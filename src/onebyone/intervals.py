@@ -45,6 +45,18 @@ class Interval:
         """Whether ``value`` lies outside the interval (the difference from it is supported)."""
         return value < self.low or value > self.high
 
+    def relation(self, value: float = 1.0) -> str:
+        """``"above"``, ``"below"`` or ``"indistinguishable from"`` ``value``, for prose.
+
+        "above" only when the whole interval lies above ``value``; so a sentence built from it
+        claims a difference only when the data supports one.
+        """
+        if self.low > value:
+            return "above"
+        if self.high < value:
+            return "below"
+        return "indistinguishable from"
+
     def scaled(self, factor: float) -> Interval:
         """The interval of ``factor`` times the quantity (``factor > 0``)."""
         if factor <= 0:
