@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from onebyone.kernels import top_kernels
+from onebyone.kernels import quiet_profile, top_kernels
 
 
 def test_a_matrix_product_is_named_as_such():
@@ -36,3 +36,12 @@ def test_nothing_is_printed_by_the_profiler(capfd):
 def test_bad_counts_are_refused():
     with pytest.raises(ValueError, match="calls and most"):
         top_kernels(lambda x: x, torch.randn(2), calls=0)
+
+
+def test_quiet_profile_profiles_and_prints_nothing(capfd):
+    with quiet_profile(record_shapes=True) as profiled:
+        torch.mm(torch.randn(4, 5), torch.randn(5, 6))
+    shapes = [event.input_shapes for event in profiled.key_averages(group_by_input_shape=True)
+              if event.key == "aten::mm"]
+    assert shapes == [[[4, 5], [5, 6]]]
+    assert capfd.readouterr().err == ""

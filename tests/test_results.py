@@ -100,6 +100,7 @@ def test_the_roof_is_the_fastest_kernel_of_any_experiment(rows):
     assert roof.peak_flops_per_s == pytest.approx(160e9)  # above the matrix product's 80
     assert fastest_row([*rows, faster]) is faster and "mkldnn" in roof.label
     assert kernel_names(faster) == ("aten::mkldnn_convolution",)
+    assert kernel_names({"kernels": "aten::empty;aten::mm"}) == ("aten::mm",)  # no allocation
 
 
 def test_bottleneck_speedups_by_hand(rows):

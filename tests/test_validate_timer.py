@@ -32,7 +32,7 @@ def test_it_writes_a_new_file_unless_asked_to_replace(script, monkeypatch, tmp_p
     assert script.main([]) == 0
     assert recorded.read_text() == "the record\n"  # untouched
     new = list(tmp_path.glob("validate_timer_cpu-*.csv"))
-    assert len(new) == 1 and list(csv.DictReader(new[0].open()))[0]["case"] == "case 0"
+    assert len(new) == 1 and next(csv.DictReader(new[0].open()))["case"] == "case 0"
     assert script.main(["--replace"]) == 0
     assert recorded.read_text().startswith("case,")
 

@@ -25,6 +25,9 @@ from torch.profiler import ProfilerActivity, profile
 SHARE = 0.1
 """A kernel is named when it takes at least this share of the profiled time (10 %)."""
 
+ALLOCATION = frozenset({"aten::empty", "aten::empty_strided", "aten::resize_"})
+"""Operators that only allocate memory: never named as the kernel that did the work."""
+
 
 @contextlib.contextmanager
 def _quiet_native_stderr() -> Iterator[None]:
@@ -46,6 +49,20 @@ def _quiet_native_stderr() -> Iterator[None]:
     finally:
         os.dup2(saved, 2)
         os.close(saved)
+
+
+@contextlib.contextmanager
+def quiet_profile(**options: object) -> Iterator[profile]:
+    """``torch.profiler.profile(**options)``, without the profiler's native log lines.
+
+    Example::
+
+        with quiet_profile(record_shapes=True) as profiled:
+            layer(x)
+        profiled.key_averages(group_by_input_shape=True)
+    """
+    with _quiet_native_stderr(), profile(**options) as profiler:
+        yield profiler
 
 
 def top_kernels(
@@ -75,7 +92,7 @@ def top_kernels(
         fn(x)
         if cuda:
             torch.cuda.synchronize(x.device)
-        with _quiet_native_stderr(), profile(activities=activities) as profiler:
+        with quiet_profile(activities=activities) as profiler:
             for _ in range(calls):
                 fn(x)
             if cuda:
@@ -89,5 +106,6 @@ def top_kernels(
     total = sum(times.values())
     if total <= 0:
         return ()
-    ranked = sorted(times.items(), key=lambda item: item[1], reverse=True)
+    ranked = sorted(((name, time) for name, time in times.items() if name not in ALLOCATION),
+                    key=lambda item: item[1], reverse=True)
     return tuple(name for name, time in ranked[:most] if time >= SHARE * total)

@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import ScalarFormatter
 
 from onebyone.intervals import Interval, ratio_interval
+from onebyone.kernels import ALLOCATION
 from onebyone.roofline import Roofline, plot_roofline
 from onebyone.timing import parse_rounds
 
@@ -44,8 +45,10 @@ def parse_row(raw: dict[str, str]) -> Row:
 
 
 def kernel_names(row: Row) -> tuple[str, ...]:
-    """The profiler's top kernels of a measured row, largest share first."""
-    return tuple(name for name in str(row.get("kernels") or "").split(";") if name)
+    """The profiler's top kernels of a measured row, largest share first (allocations such as
+    ``aten::empty``, which do no work, are left out)."""
+    return tuple(name for name in str(row.get("kernels") or "").split(";")
+                 if name and name not in ALLOCATION)
 
 
 def block_rounds(row: Row) -> tuple[tuple[float, ...], ...]:
