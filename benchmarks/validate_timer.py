@@ -6,8 +6,10 @@ counted, a per-block time not divided by the block size) its numbers would drift
 truth. This script times three representative cases twice, with the harness and with a timer
 that shares none of its code, and checks that the two agree within 5 %:
 
-- on a CPU the independent timer is a plain ``time.perf_counter`` loop over many calls (the
-  median of several such loops, each at least 0.4 seconds long);
+- on a CPU the independent timer is a plain ``time.perf_counter`` loop over many calls, the
+  median of many short loops (20 per round, each about 0.05 seconds long): the same statistic
+  as the harness's (a median of short blocks), so that on a busy machine both ignore the
+  interrupted blocks, rather than one of them averaging them in;
 - on a CUDA GPU it is a pair of CUDA events around a loop of many calls, read after
   ``torch.cuda.synchronize``, the device's own clock.
 
@@ -66,8 +68,8 @@ def cases(device: torch.device) -> dict[str, tuple[Callable, tuple[int, ...]]]:
     }
 
 
-def perf_counter_loops(fn: Callable, x: torch.Tensor, loops: int = 3,
-                       loop_seconds: float = 0.4) -> tuple[list[float], int]:
+def perf_counter_loops(fn: Callable, x: torch.Tensor, loops: int = 20,
+                       loop_seconds: float = 0.05) -> tuple[list[float], int]:
     """Seconds per call of ``loops`` plain ``time.perf_counter`` loops, and calls per loop.
 
     Each loop runs as many calls as fill ``loop_seconds`` (estimated from one call after three
@@ -77,7 +79,7 @@ def perf_counter_loops(fn: Callable, x: torch.Tensor, loops: int = 3,
         fn(x)
     start = time.perf_counter()
     fn(x)
-    calls = max(10, int(loop_seconds / (time.perf_counter() - start)))
+    calls = max(1, int(loop_seconds / (time.perf_counter() - start)))
     per_call = []
     for _ in range(loops):
         start = time.perf_counter()
@@ -102,7 +104,7 @@ def cuda_event_seconds(fn: Callable, x: torch.Tensor, calls: int = 200) -> tuple
 
 
 def validate(device: torch.device, threads: int, min_run_time: float = 2.0,
-             loop_seconds: float = 0.4,
+             loop_seconds: float = 0.05,
              chosen: dict[str, tuple[Callable, tuple[int, ...]]] | None = None,
              ) -> list[dict[str, object]]:
     """Time every case with the harness and with the independent timer; one row per case.
