@@ -116,7 +116,7 @@ class Sizes:
 
 
 SIZES: dict[str, Sizes] = {
-    # A 2-core CPU runs this in a minute or two.
+    # One CPU core runs one round of this in about a minute (five rounds: about five minutes).
     "small": Sizes(
         matmul_size=1024,
         copy_megabytes=64,
