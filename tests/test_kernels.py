@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from onebyone.kernels import quiet_profile, top_kernels
+from onebyone.kernels import convolution_kernel, quiet_profile, top_kernels
 
 
 def test_a_matrix_product_is_named_as_such():
@@ -45,3 +45,9 @@ def test_quiet_profile_profiles_and_prints_nothing(capfd):
               if event.key == "aten::mm"]
     assert shapes == [[[4, 5], [5, 6]]]
     assert capfd.readouterr().err == ""
+
+
+def test_the_convolution_kernel_is_picked_out_of_wrappers_and_pooling():
+    names = ("aten::max_pool2d_with_indices", "aten::_convolution", "aten::_slow_conv2d_forward")
+    assert convolution_kernel(names) == "aten::_slow_conv2d_forward"
+    assert convolution_kernel(("aten::max_pool2d_with_indices",)) is None

@@ -51,6 +51,19 @@ def _quiet_native_stderr() -> Iterator[None]:
         os.close(saved)
 
 
+WRAPPERS = frozenset({"aten::conv2d", "aten::convolution", "aten::_convolution"})
+"""Dispatcher operators that call a convolution kernel but do none of its work."""
+
+
+def convolution_kernel(names: tuple[str, ...]) -> str | None:
+    """The first of ``names`` that is a convolution kernel (not a dispatcher wrapper), or ``None``.
+
+    ``("aten::max_pool2d_with_indices", "aten::_slow_conv2d_forward")`` gives
+    ``"aten::_slow_conv2d_forward"``: the convolution inside a pooling branch.
+    """
+    return next((name for name in names if "conv" in name and name not in WRAPPERS), None)
+
+
 @contextlib.contextmanager
 def quiet_profile(**options: object) -> Iterator[profile]:
     """``torch.profiler.profile(**options)``, without the profiler's native log lines.
