@@ -8,7 +8,8 @@ Chapter 5 comes from this file, run by one command that anyone can repeat on the
 
 The experiments (all forward passes, timed with :func:`onebyone.timing.time_callable`):
 
-0. ``peak``: the measured roof, a large matrix product (FLOP/s) and a large copy (bytes/s).
+0. ``peak``: a large matrix product (FLOP/s) and a large copy (bytes/s); the roof Chapter 5
+   draws is the best rate of *any* measured kernel (:func:`onebyone.results.measured_roofline`).
 1. ``same_math``: one 1x1 convolution computed four ways (``Conv2d``, ``Linear`` per pixel,
    a matrix product, an einsum), each on NCHW and on channels-last inputs.
 2. ``bottleneck``: the 28 x 28 x 192 -> 5x5 -> 32 convolution, directly and through a 1x1

@@ -10,8 +10,10 @@ and so takes at least ``max(FLOPs / P, bytes / B)`` seconds. Below the ridge poi
 it is memory-bound, above it compute-bound. A 1x1 convolution is a matrix product whose
 intensity grows with its channel counts, so a sweep over channels walks along the roof.
 
-The roof here is *measured* with :mod:`onebyone.timing` (a large matrix product for ``P``, a
-large device-to-device copy for ``B``), so it is what this device achieves, not its datasheet.
+The roof can be *measured* with :mod:`onebyone.timing` (a large matrix product for ``P``, a
+large device-to-device copy for ``B``), so it is what this device achieves, not its datasheet;
+Chapter 5 raises ``P`` to the best rate any kernel reached, since one library's matrix product
+need not be the fastest code on the device, and compares it with :func:`instruction_set_peak`.
 Units: FLOPs (2 per MAC, see :mod:`onebyone.cost`), bytes, seconds.
 """
 
