@@ -6,10 +6,17 @@ counted, a per-block time not divided by the block size) its numbers would drift
 truth. This script times three representative cases twice, with the harness and with a timer
 that shares none of its code, and checks that the two agree within 5 %:
 
-- on a CPU the independent timer is a plain ``time.perf_counter`` loop over many calls (the
-  median of five such loops, each at least 0.4 seconds long);
+- on a CPU the independent timer is a plain ``time.perf_counter`` loop over many calls, the
+  median of many short loops (20 per round, each about 0.05 seconds long): the same statistic
+  as the harness's (a median of short blocks), so that on a busy machine both ignore the
+  interrupted blocks, rather than one of them averaging them in;
 - on a CUDA GPU it is a pair of CUDA events around a loop of many calls, read after
   ``torch.cuda.synchronize``, the device's own clock.
+
+The two timers take turns: three interleaved rounds, each timing a case with the harness and
+then with the independent timer, so that a burst of other work on a shared machine hits both
+alike rather than one of them (the harness's rounds are pooled with
+:func:`onebyone.timing.merge_timings`, the independent loops by their median).
 
 The cases: a 1x1 convolution (8 x 64 x 28 x 28 -> 64 channels, well under a millisecond), the
 5x5 convolution of the bottleneck example (batch 1, about a millisecond) and a 1024 x 1024
@@ -17,15 +24,22 @@ matrix product (tens of milliseconds on one CPU thread).
 
 Command (from the repository root; it prints a table and writes the CSV)::
 
-    .venv/bin/python benchmarks/validate_timer.py --device cpu --threads 1 \
-        --out benchmarks/results/validate_timer_cpu.csv
+    .venv/bin/python benchmarks/validate_timer.py --device cpu --threads 1 --replace
+
+Without ``--replace`` it writes a *new* file beside the recorded one
+(``validate_timer_cpu-<UTC time>.csv``), so that a trial run never overwrites the record the
+book reads. It refuses to overwrite an existing ``--out`` unless ``--replace`` is given. It exits
+with status 1 when any case disagrees by more than 5 % (the CSV is written all the same, so the
+disagreement can be read), and 2 on a bad option.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import datetime
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -34,9 +48,11 @@ import torch
 from torch import nn
 
 from onebyone.runtime import seed_everything
-from onebyone.timing import describe_device, make_input, time_callable
+from onebyone.timing import describe_device, make_input, merge_timings, time_callable
 
 TOLERANCE = 0.05  # relative difference allowed between the two timers
+ROUNDS = 3  # interleaved rounds of harness and independent timer
+RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def cases(device: torch.device) -> dict[str, tuple[Callable, tuple[int, ...]]]:
@@ -52,25 +68,25 @@ def cases(device: torch.device) -> dict[str, tuple[Callable, tuple[int, ...]]]:
     }
 
 
-def perf_counter_seconds(fn: Callable, x: torch.Tensor, loops: int = 5,
-                         loop_seconds: float = 0.4) -> tuple[float, int]:
-    """Seconds per call from plain ``time.perf_counter`` loops: the median of ``loops`` loops.
+def perf_counter_loops(fn: Callable, x: torch.Tensor, loops: int = 20,
+                       loop_seconds: float = 0.05) -> tuple[list[float], int]:
+    """Seconds per call of ``loops`` plain ``time.perf_counter`` loops, and calls per loop.
 
     Each loop runs as many calls as fill ``loop_seconds`` (estimated from one call after three
-    warm-up calls). Returns ``(seconds per call, calls per loop)``.
+    warm-up calls).
     """
     for _ in range(3):
         fn(x)
     start = time.perf_counter()
     fn(x)
-    calls = max(10, int(loop_seconds / (time.perf_counter() - start)))
+    calls = max(1, int(loop_seconds / (time.perf_counter() - start)))
     per_call = []
     for _ in range(loops):
         start = time.perf_counter()
         for _ in range(calls):
             fn(x)
         per_call.append((time.perf_counter() - start) / calls)
-    return statistics.median(per_call), calls
+    return per_call, calls
 
 
 def cuda_event_seconds(fn: Callable, x: torch.Tensor, calls: int = 200) -> tuple[float, int]:
@@ -87,21 +103,37 @@ def cuda_event_seconds(fn: Callable, x: torch.Tensor, calls: int = 200) -> tuple
     return begin.elapsed_time(end) / 1e3 / calls, calls
 
 
-def validate(device: torch.device, threads: int) -> list[dict[str, object]]:
-    """Time every case with the harness and with the independent timer; one row per case."""
+def validate(device: torch.device, threads: int, min_run_time: float = 2.0,
+             loop_seconds: float = 0.05,
+             chosen: dict[str, tuple[Callable, tuple[int, ...]]] | None = None,
+             ) -> list[dict[str, object]]:
+    """Time every case with the harness and with the independent timer; one row per case.
+
+    Args:
+        device, threads: where, on how many CPU threads.
+        min_run_time: seconds of the harness's timed blocks per case.
+        loop_seconds: seconds of each independent ``perf_counter`` loop (CPU).
+        chosen: the cases (default :func:`cases`); tests pass tiny ones.
+    """
     rows = []
     torch.set_num_threads(threads)
-    for name, (fn, shape) in cases(device).items():
-        harness = time_callable(fn, shape, device=device, num_threads=threads,
-                                min_run_time=2.0, label=name)
+    for name, (fn, shape) in (chosen or cases(device)).items():
         x = make_input(shape, device=device)
-        with torch.inference_mode():
-            if device.type == "cuda":
-                independent, calls = cuda_event_seconds(fn, x)
-                method = "CUDA events"
-            else:
-                independent, calls = perf_counter_seconds(fn, x)
-                method = "time.perf_counter loop"
+        harness_rounds, independent_times = [], []
+        for _ in range(ROUNDS):
+            harness_rounds.append(time_callable(fn, shape, device=device, num_threads=threads,
+                                                min_run_time=min_run_time / ROUNDS, label=name))
+            with torch.inference_mode():
+                if device.type == "cuda":
+                    seconds, calls = cuda_event_seconds(fn, x)
+                    independent_times.append(seconds)
+                    method = "CUDA events"
+                else:
+                    loops, calls = perf_counter_loops(fn, x, loop_seconds=loop_seconds)
+                    independent_times.extend(loops)
+                    method = "time.perf_counter loop"
+        harness = merge_timings(harness_rounds)
+        independent = statistics.median(independent_times)
         difference = harness.median_s / independent - 1
         rows.append({
             "case": name,
@@ -120,27 +152,57 @@ def validate(device: torch.device, threads: int) -> list[dict[str, object]]:
     return rows
 
 
-def main() -> None:
-    """Parse the command line, validate, print the table, write the CSV."""
+def default_path(device: torch.device, replace: bool) -> Path:
+    """The recorded file (``validate_timer_<device type>.csv``) with ``replace``, else a new one."""
+    if replace:
+        return RESULTS / f"validate_timer_{device.type}.csv"
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+    return RESULTS / f"validate_timer_{device.type}-{stamp}.csv"
+
+
+def main(argv: list[str] | None = None, **validate_options: object) -> int:
+    """Parse the command line, validate, print the table, write the CSV.
+
+    Returns the exit status: 0 when every case agrees within 5 %, 1 when any disagrees.
+    """
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--out", default="benchmarks/results/validate_timer_cpu.csv")
-    arguments = parser.parse_args()
-    rows = validate(torch.device(arguments.device), arguments.threads)
+    parser.add_argument("--out", default=None,
+                        help="CSV to write (default: a new file beside the recorded one)")
+    parser.add_argument("--replace", action="store_true",
+                        help="overwrite the recorded file (or an existing --out)")
+    arguments = parser.parse_args(argv)
+    try:
+        device = torch.device(arguments.device)
+    except RuntimeError:
+        parser.error(f"unknown device {arguments.device!r}")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda, but PyTorch sees no CUDA device")
+    if arguments.threads < 1:
+        parser.error(f"--threads must be >= 1, got {arguments.threads}")
+    path = Path(arguments.out) if arguments.out else default_path(device, arguments.replace)
+    if path.exists() and not arguments.replace:
+        parser.error(f"{path} exists; pass --replace to overwrite it")
+    rows = validate(device, arguments.threads, **validate_options)
     print(f"{'case':32} {'harness':>12} {'independent':>12} {'difference':>11}  ok")
     for row in rows:
         print(f"{row['case']:32} {row['harness_median_s'] * 1e3:9.4f} ms "
               f"{row['independent_s'] * 1e3:9.4f} ms {row['relative_difference']:+10.2%}  "
               f"{'yes' if row['within_5_percent'] else 'NO'}")
-    path = Path(arguments.out)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as file:
         writer = csv.DictWriter(file, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
     print(f"written to {path}")
+    disagreeing = [row["case"] for row in rows if not row["within_5_percent"]]
+    if disagreeing:
+        print(f"DISAGREE by more than {TOLERANCE:.0%}: {', '.join(disagreeing)}",
+              file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

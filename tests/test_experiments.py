@@ -7,6 +7,8 @@ hand formulas; the suite itself runs end to end at tiny sizes with a very short 
 from __future__ import annotations
 
 import csv
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -133,6 +135,9 @@ def test_the_suite_runs_end_to_end_and_writes_a_tidy_csv(tiny, tmp_path):
             assert row["device"] == "cpu" and row["num_threads"] == 1
     sweep = [row for row in rows if row["experiment"] == "roofline_sweep"]
     assert {row["precision"] for row in sweep} == {"float32", "tf32", "bfloat16"}
+    formats = {row["memory_format"] for row in rows if row["experiment"] in ("bottleneck",
+                                                                               "inception")}
+    assert formats == {"contiguous", "channels_last"}
     path = write_csv(rows, tmp_path / "out" / "cpu.csv")
     back = read_results(path)
     assert len(back) == len(rows)
@@ -158,8 +163,145 @@ def test_the_command_line_writes_the_csv_and_prints_the_command(tiny, tmp_path, 
         rows = list(csv.DictReader(file))
     assert {row["variant"] for row in rows} == {"direct", "reduced"}
     printed = capsys.readouterr().out
-    assert "2 measurements, 0 skipped" in printed
+    assert "4 measurements, 0 skipped" in printed  # 2 variants x 2 memory formats
     assert "python -m onebyone.experiments --device cpu" in printed
+    assert {row["memory_format"] for row in rows} == {"contiguous", "channels_last"}
+    assert all(row["command"].endswith("--no-progress") and row["rounds"] == "1" for row in rows)
+    assert not list(tmp_path.glob(".*.tmp"))  # the temporary file was renamed
+
+
+def test_rows_record_kernels_metadata_and_precision_settings(tiny):
+    rows = run_experiments("cpu", size=tiny, experiments=("peak", "bottleneck"),
+                           precisions=("float32",), num_threads=1, rounds=2, progress=False,
+                           command="python -m onebyone.experiments --rounds 2")
+    measured = [row for row in rows if row["status"] == "measured"]
+    kernels = {(row["variant"], row["memory_format"]): row["kernels"].split(";")
+               for row in measured}
+    assert kernels["matmul", "contiguous"][0] == "aten::mm"  # the largest share first
+    assert "conv" in kernels["direct", "contiguous"][0]  # a convolution kernel, named
+    for row in measured:
+        assert row["rounds"] == 2 and len(row["times_s"].split("|")) == 2
+        assert row["date"].startswith("20") and row["python_version"].count(".") == 2
+        assert row["command"] == "python -m onebyone.experiments --rounds 2"
+        assert row["mkldnn_fp32_precision"] == "ieee" and row["tf32_conv"] is False
+        assert row["noisy"] == (row["relative_iqr"] > 0.05) and row["partial"] is False
+
+
+def test_profiling_can_be_turned_off(tiny):
+    rows = run_experiments("cpu", size=tiny, experiments=("peak",), precisions=("float32",),
+                           num_threads=1, progress=False, profile=False)
+    assert all(row["kernels"] == "" for row in rows)
+
+
+def test_rounds_interleave_within_an_experiment_and_rows_are_saved_as_each_finishes(tiny):
+    order, saved = [], []
+    settings_ = Settings(device=torch.device("cpu"), size=tiny, num_threads=1)
+    descriptions = [task.description for task in build_tasks(settings_, ("peak", "bottleneck"),
+                                                             ("float32",))]
+    original = experiments.Task
+
+    def recording_task(description, run, experiment=""):
+        def logged(profile=False):
+            order.append(description)
+            return run(profile=profile)
+        return original(description, logged, experiment)
+
+    experiments.Task = recording_task
+    try:
+        run_experiments("cpu", size=tiny, experiments=("peak", "bottleneck"),
+                        precisions=("float32",), num_threads=1, rounds=2, progress=False,
+                        profile=False, on_experiment=lambda rows: saved.append(len(rows)))
+    finally:
+        experiments.Task = original
+    peak = [d for d in descriptions if d.startswith("peak")]
+    assert order[: 2 * len(peak)] == peak + peak  # round 1 of every peak task, then round 2
+    assert saved == [len(peak), len(descriptions)]  # one save per finished experiment
+
+
+def interrupt_after(monkeypatch, calls):
+    """Make the suite raise KeyboardInterrupt (as Ctrl-C does) at its ``calls``-th timing."""
+    real = experiments.time_callable
+    count = {"n": 0}
+
+    def timing_then_interrupt(*args, **kwargs):
+        count["n"] += 1
+        if count["n"] > calls:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(experiments, "time_callable", timing_then_interrupt)
+
+
+def test_ctrl_c_saves_what_was_measured_marked_partial_and_leaves_the_target(
+        tiny, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "cpu.csv"
+    out.write_text("recorded before\n")
+    interrupt_after(monkeypatch, 3)  # peak has 2 float32 tasks; the third timing is exp. 2's
+    argv = ["--out", str(out), "--size", tiny, "--threads", "1", "--precisions", "float32",
+            "--experiments", "peak,bottleneck", "--no-progress", "--no-profile"]
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 130
+    assert out.read_text() == "recorded before\n"  # the recorded file is untouched
+    saved = experiments.partial_path(out)
+    with saved.open() as file:
+        rows = list(csv.DictReader(file))
+    assert [(row["experiment"], row["variant"]) for row in rows] == [
+        ("peak", "matmul"), ("peak", "copy"), ("bottleneck", "direct")]
+    assert all(row["partial"] == "True" for row in rows)
+    message = capsys.readouterr().err
+    assert f"saved to {saved}" in message and "3 measurements" in message
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+@pytest.mark.parametrize(
+    ("argv", "match"),
+    [
+        (["--rounds", "0"], "--rounds: must be >= 1, got 0"),
+        (["--threads", "0"], "--threads: must be >= 1, got 0"),
+        (["--threads", "two"], "expected a positive integer, got 'two'"),
+        (["--device", "tpu"], "unknown device 'tpu'"),
+        (["--device", "meta"], "unsupported device 'meta'"),
+        (["--experiments", "peak,speed"], "unknown experiments ['speed']"),
+        (["--precisions", "fp8"], "unknown precisions ['fp8']"),
+        (["--cuda-graph"], "CUDA-graph replay needs --device cuda"),
+        (["--out", "{tmp}/missing/cpu.csv"], "does not exist"),
+        (["--out", "{tmp}"], "must name a .csv file"),
+        (["--out", "{tmp}/results.txt"], "must name a .csv file"),
+        (["--out", "{tmp}/folder.csv"], "is a directory"),
+    ],
+)
+def test_user_errors_print_one_line_and_exit_2_before_measuring(
+        argv, match, tmp_path, monkeypatch, capsys):
+    (tmp_path / "folder.csv").mkdir()
+    measured = []
+    monkeypatch.setattr(experiments, "run_experiments", lambda **kw: measured.append(kw))
+    argv = [part.replace("{tmp}", str(tmp_path)) for part in argv]
+    if "--out" not in argv:
+        argv += ["--out", str(tmp_path / "cpu.csv")]
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and match in error and "Traceback" not in error
+    assert error.startswith("python -m onebyone.experiments: error:")
+    assert not measured and not (tmp_path / "cpu.csv").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message shown without a GPU")
+def test_cuda_without_a_gpu_is_a_user_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["--device", "cuda", "--out", str(tmp_path / "cuda.csv")])
+    assert stopped.value.code == 2
+    assert "PyTorch sees no CUDA device" in capsys.readouterr().err
+
+
+def test_the_module_runs_as_a_command_and_fails_cleanly(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "onebyone.experiments", "--rounds", "0", "--out",
+         str(tmp_path / "x.csv")], capture_output=True, text=True, check=False)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "Traceback" not in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -169,14 +311,17 @@ def test_the_command_line_writes_the_csv_and_prints_the_command(tiny, tmp_path, 
         ({"experiments": ("speed",)}, ValueError, "unknown experiments"),
         ({"precisions": ("fp8",)}, ValueError, "unknown precision"),
         ({"rounds": 0}, ValueError, "rounds must be >= 1"),
+        ({"num_threads": 0}, ValueError, "threads must be >= 1"),
+        ({"device": "tpu"}, ValueError, "unknown device 'tpu'"),
+        ({"cuda_graph": True}, ValueError, "CUDA-graph replay needs --device cuda"),
     ],
 )
 def test_bad_arguments_raise_clear_errors(arguments, error, match):
     with pytest.raises(error, match=match):
-        run_experiments("cpu", progress=False, **arguments)
+        run_experiments(**{"device": "cpu", "progress": False, **arguments})
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message shown without a GPU")
 def test_asking_for_cuda_without_a_gpu_says_so():
-    with pytest.raises(RuntimeError, match="PyTorch sees no CUDA device"):
+    with pytest.raises(ValueError, match="PyTorch sees no CUDA device"):
         run_experiments("cuda", progress=False)

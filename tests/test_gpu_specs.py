@@ -60,3 +60,11 @@ def test_prediction_is_the_roofline_time_by_hand(specs):
 def test_unknown_precision_is_refused(specs):
     with pytest.raises(ValueError, match="unknown precision 'fp8'"):
         specs["A100"].peak_flops_per_s("fp8")
+
+
+def test_float32_convolutions_are_predicted_as_tf32_by_default_where_it_exists(specs):
+    h100, t4 = specs["H100"], specs["T4"]
+    assert h100.convolution_precision("float32") == "tf32"  # PyTorch's cuDNN default
+    assert h100.convolution_precision("float32", tf32_conv=False) == "float32"  # IEEE
+    assert t4.convolution_precision("float32") == "float32"  # no TF32 tensor cores
+    assert h100.convolution_precision("bfloat16") == "bfloat16"

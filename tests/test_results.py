@@ -7,10 +7,13 @@ from matplotlib.figure import Figure
 
 from onebyone.experiments import FIELDS, write_csv
 from onebyone.results import (
+    block_rounds,
     bottleneck_speedups,
     bytes_per_s,
     device_label,
+    fastest_row,
     flops_per_s,
+    kernel_names,
     measured_roofline,
     parse_row,
     plot_bottleneck,
@@ -18,9 +21,12 @@ from onebyone.results import (
     plot_precision,
     plot_roofline_sweep,
     plot_same_math,
+    rate_ratio,
     read_results,
     select,
+    time_ratio,
 )
+from onebyone.timing import format_rounds
 
 
 def row(experiment, variant, precision="float32", status="measured", **fields):
@@ -29,6 +35,9 @@ def row(experiment, variant, precision="float32", status="measured", **fields):
                   device="cpu", device_name="Test CPU", num_threads=1, memory_format="contiguous",
                   median_s=1.0, iqr_s=0.1, runs=10, blocks=10, calls_per_block=1)
     values.update(fields)
+    if values["status"] == "measured":
+        median = values["median_s"]  # two rounds of blocks around the median
+        values["times_s"] = format_rounds([[median * 0.98, median, median * 1.02]] * 2)
     return values
 
 
@@ -36,7 +45,8 @@ def row(experiment, variant, precision="float32", status="measured", **fields):
 def rows(tmp_path):
     """A small results file, written and read back as the chapter does."""
     made = [
-        row("peak", "matmul", flops=8 * 10**9, bytes=10**6, median_s=0.1),  # 80 GFLOP/s
+        row("peak", "matmul", flops=8 * 10**9, bytes=10**6, median_s=0.1,  # 80 GFLOP/s
+            kernels="aten::mm"),
         row("peak", "matmul", "tf32", status="skipped", note="CUDA only"),
         row("peak", "copy", flops=0, bytes=2 * 10**9, median_s=0.5),  # 4 GB/s
         row("bottleneck", "direct", batch_size=1, macs=970, median_s=0.010),
@@ -60,9 +70,10 @@ def rows(tmp_path):
 
 
 def test_parse_row_types_and_blanks():
-    parsed = parse_row({"macs": "12", "median_s": "0.5", "tf32": "False", "bytes": "",
-                        "experiment": "peak"})
-    assert parsed["macs"] == 12 and parsed["median_s"] == 0.5 and parsed["tf32"] is False
+    parsed = parse_row({"macs": "12", "median_s": "0.5", "noisy": "False", "bytes": "",
+                        "tf32_conv": "True", "experiment": "peak"})
+    assert parsed["macs"] == 12 and parsed["median_s"] == 0.5 and parsed["noisy"] is False
+    assert parsed["tf32_conv"] is True
     assert parsed["bytes"] is None and parsed["experiment"] == "peak"
 
 
@@ -77,15 +88,40 @@ def test_rates_and_the_measured_roof(rows):
     assert bytes_per_s(select(rows, "peak", variant="copy")[0]) == pytest.approx(4e9)
     roof = measured_roofline(rows)
     assert (roof.peak_flops_per_s, roof.bandwidth_bytes_per_s) == pytest.approx((80e9, 4e9))
-    with pytest.raises(ValueError, match="no measured peak rows for tf32"):
+    assert "aten::mm" in roof.label
+    with pytest.raises(ValueError, match="no measured rows with FLOPs in tf32"):
         measured_roofline(rows, "tf32")
+
+
+def test_the_roof_is_the_fastest_kernel_of_any_experiment(rows):
+    faster = dict(select(rows, "roofline_sweep", precision="float32")[0])
+    faster.update(flops=16 * 10**10, median_s=1.0, kernels="aten::mkldnn_convolution")
+    roof = measured_roofline([*rows, faster])
+    assert roof.peak_flops_per_s == pytest.approx(160e9)  # above the matrix product's 80
+    assert fastest_row([*rows, faster]) is faster and "mkldnn" in roof.label
+    assert kernel_names(faster) == ("aten::mkldnn_convolution",)
+    assert kernel_names({"kernels": "aten::empty;aten::mm"}) == ("aten::mm",)  # no allocation
 
 
 def test_bottleneck_speedups_by_hand(rows):
     speedups = bottleneck_speedups(rows)
     assert [batch for batch, _, _ in speedups] == [1, 8]
-    assert speedups[0][1:] == pytest.approx((9.7, 5.0))
-    assert speedups[1][1:] == pytest.approx((9.7, 4.0))
+    assert speedups[0][1] == pytest.approx(9.7) and speedups[0][2].estimate == pytest.approx(5.0)
+    assert speedups[1][2].estimate == pytest.approx(4.0)
+    assert speedups[1][2].low < 4.0 < speedups[1][2].high  # the blocks spread by 2 %
+    assert bottleneck_speedups(rows, "channels_last") == []
+
+
+def test_ratios_of_rows_have_intervals_around_the_ratio_of_medians(rows):
+    direct, reduced = select(rows, "bottleneck", batch_size=8)
+    assert time_ratio(direct, reduced).estimate == pytest.approx(4.0)
+    matmul = select(rows, "peak", variant="matmul")[0]
+    direct = dict(direct, flops=2 * 7760)
+    fraction = rate_ratio(direct, matmul)  # direct's FLOP/s over the matmul's
+    assert fraction.estimate == pytest.approx((2 * 7760 / 0.080) / 80e9)
+    assert len(block_rounds(direct)) == 2
+    with pytest.raises(ValueError, match="no recorded block times"):
+        block_rounds(dict(direct, times_s=""))
 
 
 def test_device_label_names_the_device_and_threads(rows):
@@ -113,6 +149,8 @@ def test_plot_contents(rows):
     assert len(bars) == 8  # 4 implementations x 2 memory formats
     speedup_line = plot_bottleneck(rows).axes[0].lines[1]
     assert list(speedup_line.get_ydata()) == pytest.approx([5.0, 4.0])
+    labels = plot_bottleneck(rows).axes[0].get_legend_handles_labels()[1]
+    assert labels == ["MAC ratio (on paper)", "measured speedup, NCHW"]
     precision_lines = plot_precision(rows).axes[0].lines
     assert [line.get_label() for line in precision_lines] == ["float32", "bfloat16"]
     assert list(precision_lines[1].get_ydata()) == pytest.approx([2.0, 2.0])  # GFLOP/s

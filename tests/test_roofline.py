@@ -6,6 +6,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
@@ -13,6 +14,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from onebyone.roofline import (
     Roofline,
     Workload,
+    compute_bound_channels,
+    instruction_set_peak,
     layer_workloads,
     measure_copy_bandwidth,
     measure_matmul_rate,
@@ -132,3 +135,47 @@ def test_plot_roofline_draws_one_line_per_roof_and_the_points():
 def test_bad_inputs_raise_clear_errors(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_compute_bound_channels_is_the_exact_threshold():
+    roof = Roofline(67e12, 3350e9)  # the H100's float32 datasheet roof: ridge 20 FLOP/byte
+    channels = compute_bound_channels(roof, 32, 28, 28, 4)
+    assert channels == 81  # Chapter 5's exercise, by counting up
+    assert pointwise_conv_workload(32, 81, 81, 28, 28, 4).intensity >= roof.ridge_intensity
+    assert pointwise_conv_workload(32, 80, 80, 28, 28, 4).intensity < roof.ridge_intensity
+    assert compute_bound_channels(Roofline(1e15, 1e9), 1, 2, 2, 4) is None  # never
+
+
+@settings(max_examples=30, deadline=None)
+@given(ridge=st.floats(0.5, 400), pixels=st.sampled_from([(1, 4, 4), (8, 28, 28), (32, 7, 7)]),
+       element_bytes=st.sampled_from([2, 4]))
+def test_compute_bound_channels_agrees_with_counting_up(ridge, pixels, element_bytes):
+    roof = Roofline(ridge * 1e9, 1e9)
+    found = compute_bound_channels(roof, *pixels, element_bytes)
+    counted = next((c for c in range(1, 20000)
+                    if pointwise_conv_workload(pixels[0], c, c, pixels[1], pixels[2],
+                                               element_bytes).intensity >= ridge), None)
+    assert found == counted
+
+
+def test_instruction_set_peak():
+    assert instruction_set_peak("AVX2 FMA AVX-512", 2000, 1) == pytest.approx(2e9 * 16 * 4)
+    assert instruction_set_peak("AVX2 FMA", 2000, 2) == pytest.approx(2e9 * 8 * 4 * 2)
+    assert instruction_set_peak("AVX2", None, 1) is None
+    assert instruction_set_peak("", 3000, 1) is None
+
+
+def test_point_labels_of_a_dense_sweep_do_not_overlap():
+    roof = Roofline(67e12, 3350e9)
+    channels = [16, 32, 64, 128, 256, 512, 1024, 2048, 4096]
+    works = [pointwise_conv_workload(32, c, c, 28, 28, 4) for c in channels]
+    figure = plot_roofline([roof], [w.intensity for w in works],
+                           [roof.attainable(w.intensity) for w in works],
+                           point_labels=[f"C={c}" for c in channels])
+    FigureCanvasAgg(figure).draw()
+    renderer = figure.canvas.get_renderer()
+    boxes = [text.get_window_extent(renderer) for text in figure.axes[0].texts]
+    assert len(boxes) == len(channels)
+    for index, box in enumerate(boxes):
+        for other in boxes[index + 1:]:
+            assert not box.overlaps(other)

@@ -17,13 +17,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
+from onebyone.gpu_timing import time_with_events
 from onebyone.precision import tf32_allowed, tf32_is_allowed
 from onebyone.timing import (
+    NOISE_THRESHOLD,
     Timing,
     describe_device,
+    format_rounds,
     make_input,
     memory_format_name,
     merge_timings,
+    parse_rounds,
     time_callable,
 )
 
@@ -173,7 +177,9 @@ def test_record_names_what_was_measured():
     assert timing.input_shape == (4, 8) and timing.num_threads == 1
     assert timing.torch_version == torch.__version__
     assert timing.cudnn_benchmark is True and torch.backends.cudnn.benchmark is False
-    assert timing.tf32 is False  # TF32 means nothing on a CPU
+    assert timing.conv_fp32_precision in {"ieee", "tf32", "bf16"}  # the setting in force
+    assert timing.mkldnn_fp32_precision == "ieee"  # oneDNN on the CPU: true float32
+    assert timing.timer == "blocked_autorange" and timing.l2_flush is False
     assert 0 < timing.median_s < 1 and timing.iqr_s >= 0 and timing.runs >= 1
     row = timing.as_row()
     assert row["input_shape"] == "4x8" and row["median_s"] == timing.median_s
@@ -212,7 +218,11 @@ def test_tf32_switch_is_restored():
     ("arguments", "error", "match"),
     [
         ({"fn": 3}, TypeError, "module or a function"),
-        ({"min_run_time": 0}, ValueError, "min_run_time must be positive"),
+        ({"min_run_time": 0}, ValueError, "min_run_time must be a positive, finite"),
+        ({"min_run_time": float("nan")}, ValueError, "min_run_time must be a positive, finite"),
+        ({"min_run_time": float("inf")}, ValueError, "min_run_time must be a positive, finite"),
+        ({"min_run_time": "1"}, ValueError, "min_run_time must be a positive, finite"),
+        ({"cuda_graph": True}, ValueError, "cuda_graph needs a CUDA device"),
         ({"warmup": -1}, ValueError, "warmup must be >= 0"),
         ({"num_threads": 0}, ValueError, "num_threads must be >= 1"),
         ({"input_shape": (2, 0)}, ValueError, "positive sizes"),
@@ -224,3 +234,101 @@ def test_bad_arguments_raise_clear_errors(arguments, error, match):
     options = {"fn": lambda x: x, "input_shape": (2, 3), "min_run_time": 1e-3, **arguments}
     with pytest.raises(error, match=match):
         time_callable(options.pop("fn"), options.pop("input_shape"), **options)
+
+
+class ScriptedEventClock:
+    """An event clock for a CPU: each call advances a scripted clock; flushes are logged.
+
+    It records the order of what happens (``flush``, ``record``, ``call``) so a test can check
+    that every timed call is preceded by a flush that lies outside its two events.
+    """
+
+    def __init__(self, costs):
+        self.costs = itertools.cycle(costs)
+        self.now = 0.0
+        self.log: list[str] = []
+
+    class _Event:
+        def __init__(self, clock):
+            self.clock, self.at = clock, None
+
+        def record(self):
+            self.clock.log.append("record")
+            self.at = self.clock.now
+
+        def elapsed_time(self, end):
+            return (end.at - self.at) * 1e3  # milliseconds, as CUDA events report
+
+    def event(self):
+        return self._Event(self)
+
+    def synchronize(self):
+        self.log.append("sync")
+
+    def flush(self):
+        self.log.append("flush")
+        self.now += 1.0  # a flush takes long; it must never be timed
+
+    def work(self, x):
+        self.log.append("call")
+        self.now += next(self.costs)
+
+
+def test_event_timing_flushes_before_every_call_and_times_only_the_call():
+    clock = ScriptedEventClock([1e-3, 2e-3, 4e-3])
+    timing = time_callable(clock.work, (2, 3), event_clock=clock, min_run_time=0.05, warmup=0)
+    assert timing.timer == "cuda_events" and timing.l2_flush is True
+    assert timing.calls_per_block == 1 and timing.blocks == timing.runs >= 10
+    assert sorted({round(t, 9) for t in timing.times_s}) == pytest.approx([1e-3, 2e-3, 4e-3])
+    assert timing.median_s == pytest.approx(np.median(timing.times_s))
+    calls = [index for index, entry in enumerate(clock.log) if entry == "call"]
+    assert all(clock.log[index - 2:index] == ["flush", "record"] for index in calls)
+    assert all(clock.log[index + 1] == "record" for index in calls)
+    assert sum(timing.times_s) >= 0.05  # ran for min_run_time of timed calls
+
+
+def test_event_loop_stops_at_max_calls_and_checks_its_limits():
+    clock = ScriptedEventClock([1.0])
+    times = time_with_events(clock.work, torch.zeros(1), clock, min_run_time=1e9, max_calls=25)
+    assert len(times) == 25
+    with pytest.raises(ValueError, match="min_calls"):
+        time_with_events(clock.work, torch.zeros(1), clock, 1.0, min_calls=0)
+
+
+def test_noisy_flag_follows_the_relative_iqr():
+    steady, _ = fake_timing([1e-3])
+    spread, _ = fake_timing([1e-3, 1.5e-3, 2e-3, 3e-3])
+    assert steady.relative_iqr == 0 and not steady.noisy
+    assert spread.relative_iqr > NOISE_THRESHOLD and spread.noisy
+    assert spread.as_row()["noisy"] is True
+
+
+def test_merged_timings_remember_their_rounds_and_survive_a_csv_cell():
+    first, _ = fake_timing([1e-3], min_run_time=0.02)
+    second, _ = fake_timing([2e-3], min_run_time=0.02)
+    merged = merge_timings([first, second])
+    assert merged.rounds == (first.times_s, second.times_s)
+    back = parse_rounds(format_rounds(merged.rounds))
+    assert [len(times) for times in back] == [len(times) for times in merged.rounds]
+    for read, written in zip(back, merged.rounds, strict=True):
+        assert read == pytest.approx(written, rel=1e-3)
+    assert parse_rounds("") == ()
+
+
+def test_cuda_graphs_and_cuda_events_refuse_a_cpu():
+    from onebyone.gpu_timing import CudaEventClock, capture_cuda_graph
+
+    with pytest.raises(ValueError, match="CUDA graphs need a CUDA tensor"):
+        capture_cuda_graph(lambda x: x, torch.zeros(2))
+    with pytest.raises(ValueError, match="CUDA events need a CUDA device"):
+        CudaEventClock(torch.device("cpu"))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_on_cuda_the_default_is_events_with_a_flushed_l2_and_graphs_replay():
+    conv = nn.Conv2d(16, 16, 1).cuda()
+    events = time_callable(conv, (8, 16, 28, 28), device="cuda", min_run_time=0.05)
+    assert events.timer == "cuda_events" and events.l2_flush
+    graph = time_callable(conv, (8, 16, 28, 28), device="cuda", min_run_time=0.05,
+                          cuda_graph=True)
+    assert graph.timer == "cuda_graph" and graph.median_s > 0

@@ -57,6 +57,24 @@ class GpuSpec:
         }[precision]
         return None if tflops is None else tflops * 1e12
 
+    def convolution_precision(self, precision: str, tf32_conv: bool = True) -> str:
+        """The arithmetic a convolution stored in ``precision`` really runs in on this GPU.
+
+        Why: PyTorch's default lets cuDNN run float32 convolutions as TF32
+        (``torch.backends.cudnn.conv.fp32_precision == "tf32"``), while float32 matrix
+        products stay IEEE. So on a GPU with TF32 tensor cores a "float32" convolution is
+        predicted on the TF32 roof unless ``tf32_conv`` is ``False`` (IEEE float32 asked for).
+
+        Args:
+            precision: the storage precision (:data:`onebyone.precision.PRECISIONS`).
+            tf32_conv: whether TF32 is allowed for convolutions (PyTorch's default: yes; see
+                :func:`onebyone.precision.precision_settings` for the setting in force).
+        """
+        precision_dtype(precision)  # validates the name
+        if precision == "float32" and tf32_conv and self.tf32_tensor_tflops is not None:
+            return "tf32"
+        return precision
+
     def roofline(self, precision: str) -> Roofline | None:
         """The datasheet roofline for ``precision``, or ``None`` when the GPU lacks that mode."""
         peak = self.peak_flops_per_s(precision)

@@ -4,6 +4,9 @@ Why: Chapter 5 shows recorded results (a file per device under ``book/data/``) a
 reader's own fresh ones side by side, so the same functions must read a file and plot rows,
 whichever device made them. Rates are derived here, never stored: FLOP/s is ``flops /
 median_s`` and bytes/s is ``bytes / median_s`` (see :mod:`onebyone.roofline` for the units).
+
+Ratios of two measurements come with a bootstrap confidence interval over their recorded block
+times (:mod:`onebyone.intervals`), so a reader of the results can tell a difference from noise.
 """
 
 from __future__ import annotations
@@ -16,13 +19,16 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import ScalarFormatter
 
+from onebyone.intervals import Interval, ratio_interval
+from onebyone.kernels import ALLOCATION
 from onebyone.plotting import book_style
 from onebyone.roofline import Roofline, plot_roofline
+from onebyone.timing import parse_rounds
 
 _INTEGERS = ("batch_size", "in_channels", "out_channels", "height", "width", "macs", "flops",
-             "bytes", "runs", "blocks", "calls_per_block", "num_threads")
-_FLOATS = ("median_s", "iqr_s")
-_BOOLEANS = ("tf32", "cudnn_benchmark")
+             "bytes", "runs", "blocks", "calls_per_block", "num_threads", "rounds")
+_FLOATS = ("median_s", "iqr_s", "relative_iqr", "clock_mhz")
+_BOOLEANS = ("cudnn_benchmark", "noisy", "l2_flush", "tf32_matmul", "tf32_conv", "partial")
 
 Row = dict[str, object]
 
@@ -37,6 +43,31 @@ def parse_row(raw: dict[str, str]) -> Row:
     for key in _BOOLEANS:
         row[key] = raw[key] == "True" if raw.get(key) else None
     return row
+
+
+def kernel_names(row: Row) -> tuple[str, ...]:
+    """The profiler's top kernels of a measured row, largest share first (allocations such as
+    ``aten::empty``, which do no work, are left out)."""
+    return tuple(name for name in str(row.get("kernels") or "").split(";")
+                 if name and name not in ALLOCATION)
+
+
+def block_rounds(row: Row) -> tuple[tuple[float, ...], ...]:
+    """A measured row's per-call block times (seconds), one tuple per round."""
+    rounds = parse_rounds(str(row.get("times_s") or ""))
+    if not rounds:
+        raise ValueError(f"row {row['experiment']}/{row['variant']} has no recorded block times")
+    return rounds
+
+
+def time_ratio(slow: Row, fast: Row) -> Interval:
+    """``slow``'s median time over ``fast``'s, with a 95 % bootstrap interval (a speedup)."""
+    return ratio_interval(block_rounds(slow), block_rounds(fast))
+
+
+def rate_ratio(row: Row, reference: Row) -> Interval:
+    """``row``'s FLOP/s over ``reference``'s (e.g. a fraction of the peak), with its interval."""
+    return time_ratio(reference, row).scaled(row["flops"] / reference["flops"])
 
 
 def read_results(path: str | Path) -> list[Row]:
@@ -81,36 +112,59 @@ def device_label(rows: Sequence[Row]) -> str:
     return f"{first['device_name']} (cpu, {threads} thread{'s' if threads != 1 else ''})"
 
 
+def fastest_row(rows: Iterable[Row], precision: str = "float32") -> Row:
+    """The measured row of ``precision`` with the highest FLOP/s: the best any kernel reached."""
+    candidates = [row for row in rows if row["status"] == "measured"
+                  and row["precision"] == precision and row["flops"]]
+    if not candidates:
+        raise ValueError(f"no measured rows with FLOPs in {precision}")
+    return max(candidates, key=flops_per_s)
+
+
 def measured_roofline(rows: Iterable[Row], precision: str = "float32") -> Roofline:
-    """The roof measured by experiment 0: the GEMM rate in ``precision`` and the copy bandwidth."""
+    """This device's roof: the best rate any kernel reached in ``precision`` (FLOP/s), and the
+    copy's bandwidth (bytes/s).
+
+    Why the best rate and not one matrix product's: a roof must be above every measured point.
+    Different operations dispatch to different libraries (MKL for ``torch.mm``, oneDNN for most
+    convolutions on a CPU), and one of them may be faster than another on the same core.
+    """
     rows = list(rows)
-    matmul = select(rows, "peak", variant="matmul", precision=precision)
+    best = fastest_row(rows, precision)
     copy = select(rows, "peak", variant="copy")
-    if not matmul or not copy:
-        raise ValueError(f"no measured peak rows for {precision} (matmul) and copy")
+    if not copy:
+        raise ValueError("no measured copy row (experiment 0) for the bandwidth")
+    kernel = (kernel_names(best) or ("?",))[0]
     return Roofline(
-        flops_per_s(matmul[0]),
+        flops_per_s(best),
         bytes_per_s(copy[0]),
-        label=f"measured roof, {precision} ({matmul[0]['device_name']})",
+        label=f"measured roof, {precision}: best kernel ({kernel}), copy",
     )
 
 
-def bottleneck_speedups(rows: Iterable[Row]) -> list[tuple[int, float, float]]:
-    """``(batch size, MAC ratio, measured speedup)`` of experiment 2, by batch size.
+def bottleneck_speedups(rows: Iterable[Row], memory_format: str = "contiguous"
+                        ) -> list[tuple[int, float, Interval]]:
+    """``(batch size, MAC ratio, measured speedup with its interval)`` of experiment 2.
 
     The MAC ratio is direct MACs / reduced MACs (the prediction on paper); the speedup is
-    direct median time / reduced median time (the measurement).
+    direct median time / reduced median time (the measurement), with a 95 % bootstrap interval.
+
+    Args:
+        rows: results.
+        memory_format: ``"contiguous"`` (NCHW) or ``"channels_last"``.
     """
     rows = list(rows)
     result = []
-    for direct in sorted(select(rows, "bottleneck", variant="direct"),
+    for direct in sorted(select(rows, "bottleneck", variant="direct",
+                                memory_format=memory_format),
                          key=lambda row: row["batch_size"]):
-        reduced = select(rows, "bottleneck", variant="reduced", batch_size=direct["batch_size"])
+        reduced = select(rows, "bottleneck", variant="reduced", batch_size=direct["batch_size"],
+                         memory_format=memory_format)
         if reduced:
             result.append((
                 direct["batch_size"],
                 direct["macs"] / reduced[0]["macs"],
-                direct["median_s"] / reduced[0]["median_s"],
+                time_ratio(direct, reduced[0]),
             ))
     return result
 
@@ -159,16 +213,26 @@ def plot_same_math(rows: Iterable[Row], precision: str = "float32") -> Figure:
 
 @book_style
 def plot_bottleneck(rows: Iterable[Row]) -> Figure:
-    """Experiment 2: the MAC ratio (prediction) against the measured speedup, by batch size."""
+    """Experiment 2: the MAC ratio (prediction) against the measured speedup, by batch size,
+    for each memory format measured; error bars are the 95 % bootstrap intervals."""
     rows = list(rows)
-    speedups = bottleneck_speedups(rows)
-    if not speedups:
+    by_format = {layout: bottleneck_speedups(rows, layout)
+                 for layout in ("contiguous", "channels_last")}
+    by_format = {layout: speedups for layout, speedups in by_format.items() if speedups}
+    if not by_format:
         raise ValueError("no measured bottleneck pairs (direct and reduced) in these rows")
-    batches = [batch for batch, _, _ in speedups]
+    first = next(iter(by_format.values()))
+    batches = [batch for batch, _, _ in first]
     figure = Figure(figsize=(6, 3.8))
     axes = figure.add_subplot()
-    axes.plot(batches, [ratio for _, ratio, _ in speedups], "--", label="MAC ratio (on paper)")
-    axes.plot(batches, [speedup for _, _, speedup in speedups], "o-", label="measured speedup")
+    axes.plot(batches, [ratio for _, ratio, _ in first], "--", label="MAC ratio (on paper)")
+    for layout, speedups in by_format.items():
+        estimates = np.array([speedup.estimate for _, _, speedup in speedups])
+        errors = np.array([[s.estimate - s.low for _, _, s in speedups],
+                           [s.high - s.estimate for _, _, s in speedups]])
+        name = "NCHW" if layout == "contiguous" else "channels-last"
+        axes.errorbar([batch for batch, _, _ in speedups], estimates, yerr=errors, fmt="o-",
+                      capsize=3, label=f"measured speedup, {name}")
     axes.set_xscale("log", base=2)
     axes.set_xticks(batches, [str(batch) for batch in batches])
     axes.set_ylim(bottom=0)
@@ -207,11 +271,13 @@ def plot_roofline_sweep(
 
 
 @book_style
-def plot_inception(rows: Iterable[Row], batch_size: int) -> Figure:
+def plot_inception(rows: Iterable[Row], batch_size: int,
+                   memory_format: str = "contiguous") -> Figure:
     """Experiment 4: time of each branch and of the whole module, naive against reduced."""
-    rows = select(rows, "inception", batch_size=batch_size)
+    rows = select(rows, "inception", batch_size=batch_size, memory_format=memory_format)
     if not rows:
-        raise ValueError(f"no measured inception rows for batch size {batch_size}")
+        raise ValueError(f"no measured inception rows for batch size {batch_size} "
+                         f"in {memory_format}")
     parts = ("branch1", "branch2", "branch3", "branch4", "module")
     figure = Figure(figsize=(7, 3.8))
     axes = figure.add_subplot()
@@ -225,7 +291,8 @@ def plot_inception(rows: Iterable[Row], batch_size: int) -> Figure:
                  label=module)
     axes.set_xticks(range(len(parts)), parts)
     _axes_style(axes, "part of inception (3a)", "median time per call (ms)",
-                f"Inception (3a), batch {batch_size}, float32, {device_label(rows)}")
+                f"Inception (3a), batch {batch_size}, float32, {memory_format},\n"
+                f"{device_label(rows)}")
     axes.legend()
     figure.tight_layout()
     return figure

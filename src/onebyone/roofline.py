@@ -10,13 +10,16 @@ and so takes at least ``max(FLOPs / P, bytes / B)`` seconds. Below the ridge poi
 it is memory-bound, above it compute-bound. A 1x1 convolution is a matrix product whose
 intensity grows with its channel counts, so a sweep over channels walks along the roof.
 
-The roof here is *measured* with :mod:`onebyone.timing` (a large matrix product for ``P``, a
-large device-to-device copy for ``B``), so it is what this device achieves, not its datasheet.
+The roof can be *measured* with :mod:`onebyone.timing` (a large matrix product for ``P``, a
+large device-to-device copy for ``B``), so it is what this device achieves, not its datasheet;
+Chapter 5 raises ``P`` to the best rate any kernel reached, since one library's matrix product
+need not be the fastest code on the device, and compares it with :func:`instruction_set_peak`.
 Units: FLOPs (2 per MAC, see :mod:`onebyone.cost`), bytes, seconds.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -119,6 +122,75 @@ def pointwise_conv_workload(
     pixels = batch_size * height * width
     elements = pixels * in_channels + out_channels * in_channels + pixels * out_channels
     return Workload(flops=2 * macs, bytes_moved=elements * bytes_per_element)
+
+
+def compute_bound_channels(
+    roof: Roofline, batch_size: int, height: int, width: int, bytes_per_element: int = 4
+) -> int | None:
+    """The fewest channels ``C = C_in = C_out`` at which a 1x1 convolution is compute-bound.
+
+    Why exactly, not the next swept width: with ``P = N*H*W`` pixels and ``b`` bytes per number
+    the intensity is ``2 P C / (b (2 P + C))`` FLOP/byte, which reaches the ridge ``r`` when
+    ``C >= 2 P r b / (2 P - r b)``. It rises towards ``2 P / b`` as ``C`` grows, so when even
+    that is below the ridge no width is compute-bound and the answer is ``None``.
+
+    Args:
+        roof: the roof whose ridge point (FLOP/byte) is the threshold.
+        batch_size, height, width: the pixels ``N x H x W``.
+        bytes_per_element: 4 for float32 (and TF32), 2 for bfloat16.
+    """
+    sizes = (batch_size, height, width, bytes_per_element)
+    if any(size < 1 for size in sizes):
+        raise ValueError(f"all sizes must be positive, got {sizes}")
+    pixels, ridge = batch_size * height * width, roof.ridge_intensity
+    denominator = 2 * pixels - ridge * bytes_per_element
+    if denominator <= 0:
+        return None
+    channels = max(1, math.floor(2 * pixels * ridge * bytes_per_element / denominator))
+    while pointwise_conv_workload(batch_size, channels, channels, height, width,
+                                  bytes_per_element).intensity < ridge:
+        channels += 1  # the formula's floor is at most one or two short (rounding)
+    while channels > 1 and pointwise_conv_workload(
+            batch_size, channels - 1, channels - 1, height, width,
+            bytes_per_element).intensity >= ridge:
+        channels -= 1
+    return channels
+
+
+VECTOR_LANES_FP32 = {"AVX-512": 16, "AVX2": 8, "NEON": 4}
+"""float32 numbers per vector register of each instruction set (the widest present counts)."""
+
+
+def instruction_set_peak(isa: str, clock_mhz: float | None, cores: int,
+                         fma_units: int = 2) -> float | None:
+    """An upper bound on float32 FLOP/s from the instruction set: clock x lanes x 2 x units x cores.
+
+    Why: a measured roof says what one library reached; the instruction set says what the
+    silicon could do at most. Each fused multiply-add (FMA) is 2 FLOPs on every lane of a
+    vector; a core issues at most ``fma_units`` of them per cycle.
+
+    It is a bound, not a promise: the clock a system reports may be nominal (the core boosts
+    above it, or runs below it under load), and some cores split a wide instruction in two
+    (AMD Zen 4 executes a 512-bit FMA as two 256-bit halves, halving the AVX-512 figure).
+
+    Args:
+        isa: the instruction sets, e.g. ``"AVX2 FMA AVX-512"`` (see
+            :func:`onebyone.machine.isa_summary`).
+        clock_mhz: the core clock in MHz; ``None`` when unknown (then so is the bound).
+        cores: cores (threads) used.
+        fma_units: FMA instructions a core issues per cycle (2 on recent x86 server cores).
+
+    Returns:
+        FLOP/s, or ``None`` when the clock or a known vector instruction set is missing.
+    """
+    if cores < 1 or fma_units < 1:
+        raise ValueError(f"cores and fma_units must be >= 1, got {cores} and {fma_units}")
+    names = set(isa.split())
+    lanes = max((VECTOR_LANES_FP32[name] for name in VECTOR_LANES_FP32 if name in names),
+                default=None)
+    if lanes is None or not clock_mhz:
+        return None
+    return clock_mhz * 1e6 * lanes * 2 * fma_units * cores
 
 
 def layer_workloads(
@@ -283,9 +355,14 @@ def plot_roofline(
     if len(rates):
         axes.loglog(intensities, np.array(rates) / 1e9, "o", color="black", label=points_label)
         texts = point_labels or [""] * len(rates)
-        for intensity, rate, text in zip(intensities, rates, texts, strict=True):
-            axes.annotate(text, (intensity, rate / 1e9), textcoords="offset points",
-                          xytext=(4, -10), fontsize=8)
+        order = np.argsort(intensities)
+        for rank, index in enumerate(order):
+            # Neighbouring points sit close together on a log axis: alternate their labels
+            # above and below the points, centred, so that no two labels overlap.
+            above = rank % 2 == 0
+            axes.annotate(texts[index], (intensities[index], rates[index] / 1e9),
+                          textcoords="offset points", xytext=(0, 7 if above else -7),
+                          ha="center", va="bottom" if above else "top", fontsize=8)
     axes.set_xlabel("arithmetic intensity (FLOP/byte)")
     axes.set_ylabel("rate (GFLOP/s)")
     axes.set_title(title)

@@ -12,7 +12,11 @@ long enough to make the clock's own cost negligible. This module adds the rest:
 - the **median** and the **interquartile range (IQR)** of the per-call times, which ignore
   the occasional interrupted block that would drag a mean;
 - a record of what was measured: device, versions, dtype, memory format, ``cudnn.benchmark``,
-  TF32, threads and input shape, so a number is never separated from its conditions.
+  the float32 precision settings in force, threads and input shape, so a number is never
+  separated from its conditions;
+- a flag on noisy measurements: a relative IQR above :data:`NOISE_THRESHOLD` (5 %);
+- on CUDA, one call at a time between CUDA events with the L2 cache flushed before each, and
+  optionally CUDA-graph replay (:mod:`onebyone.gpu_timing`).
 
 All times are in seconds, per call.
 """
@@ -20,15 +24,21 @@ All times are in seconds, per call.
 from __future__ import annotations
 
 import contextlib
-import platform
+import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 
 import torch
 from torch import nn
 from torch.utils import benchmark
+from torch.utils.benchmark.utils.common import set_torch_threads
 
-from onebyone.precision import tf32_is_allowed
+from onebyone.gpu_timing import CudaEventClock, EventClock, capture_cuda_graph, time_with_events
+from onebyone.machine import cpu_model
+from onebyone.precision import precision_settings
+
+NOISE_THRESHOLD = 0.05
+"""A measurement whose IQR exceeds 5 % of its median is flagged ``noisy``."""
 
 
 @dataclass(frozen=True)
@@ -49,10 +59,16 @@ class Timing:
         dtype: the input's dtype, e.g. ``"float32"``.
         memory_format: ``"contiguous"`` (NCHW) or ``"channels_last"`` (NHWC in memory).
         cudnn_benchmark: whether cuDNN autotuned its algorithms (``torch.backends.cudnn``).
-        tf32: whether CUDA matrix products could use TF32 (always ``False`` off CUDA).
+        matmul_fp32_precision, conv_fp32_precision, mkldnn_fp32_precision: the float32
+            settings in force (``"ieee"``, ``"tf32"``, ``"bf16"``; see
+            :func:`onebyone.precision.precision_settings`).
         num_threads: CPU threads PyTorch used.
         input_shape: shape of the input tensor.
         times_s: per-call time of every block, in seconds (the raw data of the median/IQR).
+        timer: ``"blocked_autorange"`` (blocks of calls, host clock), ``"cuda_events"`` (one
+            call between two CUDA events) or ``"cuda_graph"`` (events around graph replays).
+        l2_flush: whether the GPU's L2 cache was flushed before every timed call.
+        round_blocks: blocks per round after :func:`merge_timings` (``times_s`` in order).
     """
 
     median_s: float
@@ -69,25 +85,61 @@ class Timing:
     dtype: str
     memory_format: str
     cudnn_benchmark: bool
-    tf32: bool
+    matmul_fp32_precision: str
+    conv_fp32_precision: str
+    mkldnn_fp32_precision: str
     num_threads: int
     input_shape: tuple[int, ...]
     times_s: tuple[float, ...] = field(default=(), repr=False)
+    timer: str = "blocked_autorange"
+    l2_flush: bool = False
+    round_blocks: tuple[int, ...] = ()
 
     @property
     def relative_iqr(self) -> float:
         """IQR divided by the median: 0.02 means the middle half of the calls lie within 2 %."""
         return self.iqr_s / self.median_s
 
+    @property
+    def noisy(self) -> bool:
+        """Whether the relative IQR exceeds :data:`NOISE_THRESHOLD`: trust it less."""
+        return self.relative_iqr > NOISE_THRESHOLD
+
+    @property
+    def rounds(self) -> tuple[tuple[float, ...], ...]:
+        """``times_s`` split into its rounds (one round when it was never merged)."""
+        sizes = self.round_blocks or (len(self.times_s),)
+        starts = [sum(sizes[:index]) for index in range(len(sizes))]
+        return tuple(self.times_s[start:start + size]
+                     for start, size in zip(starts, sizes, strict=True))
+
     def as_row(self) -> dict[str, object]:
         """The record as a flat dict of plain values, ready for ``csv.DictWriter``.
 
-        The shape becomes a string such as ``"8x64x28x28"``; the raw ``times_s`` are left out.
+        The shape becomes a string such as ``"8x64x28x28"``; ``relative_iqr`` and ``noisy`` are
+        added; the raw ``times_s`` are left out (see :func:`format_rounds`).
         """
         row = asdict(self)
-        del row["times_s"]
+        del row["times_s"], row["round_blocks"]
         row["input_shape"] = "x".join(str(size) for size in self.input_shape)
+        row["relative_iqr"] = self.relative_iqr
+        row["noisy"] = self.noisy
         return row
+
+
+def format_rounds(rounds: Sequence[Sequence[float]]) -> str:
+    """Block times as text for a CSV cell: rounds separated by ``|``, times by spaces (seconds).
+
+    Four significant digits: far finer than the noise of any timing.
+    """
+    return "|".join(" ".join(f"{time:.4g}" for time in times) for times in rounds)
+
+
+def parse_rounds(text: str) -> tuple[tuple[float, ...], ...]:
+    """The inverse of :func:`format_rounds`."""
+    if not text.strip():
+        return ()
+    return tuple(tuple(float(time) for time in part.split()) for part in text.split("|"))
 
 
 def describe_device(device: torch.device | str) -> str:
@@ -97,20 +149,15 @@ def describe_device(device: torch.device | str) -> str:
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"`` ...
 
     Returns:
-        The GPU's name from the CUDA driver, or the CPU's model name from ``/proc/cpuinfo``
-        (falling back to :func:`platform.processor`, then to ``"unknown CPU"``).
+        The GPU's name from the CUDA driver, or the CPU's model name with its family and model
+        numbers (:func:`onebyone.machine.cpu_model`).
     """
     device = torch.device(device)
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     if device.type != "cpu":
         return device.type
-    with contextlib.suppress(OSError):
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown CPU"
+    return cpu_model()
 
 
 def memory_format_name(memory_format: torch.memory_format) -> str:
@@ -181,6 +228,9 @@ def time_callable(
     num_threads: int | None = None,
     cudnn_benchmark: bool | None = None,
     timer: Callable[[], float] | None = None,
+    flush_l2: bool = True,
+    cuda_graph: bool = False,
+    event_clock: EventClock | None = None,
 ) -> Timing:
     """Time ``fn(x)`` on a fresh random ``x`` and return the median, the IQR and the conditions.
 
@@ -202,22 +252,33 @@ def time_callable(
             whereas ``Timer`` alone would use 1).
         cudnn_benchmark: set ``torch.backends.cudnn.benchmark`` for the timing (and restore it);
             ``None`` leaves it as it is.
-        timer: the clock, in seconds. Default: ``torch.utils.benchmark``'s, which synchronises
-            the device before reading ``time.perf_counter``. Tests pass a fake clock.
+        timer: the clock of the blocked timing, in seconds. Default: ``torch.utils.benchmark``'s,
+            which synchronises the device before reading ``time.perf_counter``. Tests pass a
+            fake clock.
+        flush_l2: on CUDA, flush the L2 cache before every timed call (see
+            :mod:`onebyone.gpu_timing`).
+        cuda_graph: on CUDA, time replays of a captured CUDA graph of ``fn(x)`` instead of
+            ordinary calls (their difference is the launch overhead).
+        event_clock: time one call at a time with this event clock (default on CUDA:
+            :class:`onebyone.gpu_timing.CudaEventClock`); tests pass a scripted one on a CPU.
 
     Returns:
         A :class:`Timing`, per-call times in seconds.
     """
     if not callable(fn):
         raise TypeError(f"fn must be a module or a function, got {type(fn).__name__}")
-    if min_run_time <= 0:
-        raise ValueError(f"min_run_time must be positive (seconds), got {min_run_time}")
+    if not (isinstance(min_run_time, (int, float)) and math.isfinite(min_run_time)
+            and min_run_time > 0):
+        raise ValueError(f"min_run_time must be a positive, finite number of seconds, "
+                         f"got {min_run_time!r}")
     if warmup < 0:
         raise ValueError(f"warmup must be >= 0 calls, got {warmup}")
     device = torch.device(device)
     threads = torch.get_num_threads() if num_threads is None else num_threads
     if threads < 1:
         raise ValueError(f"num_threads must be >= 1, got {threads}")
+    if cuda_graph and device.type != "cuda":
+        raise ValueError(f"cuda_graph needs a CUDA device, got {device}")
     if isinstance(fn, nn.Module):
         fn.to(device=device, dtype=dtype, memory_format=memory_format).eval()
     x = make_input(input_shape, device=device, dtype=dtype, memory_format=memory_format, seed=seed)
@@ -225,19 +286,31 @@ def time_callable(
     stopwatch = benchmark.Timer(
         stmt="fn(x)", globals={"fn": fn, "x": x}, num_threads=threads, **timer_options
     )
+    if event_clock is None and device.type == "cuda":
+        event_clock = CudaEventClock(device, flush_l2=flush_l2)
     with _cudnn_benchmark(cudnn_benchmark), torch.inference_mode():
         benchmarked = torch.backends.cudnn.benchmark
         for _ in range(warmup):
             fn(x)
         if device.type == "cuda":
             torch.cuda.synchronize(device)
-        measurement = stopwatch.blocked_autorange(min_run_time=min_run_time)
+        if event_clock is None:
+            measurement = stopwatch.blocked_autorange(min_run_time=min_run_time)
+            times = tuple(measurement.times)
+            calls_per_block, method = measurement.number_per_run, "blocked_autorange"
+        else:
+            timed = capture_cuda_graph(fn, x) if cuda_graph else fn
+            with set_torch_threads(threads):
+                times = tuple(time_with_events(timed, x, event_clock, min_run_time))
+            calls_per_block, method = 1, "cuda_graph" if cuda_graph else "cuda_events"
+    median, iqr = _median_and_iqr(times)
+    settings = precision_settings()
     return Timing(
-        median_s=float(measurement.median),
-        iqr_s=float(measurement.iqr),
-        runs=len(measurement.raw_times) * measurement.number_per_run,
-        blocks=len(measurement.raw_times),
-        calls_per_block=measurement.number_per_run,
+        median_s=median,
+        iqr_s=iqr,
+        runs=len(times) * calls_per_block,
+        blocks=len(times),
+        calls_per_block=calls_per_block,
         label=label,
         device=str(device),
         device_name=describe_device(device),
@@ -247,10 +320,14 @@ def time_callable(
         dtype=str(dtype).removeprefix("torch."),
         memory_format=memory_format_name(memory_format),
         cudnn_benchmark=bool(benchmarked),
-        tf32=device.type == "cuda" and tf32_is_allowed() and dtype == torch.float32,
+        matmul_fp32_precision=settings["matmul_fp32_precision"],
+        conv_fp32_precision=settings["conv_fp32_precision"],
+        mkldnn_fp32_precision=settings["mkldnn_fp32_precision"],
         num_threads=threads,
         input_shape=tuple(x.shape),
-        times_s=tuple(measurement.times),
+        times_s=times,
+        timer=method,
+        l2_flush=event_clock is not None and flush_l2,
     )
 
 
@@ -274,12 +351,14 @@ def merge_timings(timings: Sequence[Timing]) -> Timing:
 
     Returns:
         One :class:`Timing` whose median and IQR are those of all blocks together; ``runs``
-        and ``blocks`` are summed, ``calls_per_block`` is kept if all agree and 0 otherwise.
+        and ``blocks`` are summed, ``calls_per_block`` is kept if all agree and 0 otherwise,
+        and ``round_blocks`` remembers which blocks came from which round.
     """
     if not timings:
         raise ValueError("nothing to merge: give at least one timing")
     first = timings[0]
-    same = ("label", "device", "dtype", "memory_format", "num_threads", "input_shape", "tf32")
+    same = ("label", "device", "dtype", "memory_format", "num_threads", "input_shape",
+            "matmul_fp32_precision", "conv_fp32_precision", "mkldnn_fp32_precision", "timer")
     for timing in timings[1:]:
         different = [name for name in same if getattr(timing, name) != getattr(first, name)]
         if different:
@@ -297,4 +376,6 @@ def merge_timings(timings: Sequence[Timing]) -> Timing:
         blocks=len(times),
         calls_per_block=block_sizes.pop() if len(block_sizes) == 1 else 0,
         times_s=times,
+        round_blocks=tuple(size for timing in timings
+                           for size in (timing.round_blocks or (len(timing.times_s),))),
     )

@@ -10,7 +10,7 @@ import math
 
 from onebyone.exercises.checks import expect, expect_close, expect_integer, passed
 from onebyone.gpu_specs import load_gpu_specs
-from onebyone.roofline import pointwise_conv_workload
+from onebyone.roofline import compute_bound_channels, pointwise_conv_workload
 
 # The layer of exercises 1 and 2: 256 -> 256 channels on 32 images of 28 x 28, float32.
 LAYER = {"batch_size": 32, "in_channels": 256, "out_channels": 256, "height": 28, "width": 28}
@@ -49,11 +49,7 @@ def check_compute_bound_channels(answer: object) -> None:
     pixels is compute-bound on an H100 in float32 (intensity at least the datasheet ridge point).
     """
     h100 = load_gpu_specs()["H100"]
-    ridge = h100.roofline("float32").ridge_intensity
-    pixels = {key: LAYER[key] for key in ("batch_size", "height", "width")}
-    channels = 1
-    while pointwise_conv_workload(**pixels, in_channels=channels, out_channels=channels,
-                                  bytes_per_element=FLOAT32_BYTES).intensity < ridge:
-        channels += 1
+    channels = compute_bound_channels(h100.roofline("float32"), LAYER["batch_size"],
+                                      LAYER["height"], LAYER["width"], FLOAT32_BYTES)
     expect_integer(answer, channels, "the channel count")
     passed(f"from {channels} channels on, the H100's float32 units are the limit")

@@ -1,0 +1,53 @@
+"""Tests of the kernel names read from the profiler: dispatch that depends on batch and layout."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from onebyone.kernels import convolution_kernel, quiet_profile, top_kernels
+
+
+def test_a_matrix_product_is_named_as_such():
+    other = torch.randn(64, 64)
+    assert top_kernels(lambda x: torch.mm(x, other), torch.randn(64, 64)) == ("aten::mm",)
+
+
+def test_max_pooling_names_its_kernel():
+    names = top_kernels(nn.MaxPool2d(3, 1, 1), torch.randn(1, 8, 16, 16))
+    assert names[0].startswith("aten::max_pool2d")
+
+
+def test_the_same_convolution_dispatches_by_batch_size():
+    torch.manual_seed(0)
+    conv = nn.Conv2d(32, 16, 1, bias=False).eval()
+    small = top_kernels(conv, torch.randn(1, 32, 14, 14))
+    large = top_kernels(conv, torch.randn(32, 32, 14, 14))
+    assert small and large
+    assert all("conv" in name for name in small[:1] + large[:1])  # a convolution kernel first
+
+
+def test_nothing_is_printed_by_the_profiler(capfd):
+    top_kernels(lambda x: x + 1, torch.randn(8))
+    assert capfd.readouterr().err == ""
+
+
+def test_bad_counts_are_refused():
+    with pytest.raises(ValueError, match="calls and most"):
+        top_kernels(lambda x: x, torch.randn(2), calls=0)
+
+
+def test_quiet_profile_profiles_and_prints_nothing(capfd):
+    with quiet_profile(record_shapes=True) as profiled:
+        torch.mm(torch.randn(4, 5), torch.randn(5, 6))
+    shapes = [event.input_shapes for event in profiled.key_averages(group_by_input_shape=True)
+              if event.key == "aten::mm"]
+    assert shapes == [[[4, 5], [5, 6]]]
+    assert capfd.readouterr().err == ""
+
+
+def test_the_convolution_kernel_is_picked_out_of_wrappers_and_pooling():
+    names = ("aten::max_pool2d_with_indices", "aten::_convolution", "aten::_slow_conv2d_forward")
+    assert convolution_kernel(names) == "aten::_slow_conv2d_forward"
+    assert convolution_kernel(("aten::max_pool2d_with_indices",)) is None

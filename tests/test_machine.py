@@ -1,0 +1,58 @@
+"""Tests of the machine description: flags, instruction sets, bfloat16 support, metadata."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from onebyone import machine
+from onebyone.precision import skip_reason
+
+ZEN4 = [
+    "processor\t: 0",
+    "cpu family\t: 25",
+    "model\t\t: 17",
+    "model name\t: AMD EPYC",
+    "cpu MHz\t\t: 2596.132",
+    "flags\t\t: fpu sse2 avx fma avx2 avx512f avx512bw avx512_bf16",
+]
+SKYLAKE = ["model name\t: Intel Xeon", "flags\t\t: fpu avx fma avx2 avx512f"]
+GRAVITON = ["Features\t: fp asimd sve bf16"]
+
+
+def test_flags_and_instruction_sets_are_read_from_cpuinfo():
+    assert {"avx2", "avx512_bf16"} <= machine.cpu_flags(ZEN4)
+    assert machine.isa_summary(machine.cpu_flags(ZEN4)) == "AVX2 FMA AVX-512 AVX512-BF16"
+    assert machine.isa_summary(machine.cpu_flags(GRAVITON)) == "NEON SVE ARM-BF16"
+    assert machine.cpu_flags([]) == frozenset()
+
+
+def test_native_bfloat16_needs_its_instructions():
+    assert machine.has_native_cpu_bfloat16(machine.cpu_flags(ZEN4))
+    assert machine.has_native_cpu_bfloat16(machine.cpu_flags(GRAVITON))
+    assert not machine.has_native_cpu_bfloat16(machine.cpu_flags(SKYLAKE))  # AVX-512, no BF16
+
+
+def test_model_clock_and_vague_names():
+    assert machine.cpu_model(ZEN4) == "AMD EPYC (family 25, model 17)"
+    assert machine.cpu_model(SKYLAKE) == "Intel Xeon"
+    assert machine.cpu_clock_mhz(ZEN4) == pytest.approx(2596.132)
+    assert machine.cpu_clock_mhz(SKYLAKE) is None
+
+
+def test_bfloat16_is_skipped_on_a_cpu_without_bfloat16_instructions(monkeypatch):
+    monkeypatch.setattr(machine, "_cpuinfo_lines", lambda: SKYLAKE)
+    reason = skip_reason("bfloat16", "cpu")
+    assert "no bfloat16 instructions" in reason
+    monkeypatch.setattr(machine, "_cpuinfo_lines", lambda: ZEN4)
+    assert skip_reason("bfloat16", "cpu") == ""
+
+
+def test_run_metadata_names_the_run(monkeypatch):
+    monkeypatch.setattr(machine, "_cpuinfo_lines", lambda: ZEN4)
+    metadata = machine.run_metadata("cpu", rounds=5, command="python -m x --rounds 5")
+    assert metadata["rounds"] == 5 and metadata["command"] == "python -m x --rounds 5"
+    assert metadata["torch_version"] == torch.__version__
+    assert metadata["processor"] == "AMD EPYC (family 25, model 17)"
+    assert metadata["isa"] == "AVX2 FMA AVX-512 AVX512-BF16" and metadata["clock_mhz"] == 2596
+    assert metadata["date"][:2] == "20" and metadata["date"].endswith("+00:00")

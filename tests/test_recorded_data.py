@@ -1,0 +1,46 @@
+"""Checks on the recorded results under book/data/: complete, self-describing, reproducible."""
+
+from __future__ import annotations
+
+import csv
+import shlex
+
+import pytest
+
+from onebyone.experiments import FIELDS
+from onebyone.results import block_rounds, kernel_names, read_results
+
+
+@pytest.fixture(scope="module")
+def recorded(root):
+    paths = sorted((root / "book" / "data").glob("*.csv"))
+    assert paths, "no recorded results under book/data"
+    return {path: read_results(path) for path in paths}
+
+
+def test_every_file_has_the_columns_of_the_experiment_command(recorded):
+    for path in recorded:
+        with path.open(newline="", encoding="utf-8") as file:
+            assert tuple(next(csv.reader(file))) == FIELDS, path.name
+
+
+def test_every_measurement_says_what_ran_and_how_sure_it_is(recorded):
+    for path, rows in recorded.items():
+        for row in rows:
+            if row["status"] == "skipped":
+                assert row["note"] and row["median_s"] is None, path.name
+                continue
+            assert kernel_names(row), (path.name, row["variant"])
+            rounds = block_rounds(row)
+            assert len(rounds) == row["rounds"] and sum(map(len, rounds)) == row["blocks"]
+            assert not row["partial"]
+            assert row["date"] and row["command"] and row["torch_version"]
+
+
+def test_the_readme_names_the_command_that_made_each_file(recorded, root):
+    readme = (root / "book" / "data" / "README.md").read_text(encoding="utf-8")
+    for path, rows in recorded.items():
+        commands = {row["command"] for row in rows}
+        assert len(commands) == 1, f"{path.name} mixes runs"
+        arguments = shlex.split(commands.pop())[3:]  # after python -m onebyone.experiments
+        assert f"-m onebyone.experiments {shlex.join(arguments)}" in readme, path.name
