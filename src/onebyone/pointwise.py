@@ -8,9 +8,10 @@ every location ``(h, w)`` of every image ``n``::
 Chapter 1 derives this and shows four ways of computing it. This module holds the reference
 versions the later chapters reuse: the same function as one matrix product and as an einsum,
 the exact conversion between a 1x1 ``nn.Conv2d`` and an ``nn.Linear``, and the checks that
-refuse a layer whose weight cannot simply be reshaped into that ``nn.Linear`` (a larger kernel,
-a stride, padding, groups), with an error that names the problem. A dilation is accepted: with
-a 1x1 kernel there are no kernel taps to spread apart, so it changes nothing.
+refuse a layer that is not such a per-pixel linear map with a reshaped weight (a larger kernel,
+a stride or padding: a different function; groups: a block-diagonal matrix), with an error that
+names the problem. A dilation is accepted: with a 1x1 kernel there are no kernel taps to spread
+apart, so it changes nothing.
 """
 
 from __future__ import annotations
