@@ -40,6 +40,17 @@ def test_collapsed_conv():
         chapter3.check_collapsed_conv(nn.Linear(4, 2))
 
 
+def test_collapsed_conv_leaves_the_answer_as_it_was():
+    answer = by_hand().float()  # a float32 answer is accepted...
+    before = answer.weight.detach().clone()
+    assert chapter3.check_collapsed_conv(answer) is None
+    # ...and the check does not convert the student's own module to float64
+    assert answer.weight.dtype == torch.float32 and answer.bias.dtype == torch.float32
+    assert torch.equal(answer.weight, before)
+    with pytest.raises(ExerciseFailed, match="wrong values"):  # float32, but wrong
+        chapter3.check_collapsed_conv(by_hand(forget_first_bias=True).float())
+
+
 def test_mlpconv_parameters():
     right = (5 * 5 * 3 * 192 + 192) + (192 * 160 + 160) + (160 * 96 + 96)
     assert chapter3.check_mlpconv_parameters(right) is None

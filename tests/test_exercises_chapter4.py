@@ -5,30 +5,34 @@ import pytest
 from onebyone.exercises import chapter4
 from onebyone.exercises.checks import ExerciseFailed
 
-HW_3A = 28 * 28
+HW_4A, HW_5B = 14 * 14, 7 * 7
 
 
-def test_naive_3a_macs():
-    right = HW_3A * 192 * (64 + 128 * 9 + 32 * 25)
-    assert chapter4.check_naive_3a_macs(right) is None
+def test_inception_4a_3x3_branch_macs():
+    right = HW_4A * (480 * 96 + 9 * 96 * 208)
+    assert chapter4.check_inception_4a_3x3_branch_macs(right) is None
     with pytest.raises(ExerciseFailed, match="count MACs, not FLOPs"):
-        chapter4.check_naive_3a_macs(2 * right)
+        chapter4.check_inception_4a_3x3_branch_macs(2 * right)
+    with pytest.raises(ExerciseFailed, match="the 1x1 reduction in front of it costs MACs too"):
+        chapter4.check_inception_4a_3x3_branch_macs(HW_4A * 9 * 96 * 208)
     with pytest.raises(ExerciseFailed, match="not right: recount it"):
-        chapter4.check_naive_3a_macs(HW_3A * 192 * (64 + 128 * 9 + 32 * 9))  # 5x5 taken as 3x3
+        chapter4.check_inception_4a_3x3_branch_macs(HW_4A * (480 * 96 + 9 * 480 * 208))
     with pytest.raises(ExerciseFailed, match="should be a Python int"):
-        chapter4.check_naive_3a_macs(float(right))
+        chapter4.check_inception_4a_3x3_branch_macs(float(right))
 
 
-def test_5x5_saving():
-    naive = HW_3A * 192 * 32 * 25
-    reduced = HW_3A * (192 * 16 + 16 * 32 * 25)
-    assert chapter4.check_5x5_saving(naive / reduced) is None
+def test_5b_5x5_saving():
+    direct = HW_5B * 832 * 25 * 128
+    reduced = HW_5B * (832 * 48 + 25 * 48 * 128)
+    assert chapter4.check_5b_5x5_saving(direct / reduced) is None
     with pytest.raises(ExerciseFailed, match="the 1x1 reduction itself costs MACs too"):
-        chapter4.check_5x5_saving(naive / (HW_3A * 16 * 32 * 25))
+        chapter4.check_5b_5x5_saving(direct / (HW_5B * 25 * 48 * 128))
     with pytest.raises(ExerciseFailed, match="which is not right"):
-        chapter4.check_5x5_saving(reduced / naive)  # upside down
+        chapter4.check_5b_5x5_saving(reduced / direct)  # upside down
+    with pytest.raises(ExerciseFailed, match="which is not right"):
+        chapter4.check_5b_5x5_saving((192 * 25 * 32) / (192 * 16 + 16 * 25 * 32))  # (3a)'s
     with pytest.raises(ExerciseFailed, match="should be a number"):
-        chapter4.check_5x5_saving("ten")
+        chapter4.check_5b_5x5_saving("ten")
 
 
 def test_inception_5a_macs():

@@ -16,6 +16,7 @@ from onebyone.multiseed import (
     format_runs,
     intervals_overlap,
     mean_and_interval,
+    paired_difference,
     train_over_seeds,
 )
 from onebyone.training import TrainingHistory
@@ -66,6 +67,31 @@ def test_overlap_decides_indistinguishable():
     assert not intervals_overlap(a, far)
     low, high = runs_from("wide", [[1.0]] * 2, [[0.2], [1.0]]).interval
     assert low == 0.0 and high == 1.0  # clipped to what an accuracy can be
+
+
+def test_paired_difference_subtracts_seed_by_seed():
+    # the seeds move both models together: separate intervals overlap, the paired one does not
+    a = runs_from("a", [[1.0]] * 4, [[0.90], [0.95], [0.99], [0.93]])
+    b = runs_from("b", [[1.0]] * 4, [[0.89], [0.93], [0.98], [0.91]])
+    assert intervals_overlap(a, b)
+    paired = paired_difference(a, b)
+    assert paired.differences == pytest.approx((0.01, 0.02, 0.01, 0.02))
+    mean, half_width = mean_and_interval([0.01, 0.02, 0.01, 0.02])
+    assert paired.mean == pytest.approx(mean) == pytest.approx(0.015)
+    assert (paired.low, paired.high) == pytest.approx((mean - half_width, mean + half_width))
+    assert paired.excludes_zero and paired.low > 0
+    reverse = paired_difference(b, a)
+    assert reverse.mean == pytest.approx(-0.015) and reverse.high < 0 and reverse.excludes_zero
+
+
+def test_paired_difference_containing_zero_and_unpaired_runs():
+    a = runs_from("a", [[1.0]] * 3, [[0.90], [0.95], [0.99]])
+    b = runs_from("b", [[1.0]] * 3, [[0.91], [0.94], [0.99]])
+    paired = paired_difference(a, b)
+    assert paired.low < 0 < paired.high and not paired.excludes_zero
+    shorter = runs_from("c", [[1.0]] * 2, [[0.9], [0.9]])
+    with pytest.raises(ValueError, match="not paired"):
+        paired_difference(a, shorter)
 
 
 def test_settings_are_validated():

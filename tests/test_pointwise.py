@@ -90,7 +90,6 @@ def test_conversion_does_not_share_storage():
         (nn.Conv2d(4, 2, kernel_size=(1, 3)), r"kernel_size is \(1, 3\)"),
         (nn.Conv2d(4, 2, kernel_size=1, stride=2), r"stride is \(2, 2\)"),
         (nn.Conv2d(4, 2, kernel_size=1, padding=1), r"padding is \(1, 1\)"),
-        (nn.Conv2d(4, 2, kernel_size=1, dilation=2), r"dilation is \(2, 2\)"),
         (nn.Conv2d(4, 2, kernel_size=1, groups=2), r"groups is 2"),
     ],
 )
@@ -99,6 +98,22 @@ def test_not_pointwise_is_refused_with_the_reason(layer, message):
         pointwise.check_pointwise_conv(layer)
     with pytest.raises(ValueError, match=message):
         pointwise.conv1x1_to_linear(layer)
+
+
+@pytest.mark.parametrize("dilation", [2, (3, 1)])
+def test_a_dilated_1x1_is_accepted_and_is_the_same_function(dilation):
+    torch.manual_seed(0)
+    dilated = nn.Conv2d(8, 4, kernel_size=1, dilation=dilation)
+    plain = nn.Conv2d(8, 4, kernel_size=1)
+    with torch.no_grad():
+        plain.weight.copy_(dilated.weight)
+        plain.bias.copy_(dilated.bias)
+    pointwise.check_pointwise_conv(dilated)
+    x = torch.randn(2, 8, 5, 7)
+    with torch.no_grad():
+        assert torch.equal(dilated(x), plain(x))
+        linear = pointwise.conv1x1_to_linear(dilated)
+        torch.testing.assert_close(pointwise.linear_per_pixel(linear, x), dilated(x))
 
 
 def test_several_problems_are_all_named():

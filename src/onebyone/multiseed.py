@@ -9,6 +9,11 @@ images only; and it reports the test accuracy at that epoch as a mean, a standar
 a 95% confidence interval over the seeds. Two models whose intervals overlap are
 indistinguishable by this experiment, whatever their means.
 
+Within a seed, all models share the split and the mini-batch order, so the seeds pair the runs.
+:func:`paired_difference` uses that pairing: the interval of the mean per-seed difference is
+narrower than two separate intervals whenever the models' luck moves together, and it is the
+sharper test of whether two models differ (non-overlapping intervals are a very conservative one).
+
 ``DIGITS_SETTINGS`` is the one home of the training settings that Chapters 3 and 4 share, so
 that "the same training" means the same numbers in both.
 """
@@ -153,6 +158,51 @@ def intervals_overlap(first: SeedRuns, second: SeedRuns) -> bool:
     """Whether the two models' confidence intervals overlap, i.e. they are indistinguishable."""
     (low1, high1), (low2, high2) = first.interval, second.interval
     return low1 <= high2 and low2 <= high1
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """Test accuracy of one model minus another's, seed by seed, with its confidence interval.
+
+    Attributes:
+        differences: ``first - second`` for each seed, each at its model's chosen epoch, in [-1, 1].
+        mean: mean of the differences, in accuracy (multiply by 100 for points).
+        low, high: Student-t 95% confidence interval of the mean difference.
+    """
+
+    differences: tuple[float, ...]
+    mean: float
+    low: float
+    high: float
+
+    @property
+    def excludes_zero(self) -> bool:
+        """Whether the interval lies on one side of zero: the experiment tells the models apart."""
+        return self.low > 0.0 or self.high < 0.0
+
+
+def paired_difference(first: SeedRuns, second: SeedRuns) -> PairedDifference:
+    """The per-seed difference of two models' test accuracies, and its confidence interval.
+
+    Why: within a seed both models see the same split and batch order, so much of the luck of
+    the seed is shared; subtracting seed by seed removes it, and the interval of the mean
+    difference is then a fairer test than the overlap of two separate intervals.
+
+    Args:
+        first, second: runs of two models over the same seeds, in the same order.
+
+    Returns:
+        A :class:`PairedDifference`, ``first`` minus ``second``.
+    """
+    if first.seeds != second.seeds:
+        raise ValueError(
+            f"the runs are not paired: seeds {first.seeds!r} and {second.seeds!r} differ"
+        )
+    differences = tuple(
+        a - b for a, b in zip(first.test_accuracies, second.test_accuracies, strict=True)
+    )
+    mean, half_width = mean_and_interval(list(differences))
+    return PairedDifference(differences, mean, mean - half_width, mean + half_width)
 
 
 def train_over_seeds(

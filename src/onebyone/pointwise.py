@@ -8,8 +8,10 @@ every location ``(h, w)`` of every image ``n``::
 Chapter 1 derives this and shows four ways of computing it. This module holds the reference
 versions the later chapters reuse: the same function as one matrix product and as an einsum,
 the exact conversion between a 1x1 ``nn.Conv2d`` and an ``nn.Linear``, and the checks that
-refuse anything that is not a plain pointwise convolution (a 3x3 kernel, a stride, groups, a
-dilation, padding), with an error that names the problem.
+refuse a layer that is not such a per-pixel linear map with a reshaped weight (a larger kernel,
+a stride or padding: a different function; groups: a block-diagonal matrix), with an error that
+names the problem. A dilation is accepted: with a 1x1 kernel there are no kernel taps to spread
+apart, so it changes nothing.
 """
 
 from __future__ import annotations
@@ -19,10 +21,14 @@ from torch import nn
 
 
 def check_pointwise_conv(conv: nn.Module) -> None:
-    """Raise ``ValueError`` unless ``conv`` is a plain 1x1 ``nn.Conv2d``.
+    """Raise ``ValueError`` unless ``conv`` is a plain 1x1 ``nn.Conv2d`` (any dilation).
 
-    Why: a "1x1 convolution" with a stride, padding, groups or dilation is no longer the same
-    function as a per-pixel ``nn.Linear``, so converting it would silently change the model.
+    Why: a stride or padding changes which positions are computed (a stride skips pixels,
+    padding adds a border of outputs that see only zeros), so the layer is a different function
+    from a per-pixel ``nn.Linear``. Groups keep it a per-pixel linear map, but its
+    ``C_out x C_in`` matrix is block-diagonal, so the stored ``C_out x C_in/groups`` weight
+    cannot simply be reshaped into it. A dilation is accepted: with a 1x1 kernel it has no
+    effect, and the layer computes exactly what the same layer without it computes.
 
     Args:
         conv: the module to check.
@@ -36,8 +42,6 @@ def check_pointwise_conv(conv: nn.Module) -> None:
         problems.append(f"stride is {tuple(conv.stride)}, not (1, 1)")
     if conv.padding not in ((0, 0), "valid"):
         problems.append(f"padding is {conv.padding!r}, not (0, 0)")
-    if tuple(conv.dilation) != (1, 1):
-        problems.append(f"dilation is {tuple(conv.dilation)}, not (1, 1)")
     if conv.groups != 1:
         problems.append(f"groups is {conv.groups}, not 1")
     if problems:
@@ -158,7 +162,7 @@ def conv1x1_to_linear(conv: nn.Conv2d) -> nn.Linear:
     The weights are copied exactly (bit for bit), with the same dtype and device.
 
     Args:
-        conv: a plain 1x1 convolution (see :func:`check_pointwise_conv`).
+        conv: a plain 1x1 convolution, any dilation (see :func:`check_pointwise_conv`).
 
     Returns:
         ``nn.Linear(conv.in_channels, conv.out_channels, bias=conv.bias is not None)``.

@@ -17,8 +17,9 @@ is two ReLUs (Chapter 3).
 
 The module also holds the models of the experiment (linear stacks of 1x1 convolutions of any
 depth, and the same stack with ReLUs), a full-batch training loop for per-pixel labels, and
-:func:`best_affine_accuracy`, an exhaustive search for the best affine rule on a data set,
-which bounds what any linear stack can reach.
+:func:`best_affine_accuracy`, a search for the best affine rule on a data set (a grid of
+directions, every threshold for each), which approximates from below the ceiling of what any
+linear stack can reach.
 """
 
 from __future__ import annotations
@@ -175,19 +176,23 @@ def train_pixel_classifier(
 
 
 def best_affine_accuracy(data: SignXorImages, directions: int = 720) -> float:
-    """The best accuracy of any rule ``a . x + c > 0`` on ``data``'s pixels, searched exhaustively.
+    """The best accuracy of a rule ``a . x + c > 0`` on ``data``'s pixels, over a grid of ``a``.
 
     Why: every linear stack of 1x1 convolutions, however deep, is one affine map per pixel, and
-    its arg-max over two scores is such a rule. This bounds what training any of them can reach.
-    For each of ``directions`` unit vectors ``a`` spread over the circle, every threshold ``c`` is
-    tried (one per distinct projection, by sorting), for either class on the positive side.
+    its arg-max over two scores is such a rule, so the best rule is the ceiling of what training
+    any of them can reach. For each of ``directions`` unit vectors ``a`` evenly spaced in angle,
+    every threshold ``c`` is tried (one per distinct projection, by sorting); since the whole
+    circle is covered, either class can be on the positive side. The search is exhaustive over
+    thresholds but not over directions, so the result is a lower bound on the true ceiling: a
+    direction between two grid angles may do slightly better.
 
     Args:
         data: the images and labels (two channels).
         directions: number of directions tried, evenly spaced in angle over the circle.
 
     Returns:
-        The best accuracy found, in [0, 1]; it is at least the share of the larger class.
+        The best accuracy found, in [0, 1]: at least the share of the larger class, and at most
+        the best accuracy of any affine rule.
     """
     check_positive_integers(directions=directions)
     x = data.images.permute(0, 2, 3, 1).reshape(-1, CHANNELS).double()  # P x 2, one row per pixel
