@@ -56,7 +56,8 @@ def measure_parts(input_shape: Sequence[int] = LAYER_INPUT, rounds: int = 3,
 
     Args:
         input_shape: ``N x C x H x W`` of the layer's input.
-        rounds: rounds; in each, every part is timed for ``min_run_time`` seconds.
+        rounds: rounds kept; in each, every part is timed for ``min_run_time`` seconds. One more
+            round is run first and discarded (a warm-up).
         min_run_time: seconds of timed blocks per part and round.
         command: how this was run, kept in every row.
 
@@ -68,15 +69,22 @@ def measure_parts(input_shape: Sequence[int] = LAYER_INPUT, rounds: int = 3,
         raise ValueError(f"rounds must be >= 1 and min_run_time > 0, got {rounds}, {min_run_time}")
     parts = layer_parts(input_shape[1])
     records: dict[str, list] = {name: [] for name in parts}
-    for _ in range(rounds):
-        for name, part in parts.items():
-            records[name].append(time_callable(part, input_shape, device="cpu", num_threads=1,
-                                               min_run_time=min_run_time, label=name))
+    # One thread for the whole measurement, the kernels named *before* the clock runs, and a
+    # first round thrown away. On the recording machine (2 cores, shared; PyTorch 2.13), in a
+    # fresh process oneDNN's depthwise kernel ran several times slower until the profiler had run
+    # once, and stayed faster afterwards; plain calls did not have this effect. The cause is not
+    # identified, so every measurement here is taken in the same, profiled-first state.
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         kernels = {name: top_kernels(part, torch.randn(tuple(input_shape)))
                    for name, part in parts.items()}
+        for round_index in range(rounds + 1):
+            for name, part in parts.items():
+                timed = time_callable(part, input_shape, device="cpu", num_threads=1,
+                                      min_run_time=min_run_time, label=name)
+                if round_index > 0:  # round 0 only warms up
+                    records[name].append(timed)
     finally:
         torch.set_num_threads(threads)
     flops = part_flops(input_shape)
