@@ -1,0 +1,47 @@
+"""The position-wise feed-forward layer and its kernel-size-1 convolutions: the same function."""
+
+import pytest
+import torch
+
+from onebyone.feed_forward import (
+    PositionwiseFeedForward,
+    feed_forward_as_conv1d,
+    feed_forward_as_conv2d,
+)
+
+
+def test_conv1d_and_conv2d_agree_with_the_linear_layers():
+    torch.manual_seed(0)
+    ffn = PositionwiseFeedForward(32, 128)
+    tokens = torch.randn(2, 5, 32)  # N x L x d_model
+    with torch.no_grad():
+        expected = ffn(tokens)
+        conv1d = feed_forward_as_conv1d(ffn)(tokens.transpose(1, 2)).transpose(1, 2)
+        conv2d = feed_forward_as_conv2d(ffn)(tokens.transpose(1, 2)[:, :, None, :])
+    assert torch.allclose(conv1d, expected, atol=1e-5)
+    assert torch.allclose(conv2d[:, :, 0, :].transpose(1, 2), expected, atol=1e-5)
+
+
+def test_bit_for_bit_on_exact_arithmetic():
+    ffn = PositionwiseFeedForward(16, 64)
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for parameter in ffn.parameters():
+            parameter.copy_(torch.randint(-2, 3, parameter.shape, generator=generator))
+        tokens = torch.randint(-2, 3, (3, 7, 16), generator=generator).float()
+        conv = feed_forward_as_conv1d(ffn)(tokens.transpose(1, 2)).transpose(1, 2)
+        assert torch.equal(conv, ffn(tokens))
+
+
+def test_weights_are_copies_not_shared():
+    ffn = PositionwiseFeedForward(8, 16)
+    conv = feed_forward_as_conv1d(ffn)
+    assert torch.equal(conv[0].weight[:, :, 0], ffn.linear1.weight)
+    assert conv[0].weight.data_ptr() != ffn.linear1.weight.data_ptr()
+
+
+def test_bad_input_is_refused():
+    with pytest.raises(ValueError, match="x 8"):
+        PositionwiseFeedForward(8, 16)(torch.randn(2, 3, 4))
+    with pytest.raises(TypeError):
+        feed_forward_as_conv1d(torch.nn.Linear(2, 2))

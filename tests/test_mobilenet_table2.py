@@ -1,0 +1,66 @@
+"""MobileNet-224 and its Table 2: the network's shapes and the recount against the paper's data."""
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from onebyone.cost import count_parameters, model_macs
+from onebyone.mobilenet import SEPARABLE_LAYERS, MobileNet
+from onebyone.mobilenet_table2 import (
+    LAYER_TYPES,
+    format_table2,
+    layer_type,
+    load_table2,
+    recount_table2,
+)
+
+
+def test_published_table_loads_in_order():
+    published = load_table2()
+    assert tuple(published) == LAYER_TYPES
+    assert all(0 < row.mult_adds_percent < 100 for row in published.values())
+    assert sum(row.parameters_percent for row in published.values()) == pytest.approx(100, abs=0.05)
+
+
+def test_network_shapes_and_flops_against_pytorch():
+    model = MobileNet()
+    shapes = []
+    hooks = [block.register_forward_hook(lambda m, a, o: shapes.append(tuple(o.shape)))
+             for block in model.features]
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        logits = model(torch.randn(1, 3, 224, 224))
+    for hook in hooks:
+        hook.remove()
+    assert logits.shape == (1, 1000)
+    assert shapes[0] == (1, 64, 112, 112) and shapes[-1] == (1, 1024, 7, 7)
+    assert len(shapes) == len(SEPARABLE_LAYERS) == 13
+    assert counter.get_total_flops() == 2 * model_macs(model, (1, 3, 224, 224))
+
+
+def test_recount_reproduces_the_table_but_one_cell():
+    published, recount = load_table2(), recount_table2()
+    for kind in LAYER_TYPES:
+        assert recount[kind].parameters_percent == pytest.approx(
+            published[kind].parameters_percent, abs=0.005)
+        if kind != "Conv 3x3":
+            assert recount[kind].mult_adds_percent == pytest.approx(
+                published[kind].mult_adds_percent, abs=0.005)
+    assert round(recount["Conv 3x3"].mult_adds_percent, 2) == 1.91  # printed 1.19
+    total = sum(row.mult_adds for row in recount.values())
+    assert total == model_macs(MobileNet(), (1, 3, 224, 224))
+    weights = sum(row.parameters for row in recount.values())
+    conv_and_fc = [m for m in MobileNet().modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    assert weights == sum(m.weight.numel() for m in conv_and_fc)
+    with_biases = recount_table2(biases=True)
+    assert sum(row.parameters for row in with_biases.values()) == weights + 1000
+    assert count_parameters(MobileNet()) > weights + 1000  # batch norm is not counted
+    assert "Conv DW 3x3" in format_table2(published, recount)
+
+
+def test_layer_type_refuses_what_table_2_has_no_row_for():
+    assert layer_type(nn.Conv2d(8, 8, 3, groups=8)) == "Conv DW 3x3"
+    with pytest.raises(ValueError, match="no row"):
+        layer_type(nn.Conv2d(8, 8, 5))
+    with pytest.raises(TypeError):
+        layer_type(nn.ReLU())

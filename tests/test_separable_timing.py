@@ -1,0 +1,35 @@
+"""The separable-layer timing: rows, kernel names, the file round trip, bad arguments."""
+
+import pytest
+
+from onebyone import separable_timing
+from onebyone.cost import model_macs
+
+
+def test_flops_agree_with_the_cost_model():
+    parts = separable_timing.layer_parts(16)
+    flops = separable_timing.part_flops((1, 16, 8, 8))
+    for name, part in parts.items():
+        assert flops[name] == 2 * model_macs(part, (1, 16, 8, 8))
+
+
+def test_measure_write_and_read_back(tmp_path):
+    out = tmp_path / "parts.csv"
+    separable_timing.main(["--out", str(out), "--rounds", "2", "--min-run-time", "0.01"])
+    parts = separable_timing.read_parts(out)
+    assert set(parts) == {"depthwise", "pointwise"}
+    for row in parts.values():
+        assert len(row["rounds"]) == 2 and row["num_threads"] == 1
+        assert row["median_s"] > 0 and "conv" in row["kernel"]
+        assert "--rounds 2" in row["command"]
+
+
+def test_bad_arguments_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="rounds"):
+        separable_timing.measure_parts(rounds=0)
+    with pytest.raises(SystemExit):
+        separable_timing.main(["--out", str(tmp_path / "missing" / "x.csv")])
+    (tmp_path / "one.csv").write_text(
+        ",".join(separable_timing.FIELDS) + "\ndepthwise,k,1,1.0,1,1,cpu,2,c\n")
+    with pytest.raises(ValueError, match="one depthwise and one pointwise"):
+        separable_timing.read_parts(tmp_path / "one.csv")
