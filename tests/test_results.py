@@ -88,7 +88,7 @@ def test_rates_and_the_measured_roof(rows):
     assert bytes_per_s(select(rows, "peak", variant="copy")[0]) == pytest.approx(4e9)
     roof = measured_roofline(rows)
     assert (roof.peak_flops_per_s, roof.bandwidth_bytes_per_s) == pytest.approx((80e9, 4e9))
-    assert "aten::mm" in roof.label
+    assert "best kernel (mm)" in roof.label
     with pytest.raises(ValueError, match="no measured rows with FLOPs in tf32"):
         measured_roofline(rows, "tf32")
 

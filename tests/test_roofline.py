@@ -176,6 +176,8 @@ def test_point_labels_of_a_dense_sweep_do_not_overlap():
     renderer = figure.canvas.get_renderer()
     boxes = [text.get_window_extent(renderer) for text in figure.axes[0].texts]
     assert len(boxes) == len(channels)
+    inside = figure.axes[0].get_window_extent(renderer)
+    assert all(inside.y0 <= box.y0 and box.y1 <= inside.y1 for box in boxes)  # not on the title
     for index, box in enumerate(boxes):
         for other in boxes[index + 1:]:
             assert not box.overlaps(other)

@@ -138,7 +138,7 @@ def measured_roofline(rows: Iterable[Row], precision: str = "float32") -> Roofli
     return Roofline(
         flops_per_s(best),
         bytes_per_s(copy[0]),
-        label=f"measured roof, {precision}: best kernel ({kernel}), copy",
+        label=f"measured roof, {precision}:\nbest kernel ({kernel.removeprefix('aten::')})",
     )
 
 
@@ -266,7 +266,7 @@ def plot_roofline_sweep(
         intensities=[row["flops"] / row["bytes"] for row in sweep],
         rates=[flops_per_s(row) for row in sweep],
         point_labels=[f"C={row['in_channels']}" for row in sweep],
-        title=f"1x1 convolution, C_in = C_out swept ({precision}, {device_label(sweep)})",
+        title=f"1x1 convolution, C_in = C_out swept, {precision}\n{device_label(sweep)}",
     )
 
 

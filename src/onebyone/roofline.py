@@ -357,12 +357,14 @@ def plot_roofline(
         texts = point_labels or [""] * len(rates)
         order = np.argsort(intensities)
         for rank, index in enumerate(order):
-            # Neighbouring points sit close together on a log axis: alternate their labels
-            # above and below the points, centred, so that no two labels overlap.
-            above = rank % 2 == 0
+            # Neighbouring points sit close together on a log axis: put their labels in turn
+            # below, above and further above the points, centred, so that no two overlap.
+            offset = (-6, 6, 18)[rank % 3]
             axes.annotate(texts[index], (intensities[index], rates[index] / 1e9),
-                          textcoords="offset points", xytext=(0, 7 if above else -7),
-                          ha="center", va="bottom" if above else "top", fontsize=8)
+                          textcoords="offset points", xytext=(0, offset), ha="center",
+                          va="top" if offset < 0 else "bottom", fontsize="small")
+        low, high = axes.get_ylim()
+        axes.set_ylim(low, high * 3)  # headroom for the labels above the highest points
     axes.set_xlabel("arithmetic intensity (FLOP/byte)")
     axes.set_ylabel("rate (GFLOP/s)")
     axes.set_title(title)
