@@ -82,5 +82,5 @@ def test_a_text_subclass_is_glued_as_plain_text():
 
     from onebyone.glue import _checked
 
-    name, value = _checked("version", torch.__version__)
+    _, value = _checked("version", torch.__version__)
     assert type(value) is str and value == str(torch.__version__)
