@@ -96,6 +96,11 @@ def test_the_notebooks_read_like_the_book_and_install_like_the_twins(
         for kind in ("student", "solution"):
             notebook = nbformat.read(paths[kind], 4)
             assert notebook.cells[0].source == twin.cells[0].source, (chapter, kind)  # Colab cell
+            # the exercise section, from its heading on, and nothing of the sections around it
+            assert notebook.cells[2].source.startswith("## Exercises"), (chapter, kind)
+            headings = [line for cell in notebook.cells if cell.cell_type == "markdown"
+                        for line in cell.source.splitlines() if line.startswith("## ")]
+            assert headings == ["## Exercises"], (chapter, kind, headings)
             for cell in notebook.cells:
                 assert "# BEGIN" not in cell.source and "# END" not in cell.source, (chapter, kind)
                 assert "grader.check" not in cell.source, (chapter, kind)

@@ -168,13 +168,17 @@ def read_section(chapter: Path, glued: dict[str, str]) -> Section | None:
         if cell.cell_type == "markdown":
             heading = re.search(r"^# (.+)$", cell.source, re.MULTILINE)
             title = title or (heading[1].strip() if heading else "")
-            if re.search(r"^## ", cell.source, re.MULTILINE):
-                starts_section = re.search(rf"^{SECTION}\s*$", cell.source, re.MULTILINE)
-                if inside and not starts_section:
-                    converter.convert(cell.source)
-                    break  # the next section: the exercises are over
-                inside = inside or bool(starts_section)
-            for directive, piece in _segments(cell.source):
+            text, ends = cell.source, False
+            start = re.search(rf"^{SECTION}\s*$", text, re.MULTILINE)
+            if start and not inside:
+                converter.convert(text[: start.start()])  # the section before, for the counts
+                text, inside = text[start.start() :], True
+            if inside:
+                after = re.search(r"^## ", text[len(SECTION) if start else 0 :], re.MULTILINE)
+                if after:  # the next section: the exercises end here
+                    text = text[: after.start() + (len(SECTION) if start else 0)]
+                    ends = True
+            for directive, piece in _segments(text):
                 converted = converter.convert(piece)  # in order: exercise numbers count up
                 if not inside:
                     continue
@@ -198,6 +202,8 @@ def read_section(chapter: Path, glued: dict[str, str]) -> Section | None:
                 else:
                     (questions[-1].after if questions[-1].solution else questions[-1].before
                      ).append(new)
+            if ends:
+                break
             continue
         if not inside or cell.cell_type != "code":
             continue
