@@ -44,7 +44,8 @@ LAYER_INPUT = (1, 256, 28, 28)
 """MobileNet's separable layer at 28 x 28 with 256 channels in and out: N x C x H x W."""
 
 FIELDS = ("part", "kernel", "flops", "median_s", "rounds", "num_threads", "device_name",
-          "torch_version", "allocator", "page_faults_per_call", "cache_copy_bytes_per_s",
+          "torch_version", "median_s_before", "page_faults_per_call_before", "allocator",
+          "page_faults_per_call", "cache_copy_bytes_per_s",
           "memory_copy_bytes_per_s", "command")
 
 MMAP_THRESHOLD_BYTES = 4_000_000
@@ -144,6 +145,9 @@ def measure_parts(input_shape: Sequence[int] = LAYER_INPUT, rounds: int = 3,
             round is run first and discarded (a warm-up).
         min_run_time: seconds of timed blocks per part and round.
         command: how this was run, kept in every row.
+        The part's median and page faults per call are also measured once *before* the
+        allocator is fixed (``median_s_before``, ``page_faults_per_call_before``), in whatever
+        state the process is in: in a fresh process (the command), glibc's default.
         bandwidth: also measure one thread's copy bandwidth, on a buffer the size of the layer's
             input (it stays in cache) and on a 256 MB one (main memory), in bytes/s.
 
@@ -158,10 +162,16 @@ def measure_parts(input_shape: Sequence[int] = LAYER_INPUT, rounds: int = 3,
     # One thread for the whole measurement, malloc's thresholds fixed first (see fix_allocator:
     # with glibc's adaptive default a fresh process paid hundreds of page faults per depthwise
     # call, and ran it several times slower), page faults counted, and a first round thrown away.
-    allocator = fix_allocator()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
+        before = {}
+        for name, part in parts.items():
+            faults_before = page_faults_per_call(part, input_shape)
+            timed = time_callable(part, input_shape, device="cpu", num_threads=1,
+                                  min_run_time=min_run_time, label=name)
+            before[name] = (timed.median_s, faults_before)
+        allocator = fix_allocator()
         kernels = {name: top_kernels(part, torch.randn(tuple(input_shape)))
                    for name, part in parts.items()}
         faults = {name: page_faults_per_call(part, input_shape) for name, part in parts.items()}
@@ -194,6 +204,8 @@ def measure_parts(input_shape: Sequence[int] = LAYER_INPUT, rounds: int = 3,
             "num_threads": merged.num_threads,
             "device_name": merged.device_name,
             "torch_version": merged.torch_version,
+            "median_s_before": before[name][0],
+            "page_faults_per_call_before": "" if before[name][1] is None else before[name][1],
             "allocator": allocator,
             "page_faults_per_call": "" if faults[name] is None else faults[name],
             "cache_copy_bytes_per_s": copy_rates["cache"],
@@ -212,7 +224,8 @@ def read_parts(path: str | Path) -> dict[str, dict[str, object]]:
     parsed = {}
     for row in rows:
         optional = {key: float(row[key]) if row.get(key) else None
-                    for key in ("page_faults_per_call", "cache_copy_bytes_per_s",
+                    for key in ("page_faults_per_call", "page_faults_per_call_before",
+                                "median_s_before", "cache_copy_bytes_per_s",
                                 "memory_copy_bytes_per_s")}
         parsed[row["part"]] = {**row, **optional, "flops": int(row["flops"]),
                                "median_s": float(row["median_s"]),
