@@ -22,6 +22,8 @@ def test_measure_write_and_read_back(tmp_path):
         assert len(row["rounds"]) == 2 and row["num_threads"] == 1
         assert row["median_s"] > 0 and "conv" in row["kernel"]
         assert "--rounds 2" in row["command"]
+        assert row["page_faults_per_call_before"] is None or row["page_faults_per_call"] is None \
+            or row["page_faults_per_call_before"] > row["page_faults_per_call"]
 
 
 def test_bad_arguments_are_refused(tmp_path):

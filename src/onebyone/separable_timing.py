@@ -52,10 +52,13 @@ MMAP_THRESHOLD_BYTES = 4_000_000
 """Blocks below this come from the heap, not from a fresh ``mmap`` (glibc ``M_MMAP_THRESHOLD``)."""
 TRIM_THRESHOLD_BYTES = 100_000_000
 """Free heap memory kept before it is returned to the system (glibc ``M_TRIM_THRESHOLD``)."""
+GLIBC_DEFAULT_THRESHOLD_BYTES = 128 * 1024
+"""glibc's initial ``M_MMAP_THRESHOLD`` and ``M_TRIM_THRESHOLD`` (128 kiB), before they adapt."""
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameter numbers (malloc.h)
 
 
-def fix_allocator() -> str:
+def fix_allocator(mmap_threshold: int = MMAP_THRESHOLD_BYTES,
+                  trim_threshold: int = TRIM_THRESHOLD_BYTES) -> str:
     """Fix glibc ``malloc``'s thresholds for this process; return the setting, for the record.
 
     Why: with glibc's default, adaptive thresholds, whether a layer's output comes from reused
@@ -64,6 +67,11 @@ def fix_allocator() -> str:
     thresholds fixed (:data:`MMAP_THRESHOLD_BYTES`, :data:`TRIM_THRESHOLD_BYTES`) every call
     reuses the same heap memory. The same as starting Python with
     ``MALLOC_MMAP_THRESHOLD_=4000000 MALLOC_TRIM_THRESHOLD_=100000000``.
+
+    Args:
+        mmap_threshold, trim_threshold: bytes. :data:`GLIBC_DEFAULT_THRESHOLD_BYTES` for both
+            holds glibc's initial setting fixed: every block of 128 kiB or more is then freshly
+            mapped, the state of a fresh process, made repeatable.
 
     Returns:
         ``"glibc mallopt mmap_threshold=... trim_threshold=..."`` in bytes, or a sentence saying
@@ -75,12 +83,12 @@ def fix_allocator() -> str:
         mallopt, version = libc.mallopt, libc.gnu_get_libc_version
     except (OSError, AttributeError, TypeError):
         return "unchanged (not glibc)"
-    if not (mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
-            and mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES)):
+    if not (mallopt(_M_MMAP_THRESHOLD, mmap_threshold)
+            and mallopt(_M_TRIM_THRESHOLD, trim_threshold)):
         return "unchanged (mallopt refused)"
     version.restype = ctypes.c_char_p
-    return (f"glibc {version().decode()} mallopt mmap_threshold={MMAP_THRESHOLD_BYTES} "
-            f"trim_threshold={TRIM_THRESHOLD_BYTES}")
+    return (f"glibc {version().decode()} mallopt mmap_threshold={mmap_threshold} "
+            f"trim_threshold={trim_threshold}")
 
 
 def page_faults_per_call(function, input_shape: Sequence[int], calls: int = 50) -> float | None:
@@ -145,9 +153,10 @@ def measure_parts(input_shape: Sequence[int] = LAYER_INPUT, rounds: int = 3,
             round is run first and discarded (a warm-up).
         min_run_time: seconds of timed blocks per part and round.
         command: how this was run, kept in every row.
-        The part's median and page faults per call are also measured once *before* the
-        allocator is fixed (``median_s_before``, ``page_faults_per_call_before``), in whatever
-        state the process is in: in a fresh process (the command), glibc's default.
+        The part's median and page faults per call are also measured once *before*, with
+        glibc's initial thresholds held fixed (:data:`GLIBC_DEFAULT_THRESHOLD_BYTES`: the
+        state of a fresh process, made repeatable), as ``median_s_before`` and
+        ``page_faults_per_call_before``.
         bandwidth: also measure one thread's copy bandwidth, on a buffer the size of the layer's
             input (it stays in cache) and on a 256 MB one (main memory), in bytes/s.
 
@@ -166,6 +175,7 @@ def measure_parts(input_shape: Sequence[int] = LAYER_INPUT, rounds: int = 3,
     torch.set_num_threads(1)
     try:
         before = {}
+        fix_allocator(GLIBC_DEFAULT_THRESHOLD_BYTES, GLIBC_DEFAULT_THRESHOLD_BYTES)
         for name, part in parts.items():
             faults_before = page_faults_per_call(part, input_shape)
             timed = time_callable(part, input_shape, device="cpu", num_threads=1,
