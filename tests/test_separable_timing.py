@@ -22,6 +22,8 @@ def test_measure_write_and_read_back(tmp_path):
         assert len(row["rounds"]) == 2 and row["num_threads"] == 1
         assert row["median_s"] > 0 and "conv" in row["kernel"]
         assert "--rounds 2" in row["command"]
+        assert row["page_faults_per_call_before"] is None or row["page_faults_per_call"] is None \
+            or row["page_faults_per_call_before"] > row["page_faults_per_call"]
 
 
 def test_bad_arguments_are_refused(tmp_path):
@@ -33,3 +35,25 @@ def test_bad_arguments_are_refused(tmp_path):
         ",".join(separable_timing.FIELDS) + "\ndepthwise,k,1,1.0,1,1,cpu,2,c\n")
     with pytest.raises(ValueError, match="one depthwise and one pointwise"):
         separable_timing.read_parts(tmp_path / "one.csv")
+
+
+def test_the_allocator_setting_is_recorded_and_removes_page_faults():
+    setting = separable_timing.fix_allocator()
+    assert setting.startswith("glibc") or setting.startswith("unchanged")
+    if setting.startswith("glibc"):
+        assert str(separable_timing.MMAP_THRESHOLD_BYTES) in setting
+        parts = separable_timing.layer_parts(256)
+        output_pages = 256 * 28 * 28 * 4 // 4096  # what a freshly mapped output costs per call
+        for part in parts.values():
+            assert separable_timing.page_faults_per_call(part, (1, 256, 28, 28)) < output_pages / 4
+
+
+def test_time_share_interval_follows_the_ratio():
+    depthwise = [[1.0, 1.1, 0.9], [1.0, 1.2]]
+    pointwise = [[3.0, 3.3, 2.7], [3.0, 3.1]]
+    share = separable_timing.depthwise_time_share(depthwise, pointwise)
+    assert share.low <= share.estimate <= share.high
+    assert abs(share.estimate - 1.0 / (1.0 + 3.0)) < 1e-12
+    slower = separable_timing.depthwise_time_share([[2 * t for t in r] for r in depthwise],
+                                                   pointwise)
+    assert slower.estimate > share.estimate

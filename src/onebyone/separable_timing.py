@@ -7,7 +7,16 @@ names the kernel that ran each (:func:`onebyone.kernels.top_kernels`). Chapter 6
 recorded file, written by this module's command, so its sentences do not change from build to
 build; it also runs :func:`measure_parts` again on the reader's machine. The command is::
 
-    python -m onebyone.separable_timing --out benchmarks/results/separable_cpu.csv
+    python -m onebyone.separable_timing --out benchmarks/results/separable_cpu.csv \
+        --rounds 5 --min-run-time 0.3
+
+The allocator matters more than the kernel here. Each call allocates its 800 kB output, and glibc's
+``malloc`` serves a block that large with a fresh ``mmap`` (its default threshold is 128 kiB, and it
+rises only after such a block has been freed), so each call can pay one page fault per 4 kiB page
+it writes. On the recording machine a fresh process took several hundred minor page faults per
+depthwise call and ran it several times slower than after the threshold had risen. So
+:func:`fix_allocator` sets the thresholds explicitly (``mallopt``) before anything is timed, the
+file stores that setting and the page faults per call, and Chapter 6 checks them.
 
 Times are in seconds per call; FLOPs are 2 per MAC.
 """
@@ -16,6 +25,9 @@ from __future__ import annotations
 
 import argparse
 import csv
+import math
+import ctypes
+import ctypes.util
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,14 +35,94 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from onebyone.intervals import Interval, ratio_interval
 from onebyone.kernels import convolution_kernel, top_kernels
+from onebyone.roofline import measure_copy_bandwidth
 from onebyone.timing import format_rounds, merge_timings, parse_rounds, time_callable
 
 LAYER_INPUT = (1, 256, 28, 28)
 """MobileNet's separable layer at 28 x 28 with 256 channels in and out: N x C x H x W."""
 
 FIELDS = ("part", "kernel", "flops", "median_s", "rounds", "num_threads", "device_name",
-          "torch_version", "command")
+          "torch_version", "median_s_before", "page_faults_per_call_before", "allocator",
+          "page_faults_per_call", "cache_copy_bytes_per_s",
+          "memory_copy_bytes_per_s", "command")
+
+MMAP_THRESHOLD_BYTES = 4_000_000
+"""Blocks below this come from the heap, not from a fresh ``mmap`` (glibc ``M_MMAP_THRESHOLD``)."""
+TRIM_THRESHOLD_BYTES = 100_000_000
+"""Free heap memory kept before it is returned to the system (glibc ``M_TRIM_THRESHOLD``)."""
+GLIBC_DEFAULT_THRESHOLD_BYTES = 128 * 1024
+"""glibc's initial ``M_MMAP_THRESHOLD`` and ``M_TRIM_THRESHOLD`` (128 kiB), before they adapt."""
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameter numbers (malloc.h)
+
+
+def fix_allocator(mmap_threshold: int = MMAP_THRESHOLD_BYTES,
+                  trim_threshold: int = TRIM_THRESHOLD_BYTES) -> str:
+    """Fix glibc ``malloc``'s thresholds for this process; return the setting, for the record.
+
+    Why: with glibc's default, adaptive thresholds, whether a layer's output comes from reused
+    heap memory or from fresh pages (one page fault per 4 kiB written) depends on what the process
+    freed before, so the same kernel can run several times slower in a fresh process. With both
+    thresholds fixed (:data:`MMAP_THRESHOLD_BYTES`, :data:`TRIM_THRESHOLD_BYTES`) every call
+    reuses the same heap memory. The same as starting Python with
+    ``MALLOC_MMAP_THRESHOLD_=4000000 MALLOC_TRIM_THRESHOLD_=100000000``.
+
+    Args:
+        mmap_threshold, trim_threshold: bytes. :data:`GLIBC_DEFAULT_THRESHOLD_BYTES` for both
+            holds glibc's initial setting fixed: every block of 128 kiB or more is then freshly
+            mapped, the state of a fresh process, made repeatable.
+
+    Returns:
+        ``"glibc mallopt mmap_threshold=... trim_threshold=..."`` in bytes, or a sentence saying
+        why nothing was changed (not glibc: macOS, Windows, musl).
+    """
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name)
+        mallopt, version = libc.mallopt, libc.gnu_get_libc_version
+    except (OSError, AttributeError, TypeError):
+        return "unchanged (not glibc)"
+    if not (mallopt(_M_MMAP_THRESHOLD, mmap_threshold)
+            and mallopt(_M_TRIM_THRESHOLD, trim_threshold)):
+        return "unchanged (mallopt refused)"
+    version.restype = ctypes.c_char_p
+    return (f"glibc {version().decode()} mallopt mmap_threshold={mmap_threshold} "
+            f"trim_threshold={trim_threshold}")
+
+
+def page_faults_per_call(function, input_shape: Sequence[int], calls: int = 50) -> float | None:
+    """Minor page faults (pages the system had to map on first touch) per call of ``function``.
+
+    Why: a kernel that writes into freshly mapped memory pays for every page on first touch, work
+    no FLOP count sees. ``None`` where the operating system does not count them (Windows).
+    """
+    try:
+        import resource
+    except ImportError:
+        return None
+    x = torch.randn(tuple(input_shape))
+    with torch.no_grad():
+        for _ in range(5):  # warm-up: the heap grows to its working size
+            function(x)
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        for _ in range(calls):
+            function(x)
+        after = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    return (after - before) / calls
+
+
+def depthwise_time_share(depthwise_rounds, pointwise_rounds, **options) -> Interval:
+    """The depthwise part's share of the layer's time, ``d / (d + p)``, with its interval.
+
+    Why: the share is ``1 / (1 + p/d)``, a decreasing function of the ratio of the medians, so the
+    bootstrap interval of ``p/d`` (:func:`onebyone.intervals.ratio_interval`, every round
+    resampled within itself) maps onto an interval of the share. Arguments: block times in
+    seconds per call, by round; ``options`` go to ``ratio_interval``.
+    """
+    ratio = ratio_interval(pointwise_rounds, depthwise_rounds, **options)
+    return Interval(1 / (1 + ratio.estimate), 1 / (1 + ratio.high), 1 / (1 + ratio.low),
+                    ratio.confidence)
 
 
 def layer_parts(channels: int = 256) -> dict[str, nn.Conv2d]:
@@ -51,7 +143,8 @@ def part_flops(input_shape: Sequence[int] = LAYER_INPUT) -> dict[str, int]:
 
 
 def measure_parts(input_shape: Sequence[int] = LAYER_INPUT, rounds: int = 3,
-                  min_run_time: float = 0.15, command: str = "") -> list[dict[str, object]]:
+                  min_run_time: float = 0.15, command: str = "",
+                  bandwidth: bool = False) -> list[dict[str, object]]:
     """Time both parts on the CPU, one thread, in ``rounds`` interleaved rounds.
 
     Args:
@@ -60,6 +153,12 @@ def measure_parts(input_shape: Sequence[int] = LAYER_INPUT, rounds: int = 3,
             round is run first and discarded (a warm-up).
         min_run_time: seconds of timed blocks per part and round.
         command: how this was run, kept in every row.
+        The part's median and page faults per call are also measured once *before*, with
+        glibc's initial thresholds held fixed (:data:`GLIBC_DEFAULT_THRESHOLD_BYTES`: the
+        state of a fresh process, made repeatable), as ``median_s_before`` and
+        ``page_faults_per_call_before``.
+        bandwidth: also measure one thread's copy bandwidth, on a buffer the size of the layer's
+            input (it stays in cache) and on a 256 MB one (main memory), in bytes/s.
 
     Returns:
         One row per part (the keys of :data:`FIELDS`); ``rounds`` holds the per-call block
@@ -69,16 +168,31 @@ def measure_parts(input_shape: Sequence[int] = LAYER_INPUT, rounds: int = 3,
         raise ValueError(f"rounds must be >= 1 and min_run_time > 0, got {rounds}, {min_run_time}")
     parts = layer_parts(input_shape[1])
     records: dict[str, list] = {name: [] for name in parts}
-    # One thread for the whole measurement, the kernels named *before* the clock runs, and a
-    # first round thrown away. On the recording machine (2 cores, shared; PyTorch 2.13), in a
-    # fresh process oneDNN's depthwise kernel ran several times slower until the profiler had run
-    # once, and stayed faster afterwards; plain calls did not have this effect. The cause is not
-    # identified, so every measurement here is taken in the same, profiled-first state.
+    # One thread for the whole measurement, malloc's thresholds fixed first (see fix_allocator:
+    # with glibc's adaptive default a fresh process paid hundreds of page faults per depthwise
+    # call, and ran it several times slower), page faults counted, and a first round thrown away.
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
+        before = {}
+        fix_allocator(GLIBC_DEFAULT_THRESHOLD_BYTES, GLIBC_DEFAULT_THRESHOLD_BYTES)
+        for name, part in parts.items():
+            faults_before = page_faults_per_call(part, input_shape)
+            timed = time_callable(part, input_shape, device="cpu", num_threads=1,
+                                  min_run_time=min_run_time, label=name)
+            before[name] = (timed.median_s, faults_before)
+        allocator = fix_allocator()
         kernels = {name: top_kernels(part, torch.randn(tuple(input_shape)))
                    for name, part in parts.items()}
+        faults = {name: page_faults_per_call(part, input_shape) for name, part in parts.items()}
+        copy_rates = {"cache": "", "memory": ""}
+        if bandwidth:
+            layer_megabytes = max(1, round(math.prod(input_shape) * 4 / 1e6))
+            copy_rates = {
+                "cache": measure_copy_bandwidth("cpu", layer_megabytes, min_run_time,
+                                                num_threads=1)[0],
+                "memory": measure_copy_bandwidth("cpu", 256, min_run_time, num_threads=1)[0],
+            }
         for round_index in range(rounds + 1):
             for name, part in parts.items():
                 timed = time_callable(part, input_shape, device="cpu", num_threads=1,
@@ -100,6 +214,12 @@ def measure_parts(input_shape: Sequence[int] = LAYER_INPUT, rounds: int = 3,
             "num_threads": merged.num_threads,
             "device_name": merged.device_name,
             "torch_version": merged.torch_version,
+            "median_s_before": before[name][0],
+            "page_faults_per_call_before": "" if before[name][1] is None else before[name][1],
+            "allocator": allocator,
+            "page_faults_per_call": "" if faults[name] is None else faults[name],
+            "cache_copy_bytes_per_s": copy_rates["cache"],
+            "memory_copy_bytes_per_s": copy_rates["memory"],
             "command": command,
         })
     return rows
@@ -113,7 +233,11 @@ def read_parts(path: str | Path) -> dict[str, dict[str, object]]:
         raise ValueError(f"{path} must hold one depthwise and one pointwise row")
     parsed = {}
     for row in rows:
-        parsed[row["part"]] = {**row, "flops": int(row["flops"]),
+        optional = {key: float(row[key]) if row.get(key) else None
+                    for key in ("page_faults_per_call", "page_faults_per_call_before",
+                                "median_s_before", "cache_copy_bytes_per_s",
+                                "memory_copy_bytes_per_s")}
+        parsed[row["part"]] = {**row, **optional, "flops": int(row["flops"]),
                                "median_s": float(row["median_s"]),
                                "rounds": parse_rounds(row["rounds"]),
                                "num_threads": int(row["num_threads"])}
@@ -133,7 +257,7 @@ def main(argv: Sequence[str] | None = None) -> Path:
     command = "python -m onebyone.separable_timing " + " ".join(
         argv if argv is not None else sys.argv[1:])
     rows = measure_parts(rounds=arguments.rounds, min_run_time=arguments.min_run_time,
-                         command=command)
+                         command=command, bandwidth=True)
     with open(arguments.out, "w", newline="", encoding="utf-8") as file:
         writer = csv.DictWriter(file, fieldnames=FIELDS)
         writer.writeheader()

@@ -59,5 +59,9 @@ def se_weights(channels: int, reduction: int = 16) -> int:
 
 def se_added_weights(stages: tuple[tuple[str, int, int], ...] = RESNET50_STAGES,
                      reduction: int = 16) -> dict[str, int]:
-    """Weights SE adds to each stage (one block after every bottleneck), by stage name."""
+    """Weights SE adds to each stage, by stage name (biases not counted).
+
+    One SE block sits on the residual branch of every bottleneck: after its last 1x1 convolution
+    and batch norm, before the sum with the identity (Hu et al., 2018, Fig. 3).
+    """
     return {name: blocks * se_weights(channels, reduction) for name, blocks, channels in stages}
