@@ -21,6 +21,7 @@ from onebyone.results import (
     plot_precision,
     plot_roofline_sweep,
     plot_same_math,
+    rate_interval,
     rate_ratio,
     read_results,
     select,
@@ -173,3 +174,11 @@ def test_plot_contents(rows):
 def test_missing_data_raises_clear_errors(rows, plot, match):
     with pytest.raises(ValueError, match=match):
         plot(rows)
+
+
+def test_a_rate_interval_spans_the_rates_of_the_rounds(rows):
+    matmul = select(rows, "peak", variant="matmul")[0]  # rounds at 0.1 s, -3 % and +3 %
+    rate = rate_interval(matmul)
+    assert rate.estimate == pytest.approx(80e9)
+    assert rate.low < 8e9 / 0.103 and rate.high > 8e9 / 0.097  # wider than the rounds' spread
+    assert sorted(rate.per_round) == pytest.approx(sorted(8e9 / (0.1 * f) for f in (1, 0.97, 1.03)))

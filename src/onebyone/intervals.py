@@ -12,8 +12,8 @@ t-interval on their logarithms (ratios multiply, so their logarithms add), mappe
 ``exp``: with five rounds a t-interval is more honest than a bootstrap, which cannot produce a
 wider spread than the five values it resamples.
 
-The estimate is the ratio of the two medians of per-round medians (so one round with many
-short blocks cannot decide it), and the interval is widened to contain it when it does not.
+The estimate is the median of the per-round ratios (so one round cannot decide it, and the
+estimate keeps the pairing), and the interval is widened to contain it when it does not.
 
 A claim "A is faster than B" is then made only when the whole interval of ``time_B / time_A``
 lies above 1; when it contains 1 the two are *indistinguishable* at this precision.
@@ -35,7 +35,7 @@ class Interval:
     """An estimate and its confidence interval (same unit as the estimate).
 
     Attributes:
-        estimate: the point estimate (for a ratio: ratio of the medians of per-round medians).
+        estimate: the point estimate (for a ratio: the median of the per-round ratios).
         low, high: the interval's bounds.
         confidence: e.g. 0.95.
         per_round: the per-round ratios it was computed from (empty when not a ratio of rounds).
@@ -133,8 +133,7 @@ def ratio_interval(
         confidence: the interval's coverage, between 0 and 1.
 
     Returns:
-        An :class:`Interval`: estimate ``median_of_round_medians(numerator) /
-        median_of_round_medians(denominator)``; bounds ``exp(mean ± t * sd / sqrt(k))`` of the
+        An :class:`Interval`: estimate the median of the per-round ratios; bounds ``exp(mean ± t * sd / sqrt(k))`` of the
         ``k`` per-round log ratios (widened to contain the estimate); ``per_round`` the ratios.
 
     Raises:
@@ -150,6 +149,6 @@ def ratio_interval(
     half_width = (_t_quantile(0.5 + confidence / 2, len(logs) - 1)
                   * float(np.std(logs, ddof=1)) / np.sqrt(len(logs)))
     centre = float(np.mean(logs))
-    estimate = median_of_round_medians(numerator) / median_of_round_medians(denominator)
+    estimate = float(np.median(ratios))
     low, high = float(np.exp(centre - half_width)), float(np.exp(centre + half_width))
     return Interval(estimate, min(low, estimate), max(high, estimate), confidence, ratios)

@@ -80,6 +80,19 @@ def rate_ratio(row: Row, reference: Row) -> Interval:
     return time_ratio(reference, row).scaled(row["flops"] / reference["flops"])
 
 
+def rate_interval(row: Row) -> Interval:
+    """A measured row's FLOP/s with a 95 % t-interval over its rounds (each round's median).
+
+    Why: the fastest of many noisy medians is biased upwards (the maximum picks the luckiest),
+    so a roof taken from it should say how far its own rounds spread.
+    """
+    rounds = block_rounds(row)
+    time = ratio_interval(rounds, [[1.0]] * len(rounds))  # seconds, over rounds
+    rates = tuple(row["flops"] / seconds for seconds in time.per_round)
+    return Interval(row["flops"] / time.estimate, row["flops"] / time.high,
+                    row["flops"] / time.low, time.confidence, rates)
+
+
 def read_results(path: str | Path) -> list[Row]:
     """All rows of a results CSV written by ``python -m onebyone.experiments``."""
     with Path(path).open(newline="", encoding="utf-8") as file:
