@@ -1,5 +1,6 @@
 # One by One: the two commands of the README, and the steps they are made of.
 #   make book   builds the web book into _build/html
+#   make assignments  builds the course assignments into _build/assignments (see book/instructors.md)
 #   make test   runs every check (lint, twins in sync, book build, unit tests, notebooks with nbval,
 #               the built book in a headless browser)
 # Both create the virtual environment .venv first, from the pinned requirements.txt.
@@ -12,7 +13,7 @@ STAMP := $(VENV)/.installed
 export PATH := $(BIN):$(PATH)
 export PYTHONHASHSEED := 0
 
-.PHONY: book test lint notebooks check-notebooks colab pytest browser clean lock
+.PHONY: book test lint notebooks check-notebooks colab pytest browser clean lock assignments
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +56,11 @@ pytest: $(STAMP)
 # cell pinned to HEAD. Commit package changes first (see the README's Contributing section).
 notebooks: $(STAMP)
 	$(BIN)/python tools/notebooks.py
+
+# Course assignments from the chapters' exercises, with Otter-Grader: student and solution
+# notebooks and autograder zips, in _build/assignments (ignored by git). Reads the twins' pins.
+assignments: $(STAMP)
+	$(BIN)/python tools/assignments.py build
 
 # Only the simulated Colab run (part of `make test` too): a fresh Colab-like environment runs a twin.
 colab: $(STAMP)

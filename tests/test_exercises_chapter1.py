@@ -21,7 +21,30 @@ def test_macs():
 
 
 def _right(x, weight, bias):
+    n, c, h, w = x.shape
+    rows = x.permute(0, 2, 3, 1).reshape(-1, c)  # (N*H*W) x C_in
+    return (rows @ weight.T + bias).reshape(n, h, w, -1).permute(0, 3, 1, 2)
+
+
+def _conv2d(x, weight, bias):
     return F.conv2d(x, weight[:, :, None, None], bias)
+
+
+def _einsum(x, weight, bias):
+    return torch.einsum("nchw,oc->nohw", x, weight) + bias[:, None, None]
+
+
+def _hidden_conv2d(x, weight, bias):
+    convolve = getattr(torch.nn.functional, "conv" + "2d")
+    return convolve(x, weight[:, :, None, None], bias)
+
+
+def _conv_module(x, weight, bias):
+    conv = torch.nn.Conv2d(weight.shape[1], weight.shape[0], 1, dtype=x.dtype)
+    with torch.no_grad():
+        conv.weight.copy_(weight[:, :, None, None])
+        conv.bias.copy_(bias)
+    return conv(x)
 
 
 def _height_width_swapped(x, weight, bias):
@@ -31,7 +54,9 @@ def _height_width_swapped(x, weight, bias):
 
 
 def _no_bias(x, weight, bias):
-    return F.conv2d(x, weight[:, :, None, None])
+    n, c, h, w = x.shape
+    rows = x.permute(0, 2, 3, 1).reshape(-1, c)
+    return (rows @ weight.T).reshape(n, h, w, -1).permute(0, 3, 1, 2)
 
 
 def _crashes(x, weight, bias):
@@ -51,3 +76,47 @@ def test_swapped_height_width_is_really_wrong_on_non_square_images():
     x = torch.randn(1, 2, 3, 4)
     weight, bias = torch.randn(2, 2), torch.randn(2)
     assert _height_width_swapped(x, weight, bias).shape != _right(x, weight, bias).shape
+
+
+@pytest.mark.parametrize("cheat", [_conv2d, _einsum, _hidden_conv2d, _conv_module])
+def test_pointwise_function_refuses_convolution_and_einsum(cheat):
+    with pytest.raises(ExerciseFailed, match="without any convolution or einsum"):
+        chapter1.check_pointwise_function(cheat)
+
+
+def _linear_copy(conv):
+    linear = torch.nn.Linear(conv.in_channels, conv.out_channels, bias=conv.bias is not None,
+                             dtype=conv.weight.dtype)
+    with torch.no_grad():
+        linear.weight.copy_(conv.weight[:, :, 0, 0])
+        if conv.bias is not None:
+            linear.bias.copy_(conv.bias)
+    return linear
+
+
+def _linear_shared(conv):
+    linear = _linear_copy(conv)
+    linear.weight = torch.nn.Parameter(conv.weight.view(conv.out_channels, conv.in_channels))
+    return linear
+
+
+def _linear_transposed(conv):
+    linear = torch.nn.Linear(conv.out_channels, conv.in_channels, dtype=conv.weight.dtype)
+    return linear
+
+
+def _linear_always_bias(conv):
+    linear = torch.nn.Linear(conv.in_channels, conv.out_channels, dtype=conv.weight.dtype)
+    with torch.no_grad():
+        linear.weight.copy_(conv.weight[:, :, 0, 0])
+    return linear
+
+
+def test_conv_to_linear():
+    assert chapter1.check_conv_to_linear(_linear_copy) is None
+    with pytest.raises(ExerciseFailed, match="copy the weights"):
+        chapter1.check_conv_to_linear(_linear_shared)
+    with pytest.raises(ExerciseFailed, match="maps 3 to 5 features, expected 5 to 3"):
+        chapter1.check_conv_to_linear(_linear_transposed)
+    with pytest.raises(ExerciseFailed, match="right shape but wrong values"):
+        chapter1.check_conv_to_linear(_linear_always_bias)

@@ -30,3 +30,19 @@ def test_resnet_bottleneck_parameters():
         chapter2.check_resnet_bottleneck_parameters(
             256 * 64 + 9 * 64 * 64 + 64 * 256 + 64 + 64 + 256
         )
+
+
+def test_bottleneck_macs_function():
+    def right(c_in, c_out, k, h, w, r):
+        return h * w * r * (c_in + k * k * c_out)
+
+    def fitted_to_one_example(c_in, c_out, k, h, w, r):
+        return 28 * 28 * r * (c_in + k * k * c_out)  # the image size of the first case only
+
+    assert chapter2.check_bottleneck_macs_function(right) is None
+    with pytest.raises(ExerciseFailed, match=r"bottleneck_macs\(256, 256, 3, 14, 14, 64\)"):
+        chapter2.check_bottleneck_macs_function(fitted_to_one_example)
+    with pytest.raises(ExerciseFailed, match="should be a Python int"):
+        chapter2.check_bottleneck_macs_function(lambda *sizes: float(right(*sizes)))
+    with pytest.raises(ExerciseFailed, match="raised ZeroDivisionError"):
+        chapter2.check_bottleneck_macs_function(lambda *sizes: 1 // 0)

@@ -63,3 +63,26 @@ def test_fully_connected_head_parameters():
     assert chapter3.check_fully_connected_head_parameters(right) is None
     with pytest.raises(ExerciseFailed, match="not right"):
         chapter3.check_fully_connected_head_parameters(9216 * 4096 + 4096 * 4096 + 4096 * 1000)
+
+
+def _mlpconv(c_in, hidden, c_out, k, relus=(True, True, True), padding=None):
+    padding = k // 2 if padding is None else padding
+    layers = [nn.Conv2d(c_in, hidden, k, padding=padding), nn.Conv2d(hidden, hidden, 1),
+              nn.Conv2d(hidden, c_out, 1)]
+    modules = []
+    for layer, relu in zip(layers, relus, strict=True):
+        modules += [layer, nn.ReLU()] if relu else [layer]
+    return nn.Sequential(*modules)
+
+
+def test_mlpconv_block():
+    assert chapter3.check_mlpconv_block(_mlpconv) is None
+    with pytest.raises(ExerciseFailed, match="wrong values"):
+        chapter3.check_mlpconv_block(lambda *a: _mlpconv(*a, relus=(True, False, True)))
+    with pytest.raises(ExerciseFailed, match=r"has shape \(2, 4, 2, 3\), expected \(2, 4, 6, 7\)"):
+        chapter3.check_mlpconv_block(lambda *a: _mlpconv(*a, padding=0))
+    with pytest.raises(ExerciseFailed, match=r"convolution 2 .* expected 8 to 8"):
+        chapter3.check_mlpconv_block(
+            lambda c_in, hidden, c_out, k: nn.Sequential(
+                nn.Conv2d(c_in, hidden, k, padding=k // 2), nn.Conv2d(hidden, c_out, 1),
+                nn.Conv2d(c_out, c_out, 1)))

@@ -47,3 +47,13 @@ def test_compute_bound_channels():
         chapter5.check_compute_bound_channels(channels - 1)
     with pytest.raises(ExerciseFailed, match="should be a Python int"):
         chapter5.check_compute_bound_channels(float(channels))
+
+
+def test_speedup_prediction():
+    direct = 14 * 14 * 256 * 9 * 256
+    bottleneck = 14 * 14 * 64 * (256 + 9 * 256)
+    assert chapter5.check_speedup_prediction(direct, bottleneck, direct / bottleneck) is None
+    with pytest.raises(ExerciseFailed, match="bottleneck path's MACs"):
+        chapter5.check_speedup_prediction(direct, 14 * 14 * 64 * 9 * 256, 10.0)  # 1x1 forgotten
+    with pytest.raises(ExerciseFailed, match="predicted speedup"):
+        chapter5.check_speedup_prediction(direct, bottleneck, bottleneck / direct)

@@ -75,3 +75,12 @@ def test_importing_it_imports_no_documentation_tooling():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_a_text_subclass_is_glued_as_plain_text():
+    import torch
+
+    from onebyone.glue import _checked
+
+    _, value = _checked("version", torch.__version__)
+    assert type(value) is str and value == str(torch.__version__)

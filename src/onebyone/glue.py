@@ -29,6 +29,8 @@ GLUED: dict[str, int | float | str] = {}
 def _checked(name: object, value: object) -> tuple[str, int | float | str]:
     if not isinstance(name, str) or not name:
         raise TypeError(f"a glue name must be a non-empty str, got {name!r}")
+    if isinstance(value, str) and type(value) is not str:
+        value = str(value)  # a text subclass, such as torch.__version__: its plain text
     if isinstance(value, bool) or type(value) not in (int, float, str):
         kind = type(value).__module__ + "." + type(value).__qualname__
         hint = " (use float(x) or int(x), or t.item() for a tensor)"

@@ -6,9 +6,11 @@ Each expected value is computed here from the package's formulas (:mod:`onebyone
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from onebyone.bottleneck import break_even_width, compare_bottleneck
 from onebyone.cost import conv2d_parameters
-from onebyone.exercises.checks import expect_integer, passed
+from onebyone.exercises.checks import expect, expect_integer, passed
 
 
 def check_inception_3x3_branch_macs(answer: object) -> None:
@@ -42,3 +44,25 @@ def check_resnet_bottleneck_parameters(answer: object) -> None:
     )
     expect_integer(answer, expected, "the block's parameters (weights only, no biases)")
     passed("the three weight tensors of the bottleneck block")
+
+
+def check_bottleneck_macs_function(bottleneck_macs: Callable[..., int]) -> None:
+    """Exercise 4: ``bottleneck_macs(in_channels, out_channels, kernel_size, height, width,
+    reduced_channels)``, the MACs of one image through a 1x1 reduction to ``reduced_channels``
+    and a "same" ``kernel_size`` convolution, for any sizes.
+
+    Tried on several layers, square and not, so that a formula fitted to one example fails.
+    """
+    cases = [(192, 128, 3, 28, 28, 96), (256, 256, 3, 14, 14, 64), (480, 48, 5, 14, 7, 16),
+             (3, 8, 1, 5, 9, 2)]
+    for case in cases:
+        in_channels, out_channels, kernel_size, height, width, reduced = case
+        expected = compare_bottleneck(in_channels, out_channels, kernel_size, height, width,
+                                      reduced_channels=reduced).bottleneck.macs
+        call = f"bottleneck_macs{case}"
+        try:
+            answer = bottleneck_macs(*case)
+        except Exception as error:  # a student's bug: report it as a hint
+            expect(False, f"{call} raised {type(error).__name__}: {error}")
+        expect_integer(answer, expected, call)
+    passed("H * W * r * (C_in + k^2 C_out) for every layer tried")

@@ -7,16 +7,19 @@ formulas, never typed in, so a check cannot drift from the book.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 
 import torch
 from torch import nn
 
+from onebyone import cost
 from onebyone.cost import conv2d_parameters
 from onebyone.exercises.checks import expect, expect_integer, expect_tensor_close, passed
+from onebyone.nin import MlpConv
 
 
 def exercise_pointwise_pair(seed: int = 0) -> tuple[nn.Conv2d, nn.Conv2d]:
-    """The two 1x1 convolutions of Exercise 1: 4 -> 3 channels, then 3 -> 2, with biases.
+    """The two 1x1 convolutions of Exercise 3: 4 -> 3 channels, then 3 -> 2, with biases.
 
     Why: the exercise and its check must use the same layers; drawing them from a seed here
     keeps the notebook short and the check independent of the reader's random state.
@@ -32,7 +35,7 @@ def exercise_pointwise_pair(seed: int = 0) -> tuple[nn.Conv2d, nn.Conv2d]:
 
 
 def check_collapsed_conv(answer: object, seed: int = 0) -> None:
-    """Exercise 1: one 1x1 ``nn.Conv2d`` that computes ``second(first(x))``.
+    """Exercise 3: one 1x1 ``nn.Conv2d`` that computes ``second(first(x))``.
 
     Args:
         answer: the student's convolution.
@@ -64,7 +67,7 @@ def check_collapsed_conv(answer: object, seed: int = 0) -> None:
 
 
 def check_mlpconv_parameters(answer: object) -> None:
-    """Exercise 2: parameters, biases included, of NiN's first mlpconv layer for CIFAR-10.
+    """Exercise 1: parameters, biases included, of NiN's first mlpconv layer for CIFAR-10.
 
     The layer is a 5x5 convolution from 3 to 192 channels, then 1x1 convolutions from 192 to
     160 and from 160 to 96 channels.
@@ -79,7 +82,7 @@ def check_mlpconv_parameters(answer: object) -> None:
 
 
 def check_fully_connected_head_parameters(answer: object) -> None:
-    """Exercise 3: parameters, biases included, of AlexNet's fully connected head.
+    """Exercise 2: parameters, biases included, of AlexNet's fully connected head.
 
     The head flattens 256 x 6 x 6 feature maps, then has fully connected layers of 4096,
     4096 and 1000 outputs.
@@ -90,3 +93,60 @@ def check_fully_connected_head_parameters(answer: object) -> None:
     )
     expect_integer(answer, expected, "the head's parameters (weights and biases)")
     passed("a global average pooling head would have none of these")
+
+
+def check_mlpconv_block(mlpconv: Callable[[int, int, int, int], nn.Module]) -> None:
+    """Exercise 4: ``mlpconv(in_channels, hidden_channels, out_channels, kernel_size)`` builds
+    NiN's mlpconv layer from ``nn.Conv2d`` and ``nn.ReLU``: a "same" ``k x k`` convolution to
+    ``hidden_channels``, a 1x1 convolution to ``hidden_channels`` and one to ``out_channels``,
+    each followed by a ReLU (as :class:`onebyone.nin.MlpConv` with ``padding=k // 2``).
+
+    The student's block is compared with the package's on the same weights, so a missing or
+    misplaced ReLU is caught as well as a wrong layer.
+    """
+    generator = torch.Generator().manual_seed(5)
+    for in_channels, hidden, out_channels, k in [(3, 8, 4, 5), (6, 5, 7, 3)]:
+        call = f"mlpconv({in_channels}, {hidden}, {out_channels}, {k})"
+        try:
+            block = mlpconv(in_channels, hidden, out_channels, k)
+        except Exception as error:  # a student's bug: report it as a hint
+            expect(False, f"{call} raised {type(error).__name__}: {error}")
+        expect(isinstance(block, nn.Module), f"{call} should be an nn.Module, got {type(block)}")
+        convs = [module for module in block.modules() if isinstance(module, nn.Conv2d)]
+        shapes = [(conv.in_channels, conv.out_channels, tuple(conv.kernel_size)) for conv in convs]
+        wanted = [(in_channels, hidden, (k, k)), (hidden, hidden, (1, 1)),
+                  (hidden, out_channels, (1, 1))]
+        expect(
+            len(convs) == 3,
+            f"{call} has {len(convs)} nn.Conv2d layers; an mlpconv layer has 3",
+        )
+        for index, (got, want) in enumerate(zip(shapes, wanted, strict=True)):
+            expect(
+                got == want,
+                f"convolution {index + 1} of {call} maps {got[0]} to {got[1]} channels with a "
+                f"{got[2]} kernel; expected {want[0]} to {want[1]} with a {want[2]} kernel",
+            )
+        expect(
+            cost.count_parameters(block) == cost.count_parameters(MlpConv(*wanted[0][:2],
+                                                                          out_channels, k)),
+            f"{call} has {cost.count_parameters(block):,} parameters: are the biases there?",
+        )
+        reference = MlpConv(in_channels, hidden, out_channels, k, padding=k // 2)
+        reference = reference.to(torch.float64)
+        block = block.to(torch.float64)
+        with torch.no_grad():
+            ours_in_order = (reference.conv, reference.cccp1, reference.cccp2)
+            for theirs, ours in zip(convs, ours_in_order, strict=True):
+                theirs.weight.copy_(torch.randn(theirs.weight.shape, generator=generator))
+                theirs.bias.copy_(torch.randn(theirs.bias.shape, generator=generator))
+                ours.weight.copy_(theirs.weight)
+                ours.bias.copy_(theirs.bias)
+            x = torch.randn(2, in_channels, 6, 7, generator=generator, dtype=torch.float64)
+            expected = reference(x)  # 2 x out_channels x 6 x 7
+            try:
+                output = block(x)
+            except Exception as error:  # a student's bug: report it as a hint
+                expect(False, f"{call}(x) raised {type(error).__name__}: {error}")
+        expect_tensor_close(output, expected, f"{call}(x) for x of shape {tuple(x.shape)}",
+                            rtol=1e-10, atol=1e-10)
+    passed("k x k convolution, then a per-pixel MLP of two 1x1 convolutions, ReLU after each")

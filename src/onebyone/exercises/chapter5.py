@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+from onebyone.bottleneck import compare_bottleneck
 from onebyone.exercises.checks import expect, expect_close, expect_integer, passed
 from onebyone.gpu_specs import load_gpu_specs
 from onebyone.roofline import compute_bound_channels, pointwise_conv_workload
@@ -53,3 +54,27 @@ def check_compute_bound_channels(answer: object) -> None:
                                       LAYER["height"], LAYER["width"], FLOAT32_BYTES)
     expect_integer(answer, channels, "the channel count")
     passed(f"from {channels} channels on, the H100's float32 units are the limit")
+
+
+# The layers of exercise 4: a "same" 3x3 convolution 256 -> 256 on one 14 x 14 image, directly
+# or after a 1x1 reduction to 64 channels.
+PREDICTION = {"in_channels": 256, "out_channels": 256, "kernel_size": 3, "height": 14,
+              "width": 14, "reduced_channels": 64}
+
+
+def check_speedup_prediction(
+    direct_macs: object, bottleneck_macs: object, predicted_speedup: object
+) -> None:
+    """Exercise 4: the inputs of a speedup prediction, graded before anything is timed.
+
+    The prediction is the MAC ratio of the layers of ``PREDICTION``: the direct convolution's
+    MACs, the bottleneck path's MACs (both layers), and their quotient. The timing that follows
+    in the notebook is not graded: it depends on the machine.
+    """
+    comparison = compare_bottleneck(**PREDICTION)
+    expect_integer(direct_macs, comparison.direct.macs, "the direct 3x3 convolution's MACs")
+    expect_integer(bottleneck_macs, comparison.bottleneck.macs,
+                   "the bottleneck path's MACs (the 1x1 and the 3x3 layer together)")
+    expect_close(predicted_speedup, comparison.mac_ratio,
+                 "the predicted speedup (direct MACs / bottleneck MACs)", rel_tol=1e-6)
+    passed(f"a {comparison.mac_ratio:.2f}-fold MAC saving: now see what the clock says")
