@@ -47,8 +47,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from onebyone.machine import run_metadata
 from onebyone.runtime import seed_everything
-from onebyone.timing import describe_device, make_input, merge_timings, time_callable
+from onebyone.timing import make_input, merge_timings, time_callable
 
 TOLERANCE = 0.05  # relative difference allowed between the two timers
 ROUNDS = 3  # interleaved rounds of harness and independent timer
@@ -69,11 +70,14 @@ def cases(device: torch.device) -> dict[str, tuple[Callable, tuple[int, ...]]]:
 
 
 def perf_counter_loops(fn: Callable, x: torch.Tensor, loops: int = 20,
-                       loop_seconds: float = 0.05) -> tuple[list[float], int]:
-    """Seconds per call of ``loops`` plain ``time.perf_counter`` loops, and calls per loop.
+                       loop_seconds: float = 0.05) -> tuple[list[float], int, float]:
+    """Seconds per call of ``loops`` plain ``time.perf_counter`` loops, calls per loop, and the
+    process's CPU time over the wall time of all loops.
 
     Each loop runs as many calls as fill ``loop_seconds`` (estimated from one call after three
-    warm-up calls).
+    warm-up calls). The CPU-time ratio says how many threads really worked: about 1 on one
+    thread, about 2 when a library ignored the thread setting and used two cores (it is lower,
+    not higher, when another program takes the core away).
     """
     for _ in range(3):
         fn(x)
@@ -81,12 +85,14 @@ def perf_counter_loops(fn: Callable, x: torch.Tensor, loops: int = 20,
     fn(x)
     calls = max(1, int(loop_seconds / (time.perf_counter() - start)))
     per_call = []
+    cpu_start, wall_start = time.process_time(), time.perf_counter()
     for _ in range(loops):
         start = time.perf_counter()
         for _ in range(calls):
             fn(x)
         per_call.append((time.perf_counter() - start) / calls)
-    return per_call, calls
+    cpu_per_wall = (time.process_time() - cpu_start) / (time.perf_counter() - wall_start)
+    return per_call, calls, cpu_per_wall
 
 
 def cuda_event_seconds(fn: Callable, x: torch.Tensor, calls: int = 200) -> tuple[float, int]:
@@ -117,19 +123,23 @@ def validate(device: torch.device, threads: int, min_run_time: float = 2.0,
     """
     rows = []
     torch.set_num_threads(threads)
+    metadata = run_metadata(device, ROUNDS, " ".join(sys.argv))
     for name, (fn, shape) in (chosen or cases(device)).items():
         x = make_input(shape, device=device)
-        harness_rounds, independent_times = [], []
+        harness_rounds, independent_times, cpu_ratios = [], [], []
         for _ in range(ROUNDS):
             harness_rounds.append(time_callable(fn, shape, device=device, num_threads=threads,
                                                 min_run_time=min_run_time / ROUNDS, label=name))
             with torch.inference_mode():
                 if device.type == "cuda":
                     seconds, calls = cuda_event_seconds(fn, x)
+                    cpu_ratios.append(float("nan"))
                     independent_times.append(seconds)
                     method = "CUDA events"
                 else:
-                    loops, calls = perf_counter_loops(fn, x, loop_seconds=loop_seconds)
+                    loops, calls, cpu_per_wall = perf_counter_loops(fn, x,
+                                                                    loop_seconds=loop_seconds)
+                    cpu_ratios.append(cpu_per_wall)
                     independent_times.extend(loops)
                     method = "time.perf_counter loop"
         harness = merge_timings(harness_rounds)
@@ -138,8 +148,16 @@ def validate(device: torch.device, threads: int, min_run_time: float = 2.0,
         rows.append({
             "case": name,
             "device": str(device),
-            "device_name": describe_device(device),
+            "device_name": metadata["processor"],
+            "isa": metadata["isa"],
+            "clock_mhz": metadata["clock_mhz"],
+            "torch_version": metadata["torch_version"],
+            "python_version": metadata["python_version"],
+            "date": metadata["date"],
+            "command": metadata["command"],
             "num_threads": threads,
+            "torch_num_threads": torch.get_num_threads(),
+            "cpu_time_per_wall_time": statistics.median(cpu_ratios),
             "harness_median_s": harness.median_s,
             "harness_iqr_s": harness.iqr_s,
             "harness_runs": harness.runs,

@@ -21,6 +21,7 @@ from onebyone.results import (
     plot_precision,
     plot_roofline_sweep,
     plot_same_math,
+    rate_interval,
     rate_ratio,
     read_results,
     select,
@@ -36,8 +37,11 @@ def row(experiment, variant, precision="float32", status="measured", **fields):
                   median_s=1.0, iqr_s=0.1, runs=10, blocks=10, calls_per_block=1)
     values.update(fields)
     if values["status"] == "measured":
-        median = values["median_s"]  # two rounds of blocks around the median
-        values["times_s"] = format_rounds([[median * 0.98, median, median * 1.02]] * 2)
+        # three rounds whose medians are median, a bit below and a bit above it (by a share
+        # that depends on the variant, so that paired per-round ratios differ)
+        median, shift = values["median_s"], 0.01 * (1 + len(variant) % 4)
+        values["times_s"] = format_rounds([[median * factor * f for f in (0.98, 1.0, 1.02)]
+                                           for factor in (1.0, 1 - shift, 1 + shift)])
     return values
 
 
@@ -95,7 +99,8 @@ def test_rates_and_the_measured_roof(rows):
 
 def test_the_roof_is_the_fastest_kernel_of_any_experiment(rows):
     faster = dict(select(rows, "roofline_sweep", precision="float32")[0])
-    faster.update(flops=16 * 10**10, median_s=1.0, kernels="aten::mkldnn_convolution")
+    faster.update(flops=16 * 10**10, median_s=1.0, kernels="aten::mkldnn_convolution",
+                  times_s=format_rounds([[1.0], [0.9], [1.1]]))
     roof = measured_roofline([*rows, faster])
     assert roof.peak_flops_per_s == pytest.approx(160e9)  # above the matrix product's 80
     assert fastest_row([*rows, faster]) is faster and "mkldnn" in roof.label
@@ -119,7 +124,7 @@ def test_ratios_of_rows_have_intervals_around_the_ratio_of_medians(rows):
     direct = dict(direct, flops=2 * 7760)
     fraction = rate_ratio(direct, matmul)  # direct's FLOP/s over the matmul's
     assert fraction.estimate == pytest.approx((2 * 7760 / 0.080) / 80e9)
-    assert len(block_rounds(direct)) == 2
+    assert len(block_rounds(direct)) == 3
     with pytest.raises(ValueError, match="no recorded block times"):
         block_rounds(dict(direct, times_s=""))
 
@@ -169,3 +174,11 @@ def test_plot_contents(rows):
 def test_missing_data_raises_clear_errors(rows, plot, match):
     with pytest.raises(ValueError, match=match):
         plot(rows)
+
+
+def test_a_rate_interval_spans_the_rates_of_the_rounds(rows):
+    matmul = select(rows, "peak", variant="matmul")[0]  # rounds at 0.1 s, -3 % and +3 %
+    rate = rate_interval(matmul)
+    assert rate.estimate == pytest.approx(80e9)
+    assert rate.low < 8e9 / 0.103 and rate.high > 8e9 / 0.097  # wider than the rounds' spread
+    assert sorted(rate.per_round) == pytest.approx(sorted(8e9 / (0.1 * f) for f in (1, 0.97, 1.03)))

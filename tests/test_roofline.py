@@ -15,6 +15,7 @@ from onebyone.roofline import (
     Roofline,
     Workload,
     compute_bound_channels,
+    fma_units_per_cycle,
     instruction_set_peak,
     layer_workloads,
     measure_copy_bandwidth,
@@ -159,10 +160,29 @@ def test_compute_bound_channels_agrees_with_counting_up(ridge, pixels, element_b
 
 
 def test_instruction_set_peak():
-    assert instruction_set_peak("AVX2 FMA AVX-512", 2000, 1) == pytest.approx(2e9 * 16 * 4)
-    assert instruction_set_peak("AVX2 FMA", 2000, 2) == pytest.approx(2e9 * 8 * 4 * 2)
-    assert instruction_set_peak("AVX2", None, 1) is None
-    assert instruction_set_peak("", 3000, 1) is None
+    assert instruction_set_peak("AVX2 FMA AVX-512", 2000, 1, fma_units=2) == pytest.approx(
+        2e9 * 16 * 4)
+    assert instruction_set_peak("AVX2 FMA", 2000, 2, fma_units=2) == pytest.approx(
+        2e9 * 8 * 4 * 2)
+    # Zen 4 at the reviewer's 2596 MHz: one 512-bit FMA per cycle, about 83 GFLOP/s
+    assert instruction_set_peak("AVX2 FMA AVX-512", 2596, 1, fma_units=1) == pytest.approx(
+        2596e6 * 16 * 2)
+    assert instruction_set_peak("AVX2", None, 1, fma_units=2) is None
+    assert instruction_set_peak("", 3000, 1, fma_units=2) is None
+    assert instruction_set_peak("AVX2 FMA", 3000, 1, fma_units=None) is None
+    with pytest.raises(ValueError):
+        instruction_set_peak("AVX2", 3000, 1, fma_units=0)
+
+
+def test_fma_units_per_microarchitecture():
+    zen4 = "AMD EPYC (family 25, model 17)"
+    assert fma_units_per_cycle(zen4, "AVX2 FMA AVX-512 AVX512-BF16") == 1
+    assert fma_units_per_cycle("AMD EPYC 7763 (family 25, model 1)", "AVX2 FMA") == 2  # Zen 3
+    assert fma_units_per_cycle("AMD EPYC 7742 (family 23, model 49)", "AVX2 FMA") == 2  # Zen 2
+    assert fma_units_per_cycle("Intel(R) Xeon(R) Platinum 8480+ (family 6, model 143)",
+                               "AVX2 FMA AVX-512 AMX") == 2
+    assert fma_units_per_cycle("AMD EPYC (family 26, model 2)", "AVX2 FMA AVX-512") is None
+    assert fma_units_per_cycle("unknown CPU", "AVX2 FMA") is None
 
 
 def test_point_labels_of_a_dense_sweep_do_not_overlap():

@@ -25,7 +25,7 @@ The experiments (all forward passes, timed with :func:`onebyone.timing.time_call
    skipped likewise on a CPU without bfloat16 instructions.
 
 Every measured row also records what ran and how sure we are: the profiler's top kernels
-(:mod:`onebyone.kernels`), the block times of every round (``times_s``, for the bootstrap
+(:mod:`onebyone.kernels`), the block times of every round (``times_s``, for the paired-round
 intervals of :mod:`onebyone.intervals`), the relative IQR and a ``noisy`` flag above 5 %, the
 float32 precision settings in force, and the run's metadata (:mod:`onebyone.machine`).
 

@@ -3,10 +3,13 @@
 Why: Chapter 5 shows recorded results (a file per device under ``book/data/``) and the
 reader's own fresh ones side by side, so the same functions must read a file and plot rows,
 whichever device made them. Rates are derived here, never stored: FLOP/s is ``flops /
-median_s`` and bytes/s is ``bytes / median_s`` (see :mod:`onebyone.roofline` for the units).
+time`` and bytes/s is ``bytes / time``, with the time per call of :func:`typical_s` (see
+:mod:`onebyone.roofline` for the units).
 
-Ratios of two measurements come with a bootstrap confidence interval over their recorded block
-times (:mod:`onebyone.intervals`), so a reader of the results can tell a difference from noise.
+Times are the median over rounds of each round's median block time (:func:`typical_s`), so
+that one round with many short blocks cannot decide them. Ratios of two measurements come with
+a confidence interval over their paired interleaved rounds (:mod:`onebyone.intervals`), so a
+reader of the results can tell a difference from noise.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import ScalarFormatter
 
-from onebyone.intervals import Interval, ratio_interval
+from onebyone.intervals import Interval, median_of_round_medians, ratio_interval
 from onebyone.kernels import ALLOCATION
 from onebyone.plotting import book_style
 from onebyone.roofline import Roofline, plot_roofline
@@ -60,14 +63,34 @@ def block_rounds(row: Row) -> tuple[tuple[float, ...], ...]:
     return rounds
 
 
+def typical_s(row: Row) -> float:
+    """A measured row's time per call (seconds): the median over rounds of each round's median
+    block time (the CSV's ``median_s`` pools all blocks instead)."""
+    return median_of_round_medians(block_rounds(row))
+
+
 def time_ratio(slow: Row, fast: Row) -> Interval:
-    """``slow``'s median time over ``fast``'s, with a 95 % bootstrap interval (a speedup)."""
+    """``slow``'s time over ``fast``'s, with a 95 % t-interval over their paired rounds (a
+    speedup); ``per_round`` holds each round's ratio."""
     return ratio_interval(block_rounds(slow), block_rounds(fast))
 
 
 def rate_ratio(row: Row, reference: Row) -> Interval:
     """``row``'s FLOP/s over ``reference``'s (e.g. a fraction of the peak), with its interval."""
     return time_ratio(reference, row).scaled(row["flops"] / reference["flops"])
+
+
+def rate_interval(row: Row) -> Interval:
+    """A measured row's FLOP/s with a 95 % t-interval over its rounds (each round's median).
+
+    Why: the fastest of many noisy medians is biased upwards (the maximum picks the luckiest),
+    so a roof taken from it should say how far its own rounds spread.
+    """
+    rounds = block_rounds(row)
+    time = ratio_interval(rounds, [[1.0]] * len(rounds))  # seconds, over rounds
+    rates = tuple(row["flops"] / seconds for seconds in time.per_round)
+    return Interval(row["flops"] / time.estimate, row["flops"] / time.high,
+                    row["flops"] / time.low, time.confidence, rates)
 
 
 def read_results(path: str | Path) -> list[Row]:
@@ -92,13 +115,13 @@ def select(rows: Iterable[Row], experiment: str, **equal: object) -> list[Row]:
 
 
 def flops_per_s(row: Row) -> float:
-    """Achieved arithmetic rate of a measured row, FLOP/s."""
-    return row["flops"] / row["median_s"]
+    """Achieved arithmetic rate of a measured row, FLOP/s (over :func:`typical_s`)."""
+    return row["flops"] / typical_s(row)
 
 
 def bytes_per_s(row: Row) -> float:
-    """Achieved memory rate of a measured row (least bytes moved / time), bytes/s."""
-    return row["bytes"] / row["median_s"]
+    """Achieved memory rate of a measured row (least bytes moved / :func:`typical_s`), bytes/s."""
+    return row["bytes"] / typical_s(row)
 
 
 def device_label(rows: Sequence[Row]) -> str:
@@ -147,7 +170,7 @@ def bottleneck_speedups(rows: Iterable[Row], memory_format: str = "contiguous"
     """``(batch size, MAC ratio, measured speedup with its interval)`` of experiment 2.
 
     The MAC ratio is direct MACs / reduced MACs (the prediction on paper); the speedup is
-    direct median time / reduced median time (the measurement), with a 95 % bootstrap interval.
+    direct time / reduced time (the measurement), with a 95 % interval over paired rounds.
 
     Args:
         rows: results.
@@ -196,7 +219,7 @@ def plot_same_math(rows: Iterable[Row], precision: str = "float32") -> Figure:
             for variant in variants:
                 match = [r for r in rows if r["input_shape"] == shape and r["variant"] == variant
                          and r["memory_format"] == layout]
-                times.append(match[0]["median_s"] * 1e3 if match else np.nan)
+                times.append(typical_s(match[0]) * 1e3 if match else np.nan)
                 spreads.append(match[0]["iqr_s"] * 1e3 / 2 if match else 0.0)
             label = "NCHW (contiguous)" if layout == "contiguous" else "channels_last (NHWC)"
             axes.bar(np.arange(len(variants)) + offset, times, width=0.4, yerr=spreads,
@@ -214,7 +237,7 @@ def plot_same_math(rows: Iterable[Row], precision: str = "float32") -> Figure:
 @book_style
 def plot_bottleneck(rows: Iterable[Row]) -> Figure:
     """Experiment 2: the MAC ratio (prediction) against the measured speedup, by batch size,
-    for each memory format measured; error bars are the 95 % bootstrap intervals."""
+    for each memory format measured; error bars are the 95 % intervals over paired rounds."""
     rows = list(rows)
     by_format = {layout: bottleneck_speedups(rows, layout)
                  for layout in ("contiguous", "channels_last")}
@@ -285,7 +308,7 @@ def plot_inception(rows: Iterable[Row], batch_size: int,
         times, spreads = [], []
         for part in parts:
             match = [row for row in rows if row["variant"] == f"{module}/{part}"]
-            times.append(match[0]["median_s"] * 1e3 if match else np.nan)
+            times.append(typical_s(match[0]) * 1e3 if match else np.nan)
             spreads.append(match[0]["iqr_s"] * 1e3 / 2 if match else 0.0)
         axes.bar(np.arange(len(parts)) + offset, times, width=0.4, yerr=spreads, capsize=3,
                  label=module)

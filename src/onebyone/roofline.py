@@ -20,6 +20,7 @@ Units: FLOPs (2 per MAC, see :mod:`onebyone.cost`), bytes, seconds.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -161,34 +162,70 @@ VECTOR_LANES_FP32 = {"AVX-512": 16, "AVX2": 8, "NEON": 4}
 """float32 numbers per vector register of each instruction set (the widest present counts)."""
 
 
-def instruction_set_peak(isa: str, clock_mhz: float | None, cores: int,
-                         fma_units: int = 2) -> float | None:
+def fma_units_per_cycle(processor: str, isa: str) -> int | None:
+    """How many fused multiply-adds of its widest vector a core issues per cycle, if known.
+
+    Why: the instruction-set bound is clock x lanes x 2 FLOP x this number, and the number
+    depends on the microarchitecture, not on the instruction set alone. Known here:
+
+    - AMD Zen 4 (family 25 with AVX-512): one 512-bit FMA per cycle (its two 256-bit FMA
+      pipes execute a 512-bit instruction together);
+    - AMD Zen 2 and Zen 3 (family 23, or 25 without AVX-512): two 256-bit FMAs;
+    - Intel with AVX-512 (server cores with two 512-bit FMA units; a few parts have one, so
+      the bound is an upper one) or with AVX2 and FMA (Haswell onwards): two.
+
+    Args:
+        processor: the CPU's name with family and model, as
+            :func:`onebyone.machine.cpu_model` writes it (``"AMD EPYC (family 25, model 17)"``).
+        isa: its vector instruction sets, as :func:`onebyone.machine.isa_summary` writes them.
+
+    Returns:
+        FMA instructions per cycle, or ``None`` for a CPU this table does not know.
+    """
+    names = set(isa.split())
+    family = re.search(r"family (\d+)", processor)
+    family_number = int(family.group(1)) if family else None
+    if "AMD" in processor:
+        if family_number == 25:
+            return 1 if "AVX-512" in names else 2
+        if family_number == 23 and "AVX2" in names:
+            return 2
+        return None
+    if "Intel" in processor and ("AVX-512" in names or {"AVX2", "FMA"} <= names):
+        return 2
+    return None
+
+
+def instruction_set_peak(isa: str, clock_mhz: float | None, cores: int, *,
+                         fma_units: int | None) -> float | None:
     """An upper bound on float32 FLOP/s from the instruction set: clock x lanes x 2 x units x cores.
 
     Why: a measured roof says what one library reached; the instruction set says what the
     silicon could do at most. Each fused multiply-add (FMA) is 2 FLOPs on every lane of a
-    vector; a core issues at most ``fma_units`` of them per cycle.
+    vector; a core issues at most ``fma_units`` of them per cycle (see
+    :func:`fma_units_per_cycle`: 1 for AVX-512 on AMD Zen 4, 2 on Intel server cores).
 
-    It is a bound, not a promise: the clock a system reports may be nominal (the core boosts
-    above it, or runs below it under load), and some cores split a wide instruction in two
-    (AMD Zen 4 executes a 512-bit FMA as two 256-bit halves, halving the AVX-512 figure).
+    It is a bound at the *given* clock: a virtual machine often reports the nominal (base)
+    clock while the core boosts above it, so a measured rate can exceed the bound computed from
+    the reported clock; then the clock, not the measurement, is wrong.
 
     Args:
         isa: the instruction sets, e.g. ``"AVX2 FMA AVX-512"`` (see
             :func:`onebyone.machine.isa_summary`).
         clock_mhz: the core clock in MHz; ``None`` when unknown (then so is the bound).
         cores: cores (threads) used.
-        fma_units: FMA instructions a core issues per cycle (2 on recent x86 server cores).
+        fma_units: FMA instructions of the widest vector a core issues per cycle; ``None``
+            when unknown (then so is the bound).
 
     Returns:
-        FLOP/s, or ``None`` when the clock or a known vector instruction set is missing.
+        FLOP/s, or ``None`` when the clock, the FMA units or a known vector set is missing.
     """
-    if cores < 1 or fma_units < 1:
+    if cores < 1 or (fma_units is not None and fma_units < 1):
         raise ValueError(f"cores and fma_units must be >= 1, got {cores} and {fma_units}")
     names = set(isa.split())
     lanes = max((VECTOR_LANES_FP32[name] for name in VECTOR_LANES_FP32 if name in names),
                 default=None)
-    if lanes is None or not clock_mhz:
+    if lanes is None or not clock_mhz or fma_units is None:
         return None
     return clock_mhz * 1e6 * lanes * 2 * fma_units * cores
 
