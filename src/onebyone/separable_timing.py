@@ -116,8 +116,8 @@ def depthwise_time_share(depthwise_rounds, pointwise_rounds, **options) -> Inter
     """The depthwise part's share of the layer's time, ``d / (d + p)``, with its interval.
 
     Why: the share is ``1 / (1 + p/d)``, a decreasing function of the ratio of the medians, so the
-    bootstrap interval of ``p/d`` (:func:`onebyone.intervals.ratio_interval`, every round
-    resampled within itself) maps onto an interval of the share. Arguments: block times in
+    interval of ``p/d`` over paired rounds (:func:`onebyone.intervals.ratio_interval`: one
+    ratio per interleaved round) maps onto an interval of the share. Arguments: block times in
     seconds per call, by round; ``options`` go to ``ratio_interval``.
     """
     ratio = ratio_interval(pointwise_rounds, depthwise_rounds, **options)
