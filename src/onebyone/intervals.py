@@ -133,8 +133,9 @@ def ratio_interval(
         confidence: the interval's coverage, between 0 and 1.
 
     Returns:
-        An :class:`Interval`: estimate the median of the per-round ratios; bounds ``exp(mean ± t * sd / sqrt(k))`` of the
-        ``k`` per-round log ratios (widened to contain the estimate); ``per_round`` the ratios.
+        An :class:`Interval`: estimate the median of the per-round ratios; bounds
+        ``exp(mean ± t * sd / sqrt(k))`` of the ``k`` per-round log ratios (widened to contain
+        the estimate); ``per_round`` the ratios.
 
     Raises:
         ValueError: fewer than two rounds (one round says nothing about the next), unequal

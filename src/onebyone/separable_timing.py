@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import argparse
 import csv
-import math
 import ctypes
 import ctypes.util
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
