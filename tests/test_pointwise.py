@@ -111,7 +111,9 @@ def test_a_dilated_1x1_is_accepted_and_is_the_same_function(dilation):
     pointwise.check_pointwise_conv(dilated)
     x = torch.randn(2, 8, 5, 7)
     with torch.no_grad():
-        assert torch.equal(dilated(x), plain(x))
+        # Equal up to rounding: with one thread PyTorch picks another kernel for the dilated layer,
+        # whose sums round differently in the last bit.
+        torch.testing.assert_close(dilated(x), plain(x), rtol=1e-6, atol=1e-6)
         linear = pointwise.conv1x1_to_linear(dilated)
         torch.testing.assert_close(pointwise.linear_per_pixel(linear, x), dilated(x))
 

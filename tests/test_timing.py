@@ -9,6 +9,8 @@ clock's own log. Real-clock tests only check types and sanity.
 from __future__ import annotations
 
 import itertools
+import re
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -18,10 +20,12 @@ from hypothesis import strategies as st
 from torch import nn
 
 from onebyone.gpu_timing import time_with_events
+from onebyone.machine import cpu_model
 from onebyone.precision import tf32_allowed, tf32_is_allowed
 from onebyone.timing import (
     NOISE_THRESHOLD,
     Timing,
+    _version_or_blank,
     describe_device,
     format_rounds,
     make_input,
@@ -332,3 +336,200 @@ def test_on_cuda_the_default_is_events_with_a_flushed_l2_and_graphs_replay():
     graph = time_callable(conv, (8, 16, 28, 28), device="cuda", min_run_time=0.05,
                           cuda_graph=True)
     assert graph.timer == "cuda_graph" and graph.median_s > 0
+
+
+# --- The record of a timing: every metadata field checked against its source ----------------
+
+
+def test_record_fields_come_from_their_sources():
+    timing, _ = fake_timing([1e-3], label="fake", dtype=torch.float64)
+    assert timing.device == "cpu" and timing.label == "fake" and timing.dtype == "float64"
+    assert timing.device_name == describe_device("cpu") == cpu_model()
+    assert timing.torch_version == torch.__version__
+    assert timing.cuda_version == _version_or_blank(torch.version.cuda)
+    assert timing.cudnn_version == _version_or_blank(torch.backends.cudnn.version())
+    assert timing.memory_format == "contiguous" and timing.input_shape == (2, 3)
+    assert timing.num_threads == torch.get_num_threads()  # the user's setting by default
+    assert timing.blocks == len(timing.times_s) and timing.round_blocks == ()
+    assert timing.runs == timing.blocks * timing.calls_per_block
+    assert timing.timer == "blocked_autorange" and timing.l2_flush is False
+    assert fake_timing([1e-3])[0].label == ""
+
+
+def test_versions_are_blank_when_absent_and_text_otherwise():
+    assert _version_or_blank(None) == ""
+    assert _version_or_blank(90100) == "90100" and _version_or_blank("12.8") == "12.8"
+
+
+@pytest.mark.parametrize("allowed", [False, True])
+def test_record_takes_the_float32_settings_in_force(allowed):
+    with tf32_allowed(allowed):
+        timing, _ = fake_timing([1e-3], min_run_time=0.01)
+    mode = "tf32" if allowed else "ieee"
+    assert (timing.matmul_fp32_precision, timing.conv_fp32_precision) == (mode, mode)
+    assert timing.mkldnn_fp32_precision == "ieee"
+    row = timing.as_row()
+    assert (row["matmul_fp32_precision"], row["conv_fp32_precision"]) == (mode, mode)
+
+
+def test_the_timed_calls_run_on_the_requested_threads():
+    default = torch.get_num_threads()
+    seen = []
+    clock = FakeClock([1e-3])
+
+    def work(x):
+        seen.append(torch.get_num_threads())
+        clock.work(x)
+
+    for threads in (1, 2):
+        seen.clear()
+        timing = time_callable(work, (2,), timer=clock.read, min_run_time=0.01, warmup=0,
+                               num_threads=threads)
+        assert timing.num_threads == threads and set(seen) == {threads}
+    assert torch.get_num_threads() == default  # restored
+    events = ScriptedEventClock([1e-3])
+    seen.clear()
+
+    def work_on_events(x):
+        seen.append(torch.get_num_threads())
+        events.work(x)
+
+    timing = time_callable(work_on_events, (2,), event_clock=events, min_run_time=0.01,
+                           warmup=0, num_threads=1)
+    assert timing.num_threads == 1 and set(seen) == {1}
+
+
+@pytest.mark.parametrize("setting", [None, False, True])
+def test_cudnn_benchmark_is_recorded_and_restored(setting):
+    before = torch.backends.cudnn.benchmark
+    try:
+        torch.backends.cudnn.benchmark = True  # a user's setting
+        seen = []
+        clock = FakeClock([1e-3])
+
+        def work(x):
+            seen.append(torch.backends.cudnn.benchmark)
+            clock.work(x)
+
+        timing = time_callable(work, (2,), timer=clock.read, min_run_time=0.01,
+                               cudnn_benchmark=setting)
+        expected = True if setting is None else setting  # None leaves the user's setting
+        assert timing.cudnn_benchmark is expected and set(seen) == {expected}
+        assert torch.backends.cudnn.benchmark is True
+    finally:
+        torch.backends.cudnn.benchmark = before
+
+
+def test_default_warmup_seed_and_input():
+    timing, clock = fake_timing([1e-3])
+    assert clock.reads[0][1] == 3  # three warm-up calls by default
+    assert torch.equal(clock.inputs[0], make_input((2, 3), seed=0))
+    assert timing.input_shape == tuple(clock.inputs[0].shape)
+
+
+def test_event_timing_without_flush_records_no_flush():
+    clock = ScriptedEventClock([1e-3])
+    timing = time_callable(clock.work, (2,), event_clock=clock, min_run_time=0.01,
+                           flush_l2=False, warmup=0)
+    assert timing.timer == "cuda_events" and timing.l2_flush is False
+    assert timing.calls_per_block == 1 and timing.runs == timing.blocks == len(timing.times_s)
+
+
+def test_as_row_has_every_field_but_the_raw_times():
+    timing, _ = fake_timing([1e-3, 2e-3])
+    row = timing.as_row()
+    fields = set(Timing.__dataclass_fields__) - {"times_s", "round_blocks"}
+    assert set(row) == fields | {"relative_iqr", "noisy"}
+    assert row["input_shape"] == "2x3" and row["relative_iqr"] == timing.relative_iqr
+    assert row["device_name"] == timing.device_name and row["noisy"] is timing.noisy
+
+
+def test_noisy_means_strictly_above_five_percent():
+    assert NOISE_THRESHOLD == 0.05
+    timing, _ = fake_timing([1e-3])
+    at = replace(timing, median_s=1.0, iqr_s=0.05)
+    above = replace(timing, median_s=1.0, iqr_s=0.0501)
+    assert at.relative_iqr == 0.05 and not at.noisy
+    assert above.noisy
+    assert replace(timing, median_s=2.0, iqr_s=0.5).relative_iqr == 0.25
+
+
+def test_merged_fields():
+    first, _ = fake_timing([1e-3], min_run_time=0.02, label="conv")
+    second, _ = fake_timing([2e-3, 3e-3], min_run_time=0.02, label="conv")
+    merged = merge_timings([first, second])
+    assert merged.round_blocks == (first.blocks, second.blocks)
+    assert merged.blocks == first.blocks + second.blocks == len(merged.times_s)
+    assert merged.times_s == first.times_s + second.times_s
+    assert merged.runs == first.runs + second.runs
+    for name in ("label", "device", "device_name", "torch_version", "dtype", "num_threads",
+                 "matmul_fp32_precision", "timer", "input_shape"):
+        assert getattr(merged, name) == getattr(first, name), name
+    same_blocks = replace(second, calls_per_block=first.calls_per_block)
+    assert merge_timings([first, same_blocks]).calls_per_block == first.calls_per_block
+    different = replace(second, calls_per_block=first.calls_per_block + 1)
+    assert merge_timings([first, different]).calls_per_block == 0
+    # merging a merged timing keeps its rounds
+    again = merge_timings([merged, first])
+    assert again.round_blocks == (first.blocks, second.blocks, first.blocks)
+    assert again.rounds == (first.times_s, second.times_s, first.times_s)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"label": "other"}, {"device": "cuda:0"}, {"dtype": "float16"},
+     {"memory_format": "channels_last"}, {"num_threads": 7}, {"input_shape": (9,)},
+     {"matmul_fp32_precision": "tf32"}, {"conv_fp32_precision": "bf16"},
+     {"mkldnn_fp32_precision": "bf16"}, {"timer": "cuda_graph"}],
+    ids=lambda change: next(iter(change)),
+)
+def test_merging_refuses_each_difference_by_name(change):
+    timing, _ = fake_timing([1e-3], min_run_time=0.02)
+    name = next(iter(change))
+    with pytest.raises(ValueError, match=rf"^cannot merge timings of different things: "
+                                         rf"\['{name}'\] differ$"):
+        merge_timings([timing, replace(timing, **change)])
+    with pytest.raises(ValueError, match=r"^every timing needs its raw times_s to be merged$"):
+        merge_timings([timing, replace(timing, times_s=())])
+    with pytest.raises(ValueError, match=r"^nothing to merge: give at least one timing$"):
+        merge_timings([])
+
+
+def test_rounds_of_an_unmerged_timing_is_one_round():
+    timing, _ = fake_timing([1e-3, 2e-3], min_run_time=0.02)
+    assert timing.rounds == (timing.times_s,)
+
+
+def test_format_and_parse_rounds_exactly():
+    text = format_rounds([[1e-3, 2.5e-3], [3.14159e-3]])
+    assert text == "0.001 0.0025|0.003142"
+    assert parse_rounds(text) == ((0.001, 0.0025), (0.003142,))
+    assert parse_rounds("  ") == () and format_rounds([]) == ""
+
+
+def test_describe_device_of_other_devices_and_device_objects():
+    assert describe_device(torch.device("cpu")) == cpu_model()
+    assert describe_device("meta") == "meta"
+    assert describe_device(torch.device("meta")) == "meta"
+
+
+def test_make_input_validates_and_leaves_the_global_generator_alone():
+    for shape in [(), (2, 0), (-1, 3)]:
+        with pytest.raises(ValueError, match=rf"^input shape must be non-empty with positive "
+                                             rf"sizes, got {re.escape(str(tuple(shape)))}$"):
+            make_input(shape)
+    with pytest.raises(ValueError, match=r"^channels_last needs a 4-D N x C x H x W shape"):
+        make_input((2, 3, 4), memory_format=torch.channels_last)
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    make_input((4, 4), seed=1)
+    assert torch.equal(torch.rand(3), expected)
+    half = make_input((8,), dtype=torch.float16, seed=2)
+    assert half.dtype == torch.float16 and make_input([8]).shape == (8,)
+    assert torch.equal(half, make_input((8,), seed=2).half())
+    assert make_input((1, 2, 3, 4), memory_format=torch.contiguous_format).is_contiguous()
+    with pytest.raises(ValueError, match=r"^unsupported memory format torch\.preserve_format; "
+                                         r"use one of \[torch\.contiguous_format, "
+                                         r"torch\.channels_last\]$"):
+        memory_format_name(torch.preserve_format)
