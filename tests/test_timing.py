@@ -165,11 +165,12 @@ def test_timing_runs_without_autograd():
 
 
 def test_a_module_is_moved_to_the_dtype_and_memory_format_and_put_in_eval_mode():
-    conv = nn.Conv2d(3, 4, 1).train()
+    conv = nn.Conv2d(3, 4, 3).train()  # a 3x3 weight: channels-last differs from contiguous
     timing = time_callable(conv, (1, 3, 4, 4), dtype=torch.float64,
                            memory_format=torch.channels_last, min_run_time=1e-3)
     assert conv.weight.dtype == torch.float64 and not conv.training
     assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    assert not conv.weight.is_contiguous()
     assert (timing.dtype, timing.memory_format) == ("float64", "channels_last")
 
 
@@ -221,7 +222,7 @@ def test_tf32_switch_is_restored():
 @pytest.mark.parametrize(
     ("arguments", "error", "match"),
     [
-        ({"fn": 3}, TypeError, "module or a function"),
+        ({"fn": 3}, TypeError, "^fn must be a module or a function, got int$"),
         ({"min_run_time": 0}, ValueError, "min_run_time must be a positive, finite"),
         ({"min_run_time": float("nan")}, ValueError, "min_run_time must be a positive, finite"),
         ({"min_run_time": float("inf")}, ValueError, "min_run_time must be a positive, finite"),
@@ -420,6 +421,19 @@ def test_cudnn_benchmark_is_recorded_and_restored(setting):
         torch.backends.cudnn.benchmark = before
 
 
+def test_default_min_run_time_is_a_fifth_of_a_second():
+    clock = FakeClock([1e-3])
+    timing = time_callable(clock.work, (2, 3), timer=clock.read)
+    timed = sum(timing.times_s) * timing.calls_per_block  # seconds of timed calls
+    assert 0.2 <= timed < 0.3
+
+
+def test_describe_device_asks_the_cuda_driver_for_a_gpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device: f"GPU of {device}")
+    assert describe_device("cuda:1") == "GPU of cuda:1"
+    assert describe_device(torch.device("cuda", 0)) == "GPU of cuda:0"
+
+
 def test_default_warmup_seed_and_input():
     timing, clock = fake_timing([1e-3])
     assert clock.reads[0][1] == 3  # three warm-up calls by default
@@ -462,6 +476,9 @@ def test_merged_fields():
     assert merged.blocks == first.blocks + second.blocks == len(merged.times_s)
     assert merged.times_s == first.times_s + second.times_s
     assert merged.runs == first.runs + second.runs
+    q25, median, q75 = np.percentile(merged.times_s, [25, 50, 75])
+    assert merged.median_s == pytest.approx(median, rel=1e-9)
+    assert merged.iqr_s == pytest.approx(q75 - q25, rel=1e-9) and first.iqr_s == 0 < merged.iqr_s
     for name in ("label", "device", "device_name", "torch_version", "dtype", "num_threads",
                  "matmul_fp32_precision", "timer", "input_shape"):
         assert getattr(merged, name) == getattr(first, name), name
@@ -533,3 +550,102 @@ def test_make_input_validates_and_leaves_the_global_generator_alone():
                                          r"use one of \[torch\.contiguous_format, "
                                          r"torch\.channels_last\]$"):
         memory_format_name(torch.preserve_format)
+
+
+# --- The device paths, on a CPU: what a CUDA run would call is stood in for --------------------
+
+
+class InputMade(Exception):
+    """Raised by a stand-in for make_input, to stop a timing once its input is asked for."""
+
+
+def test_a_module_and_its_input_go_to_the_requested_device(monkeypatch):
+    import onebyone.timing as timing_module
+
+    asked = {}
+
+    def make_input(shape, **options):
+        asked.update(options)
+        raise InputMade
+
+    monkeypatch.setattr(timing_module, "make_input", make_input)
+    conv = nn.Conv2d(3, 4, 1)
+    with pytest.raises(InputMade):
+        time_callable(conv, (1, 3, 4, 4), device="meta", dtype=torch.float16, seed=7)
+    assert conv.weight.is_meta and conv.weight.dtype == torch.float16  # moved before the input
+    assert asked == {"device": torch.device("meta"), "dtype": torch.float16,
+                     "memory_format": torch.contiguous_format, "seed": 7}
+
+
+@pytest.fixture
+def simulated_cuda(monkeypatch):
+    """A CUDA device as time_callable sees it, on a CPU: inputs are made on the CPU, the event
+    clock is a scripted one, and graph capture and synchronisation are recorded, not run."""
+    import onebyone.timing as timing_module
+
+    made = {"clock": ScriptedEventClock([1e-3, 3e-3]), "graphs": [], "synchronized": [],
+            "inputs": []}
+
+    def event_clock(device, flush_l2):
+        made.update(device=device, flush_l2=flush_l2)
+        return made["clock"]
+
+    def capture(fn, x):
+        made["graphs"].append((fn, x))
+        return fn
+
+    real_make_input = timing_module.make_input
+    monkeypatch.setattr(timing_module, "make_input",
+                        lambda shape, device, **options: real_make_input(shape, **options))
+    monkeypatch.setattr(timing_module, "CudaEventClock", event_clock)
+    monkeypatch.setattr(timing_module, "capture_cuda_graph", capture)
+    monkeypatch.setattr(torch.cuda, "synchronize", made["synchronized"].append)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device: f"GPU of {device}")
+    monkeypatch.setattr(torch.version, "cuda", "12.8")
+    monkeypatch.setattr(torch.backends.cudnn, "version", lambda: 91002)
+    return made
+
+
+def work_recording_inputs(made):
+    def work(x):
+        made["inputs"].append(x)
+        made["clock"].work(x)
+
+    return work
+
+
+@pytest.mark.parametrize("flush_l2", [True, False])
+def test_on_cuda_the_default_clock_is_cuda_events(simulated_cuda, flush_l2):
+    timing = time_callable(work_recording_inputs(simulated_cuda), (2, 3), device="cuda:0",
+                           min_run_time=0.02, flush_l2=flush_l2)
+    assert simulated_cuda["device"] == torch.device("cuda:0")
+    assert simulated_cuda["synchronized"] == [torch.device("cuda:0")]  # after the warm-up
+    assert all(x.shape == (2, 3) for x in simulated_cuda["inputs"])  # the timed calls get x
+    assert (timing.cuda_version, timing.cudnn_version) == ("12.8", "91002")
+    assert simulated_cuda["flush_l2"] is flush_l2 and timing.l2_flush is flush_l2
+    assert (timing.timer, timing.device, timing.device_name) == (
+        "cuda_events", "cuda:0", "GPU of cuda:0")
+    assert simulated_cuda["graphs"] == [] and timing.calls_per_block == 1
+    assert sorted({round(t, 9) for t in timing.times_s}) == pytest.approx([1e-3, 3e-3])
+
+
+def test_on_cuda_a_graph_is_captured_and_replayed(simulated_cuda):
+    work = work_recording_inputs(simulated_cuda)
+    timing = time_callable(work, (2, 3), device="cuda", min_run_time=0.02, cuda_graph=True,
+                           seed=4)
+    [(captured, x)] = simulated_cuda["graphs"]
+    assert captured is work and torch.equal(x, make_input((2, 3), seed=4))
+    assert timing.timer == "cuda_graph" and timing.calls_per_block == 1
+
+
+def test_make_input_draws_in_float32_whatever_the_default_dtype():
+    """The same seed gives the same input when a user has changed torch's default dtype."""
+    expected = make_input((5,), dtype=torch.float64, seed=3)
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        assert torch.equal(make_input((5,), dtype=torch.float64, seed=3), expected)
+    finally:
+        torch.set_default_dtype(before)
+    assert torch.equal(expected, make_input((5,), seed=3).double())
+    assert torch.equal(make_input((5,)), make_input((5,), seed=0))  # seed 0 by default
