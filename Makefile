@@ -96,7 +96,7 @@ lock: $(STAMP)
 MUTANTS ?=
 mutation: $(STAMP)
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/mutmut run --max-children 1 $(MUTANTS)
-	$(BIN)/python tools/mutation_report.py --record
+	$(BIN)/python tools/mutation_report.py --record --command "\`make mutation MUTANTS='$(MUTANTS)'\`"
 
 clean:
 	rm -rf _build  # the book, its execution cache and the browser tests' screenshots

@@ -137,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--record", action="store_true",
                         help=f"also write the table to {RECORD.relative_to(ROOT)}")
+    parser.add_argument("--command", default=COMMAND,
+                        help="the command(s) that produced the results, for the record")
     args = parser.parse_args(argv)
     if not (MUTANTS / "src").is_dir():
         print("error: no mutmut results under mutants/: run `make mutation` first", file=sys.stderr)
@@ -148,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
         RECORD.write_text(
             "# Mutation testing: recorded result\n\n"
-            f"Date: {stamp}. Command: `{COMMAND}` (mutmut {version('mutmut')}, "
+            f"Date: {stamp}. Command: {args.command} (mutmut {version('mutmut')}, "
             f"torch {version('torch')}, Python {sys.version.split()[0]}).\n"
             "Score = (killed + equivalent) / run; equivalents are listed with their reasons in "
             "`equivalent.txt`.\n\n" + table + "\n"
