@@ -203,3 +203,14 @@ def test_format_table1_never_prints_minus_zero(recount):
     )
     assert recount["inception4e"].ops_difference_percent < 0  # 169.996 M against 170 M
     assert line_4e.split()[-1] == "+0.0"
+
+
+def test_recount_counts_the_model_it_is_given():
+    rows = {row.stage: row for row in recount_table1(GoogLeNet(num_classes=10))}
+    assert (rows["fc"].weights, rows["fc"].biases, rows["fc"].macs) == (1024 * 10, 10, 1024 * 10)
+    assert rows["conv2"].weights == 64 * 64 + 64 * 192 * 9  # the rest as published
+
+
+def test_format_table1_leaves_unpublished_cells_blank():
+    lines = format_table1([_recount_row(2048)]).splitlines()  # 2 K weights, 0.2 M MACs
+    assert lines[2].split() == ["x", "2.0", "0.2"]
