@@ -206,13 +206,18 @@ def test_format_table1_never_prints_minus_zero(recount):
 
 
 def test_recount_counts_the_model_it_is_given():
-    rows = {row.stage: row for row in recount_table1(GoogLeNet(num_classes=10))}
+    model = GoogLeNet(num_classes=10)
+    rows = {row.stage: row for row in recount_table1(model)}
     assert (rows["fc"].weights, rows["fc"].biases, rows["fc"].macs) == (1024 * 10, 10, 1024 * 10)
     assert rows["conv2"].weights == 64 * 64 + 64 * 192 * 9  # the rest as published
+    assert (rows["maxpool1"].weights, rows["maxpool1"].biases) == (0, 0)  # no layer: zeros
+    model.fc = torch.nn.Linear(1024, 10, bias=False)
+    assert next(row for row in recount_table1(model) if row.stage == "fc").biases == 0
 
 
 def test_format_table1_leaves_unpublished_cells_blank():
     lines = format_table1([_recount_row(2048)]).splitlines()  # 2 K weights, 0.2 M MACs
+    assert lines[1] == "-" * len(lines[0])
     assert lines[2].split() == ["x", "2.0", "0.2"]
 
 
