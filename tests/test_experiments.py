@@ -17,10 +17,11 @@ from hypothesis import strategies as st
 from torch.nn import functional
 from torch.utils.flop_counter import FlopCounterMode
 
-from onebyone import experiments
 from onebyone.bottleneck import compare_bottleneck
 from onebyone.cost import model_macs
-from onebyone.experiments import (
+from onebyone.inception import branch_costs
+from onebyone.perf import experiments
+from onebyone.perf.experiments import (
     FIELDS,
     Settings,
     Sizes,
@@ -33,9 +34,8 @@ from onebyone.experiments import (
     same_math_variants,
     write_csv,
 )
-from onebyone.inception import branch_costs
+from onebyone.perf.results import read_results
 from onebyone.pointwise import pointwise_as_einsum
-from onebyone.results import read_results
 
 TINY = Sizes(
     matmul_size=32,
@@ -164,7 +164,7 @@ def test_the_command_line_writes_the_csv_and_prints_the_command(tiny, tmp_path, 
     assert {row["variant"] for row in rows} == {"direct", "reduced"}
     printed = capsys.readouterr().out
     assert "4 measurements, 0 skipped" in printed  # 2 variants x 2 memory formats
-    assert "python -m onebyone.experiments --device cpu" in printed
+    assert "python -m onebyone.perf.experiments --device cpu" in printed
     assert {row["memory_format"] for row in rows} == {"contiguous", "channels_last"}
     assert all(row["command"].endswith("--no-progress") and row["rounds"] == "1" for row in rows)
     assert not list(tmp_path.glob(".*.tmp"))  # the temporary file was renamed
@@ -173,7 +173,7 @@ def test_the_command_line_writes_the_csv_and_prints_the_command(tiny, tmp_path, 
 def test_rows_record_kernels_metadata_and_precision_settings(tiny):
     rows = run_experiments("cpu", size=tiny, experiments=("peak", "bottleneck"),
                            precisions=("float32",), num_threads=1, rounds=2, progress=False,
-                           command="python -m onebyone.experiments --rounds 2")
+                           command="python -m onebyone.perf.experiments --rounds 2")
     measured = [row for row in rows if row["status"] == "measured"]
     kernels = {(row["variant"], row["memory_format"]): row["kernels"].split(";")
                for row in measured}
@@ -182,7 +182,7 @@ def test_rows_record_kernels_metadata_and_precision_settings(tiny):
     for row in measured:
         assert row["rounds"] == 2 and len(row["times_s"].split("|")) == 2
         assert row["date"].startswith("20") and row["python_version"].count(".") == 2
-        assert row["command"] == "python -m onebyone.experiments --rounds 2"
+        assert row["command"] == "python -m onebyone.perf.experiments --rounds 2"
         assert row["mkldnn_fp32_precision"] == "ieee" and row["tf32_conv"] is False
         assert row["noisy"] == (row["relative_iqr"] > 0.05) and row["partial"] is False
 
@@ -284,7 +284,7 @@ def test_user_errors_print_one_line_and_exit_2_before_measuring(
     assert stopped.value.code == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and match in error and "Traceback" not in error
-    assert error.startswith("python -m onebyone.experiments: error:")
+    assert error.startswith("python -m onebyone.perf.experiments: error:")
     assert not measured and not (tmp_path / "cpu.csv").exists()
 
 
@@ -298,7 +298,7 @@ def test_cuda_without_a_gpu_is_a_user_error(tmp_path, capsys):
 
 def test_the_module_runs_as_a_command_and_fails_cleanly(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "onebyone.experiments", "--rounds", "0", "--out",
+        [sys.executable, "-m", "onebyone.perf.experiments", "--rounds", "0", "--out",
          str(tmp_path / "x.csv")], capture_output=True, text=True, check=False)
     assert result.returncode == 2 and result.stderr.count("\n") == 1
     assert "Traceback" not in result.stderr

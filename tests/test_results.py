@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from matplotlib.figure import Figure
 
-from onebyone.experiments import FIELDS, write_csv
-from onebyone.results import (
+from onebyone.perf.experiments import FIELDS, write_csv
+from onebyone.perf.results import (
     block_rounds,
     bottleneck_speedups,
     bytes_per_s,
@@ -27,7 +27,7 @@ from onebyone.results import (
     select,
     time_ratio,
 )
-from onebyone.timing import format_rounds
+from onebyone.perf.timing import format_rounds
 
 
 def row(experiment, variant, precision="float32", status="measured", **fields):

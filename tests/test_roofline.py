@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from onebyone.roofline import (
+from onebyone.perf.roofline import (
     Roofline,
     Workload,
     compute_bound_channels,

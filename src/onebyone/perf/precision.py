@@ -29,7 +29,7 @@ from collections.abc import Iterator
 
 import torch
 
-from onebyone.machine import has_native_cpu_bfloat16
+from onebyone.perf.machine import has_native_cpu_bfloat16
 
 PRECISIONS: tuple[str, ...] = ("float32", "tf32", "bfloat16")
 

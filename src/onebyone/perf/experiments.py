@@ -3,13 +3,16 @@
 Why: a claim about speed is only as good as the measurement behind it, so every number in
 Chapter 5 comes from this file, run by one command that anyone can repeat on their own device::
 
-    python -m onebyone.experiments --device cpu --out book/data/cpu.csv --threads 1 --rounds 5
-    python -m onebyone.experiments --device cuda --out book/data/<gpu>.csv --size full --rounds 5
+    python -m onebyone.perf.experiments --device cpu --out book/data/cpu.csv --rounds 5 \
+        --threads 1
+    python -m onebyone.perf.experiments --device cuda --out book/data/<gpu>.csv --rounds 5 \
+        --size full
 
-The experiments (all forward passes, timed with :func:`onebyone.timing.time_callable`):
+The experiments (all forward passes, timed with :func:`onebyone.perf.timing.time_callable`):
 
 0. ``peak``: a large matrix product (FLOP/s) and a large copy (bytes/s); the roof Chapter 5
-   draws is the best rate of *any* measured kernel (:func:`onebyone.results.measured_roofline`).
+   draws is the best rate of *any* measured kernel
+   (:func:`onebyone.perf.results.measured_roofline`).
 1. ``same_math``: one 1x1 convolution computed four ways (``Conv2d``, ``Linear`` per pixel,
    a matrix product, an einsum), each on NCHW and on channels-last inputs.
 2. ``bottleneck``: the 28 x 28 x 192 -> 5x5 -> 32 convolution, directly and through a 1x1
@@ -25,9 +28,9 @@ The experiments (all forward passes, timed with :func:`onebyone.timing.time_call
    skipped likewise on a CPU without bfloat16 instructions.
 
 Every measured row also records what ran and how sure we are: the profiler's top kernels
-(:mod:`onebyone.kernels`), the block times of every round (``times_s``, for the paired-round
-intervals of :mod:`onebyone.intervals`), the relative IQR and a ``noisy`` flag above 5 %, the
-float32 precision settings in force, and the run's metadata (:mod:`onebyone.machine`).
+(:mod:`onebyone.perf.kernels`), the block times of every round (``times_s``, for the paired-round
+intervals of :mod:`onebyone.perf.intervals`), the relative IQR and a ``noisy`` flag above 5 %, the
+float32 precision settings in force, and the run's metadata (:mod:`onebyone.perf.machine`).
 
 Rounds are interleaved within each experiment (round 1 of every measurement, then round 2 ...),
 so two measurements compared with each other, A and B, alternate in time. The command writes
@@ -35,7 +38,7 @@ the rows of each finished experiment to a temporary file beside ``--out`` and re
 end; interrupted (Ctrl-C), it saves what was measured to ``<out>.partial``, marked partial.
 
 One row per measurement; ``macs`` (multiply-accumulates), ``flops`` (2 x MACs) and ``bytes``
-(least memory traffic, see :func:`onebyone.roofline.pointwise_conv_workload`) are counted with
+(least memory traffic, see :func:`onebyone.perf.roofline.pointwise_conv_workload`) are counted with
 :mod:`onebyone.cost`, times are seconds per call.
 """
 
@@ -58,18 +61,18 @@ from tqdm import tqdm
 
 from onebyone.cost import model_macs
 from onebyone.inception import BRANCHES, Inception, NaiveInception, branch_costs
-from onebyone.kernels import top_kernels
-from onebyone.machine import run_metadata
+from onebyone.perf.kernels import top_kernels
+from onebyone.perf.machine import run_metadata
+from onebyone.perf.precision import PRECISIONS, precision_dtype, skip_reason, tf32_allowed
+from onebyone.perf.roofline import layer_workloads, pointwise_conv_workload
+from onebyone.perf.timing import Timing, format_rounds, make_input, merge_timings, time_callable
 from onebyone.pointwise import (
     conv1x1_to_linear,
     linear_per_pixel,
     pointwise_as_einsum,
     pointwise_as_matmul,
 )
-from onebyone.precision import PRECISIONS, precision_dtype, skip_reason, tf32_allowed
-from onebyone.roofline import layer_workloads, pointwise_conv_workload
 from onebyone.runtime import seed_everything
-from onebyone.timing import Timing, format_rounds, make_input, merge_timings, time_callable
 
 EXPERIMENTS: tuple[str, ...] = ("peak", "same_math", "bottleneck", "roofline_sweep", "inception")
 """Experiment names, in the order they run (experiment 5, precision, is a column)."""
@@ -180,7 +183,7 @@ class Settings:
     Attributes:
         device, size, num_threads: where, how large, on how many CPU threads.
         cuda_graph: time CUDA-graph replays instead of ordinary calls (CUDA only).
-        metadata: columns every row shares (:func:`onebyone.machine.run_metadata`).
+        metadata: columns every row shares (:func:`onebyone.perf.machine.run_metadata`).
     """
 
     device: torch.device
@@ -550,7 +553,7 @@ def build_tasks(
     Args:
         settings: device, size and threads.
         experiments: a subset of :data:`EXPERIMENTS`.
-        precisions: a subset of :data:`onebyone.precision.PRECISIONS`, for experiments 0, 1, 3.
+        precisions: a subset of :data:`onebyone.perf.precision.PRECISIONS`, for experiments 0, 1, 3.
     """
     unknown = set(experiments) - set(EXPERIMENTS)
     if unknown:
@@ -627,7 +630,7 @@ def run_experiments(
         num_threads: CPU threads; default ``torch.get_num_threads()``.
         rounds: how many times to time every measurement, interleaved within each experiment
             (round 1 of all its measurements, then round 2 ...); each measurement pools its
-            blocks over the rounds (:func:`onebyone.timing.merge_timings`), so that a burst of
+            blocks over the rounds (:func:`onebyone.perf.timing.merge_timings`), so that a burst of
             other work on a shared machine hits one round of it, not all of it.
         progress: show a progress bar (tqdm, on stderr).
         profile: record the profiler's top kernels of every measurement (in its first round).
@@ -728,7 +731,7 @@ def _positive_integer(text: str) -> int:
 
 def _parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = _Parser(
-        prog="python -m onebyone.experiments",
+        prog="python -m onebyone.perf.experiments",
         description="Time the 1x1 convolution experiments of Chapter 5 and write a CSV.",
     )
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
@@ -804,14 +807,14 @@ def main(argv: Sequence[str] | None = None) -> Path:
     left as it was.
     """
     arguments = _parse_arguments(argv)
-    prog = "python -m onebyone.experiments"
+    prog = "python -m onebyone.perf.experiments"
     try:
         options = _validated(arguments)
     except ValueError as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
     out = options.pop("out")
-    command = shlex.join(["python", "-m", "onebyone.experiments",
+    command = shlex.join(["python", "-m", "onebyone.perf.experiments",
                           *(sys.argv[1:] if argv is None else argv)])
     temporary = _temporary_path(out)
 

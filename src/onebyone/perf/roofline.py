@@ -10,7 +10,7 @@ and so takes at least ``max(FLOPs / P, bytes / B)`` seconds. Below the ridge poi
 it is memory-bound, above it compute-bound. A 1x1 convolution is a matrix product whose
 intensity grows with its channel counts, so a sweep over channels walks along the roof.
 
-The roof can be *measured* with :mod:`onebyone.timing` (a large matrix product for ``P``, a
+The roof can be *measured* with :mod:`onebyone.perf.timing` (a large matrix product for ``P``, a
 large device-to-device copy for ``B``), so it is what this device achieves, not its datasheet;
 Chapter 5 raises ``P`` to the best rate any kernel reached, since one library's matrix product
 need not be the fastest code on the device, and compares it with :func:`instruction_set_peak`.
@@ -30,8 +30,8 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from onebyone.cost import conv2d_macs, count_model
+from onebyone.perf.timing import Timing, make_input, time_callable
 from onebyone.plotting import book_style
-from onebyone.timing import Timing, make_input, time_callable
 
 
 @dataclass(frozen=True)
@@ -176,8 +176,9 @@ def fma_units_per_cycle(processor: str, isa: str) -> int | None:
 
     Args:
         processor: the CPU's name with family and model, as
-            :func:`onebyone.machine.cpu_model` writes it (``"AMD EPYC (family 25, model 17)"``).
-        isa: its vector instruction sets, as :func:`onebyone.machine.isa_summary` writes them.
+            :func:`onebyone.perf.machine.cpu_model` writes it
+            (``"AMD EPYC (family 25, model 17)"``).
+        isa: its vector instruction sets, as :func:`onebyone.perf.machine.isa_summary` writes them.
 
     Returns:
         FMA instructions per cycle, or ``None`` for a CPU this table does not know.
@@ -211,7 +212,7 @@ def instruction_set_peak(isa: str, clock_mhz: float | None, cores: int, *,
 
     Args:
         isa: the instruction sets, e.g. ``"AVX2 FMA AVX-512"`` (see
-            :func:`onebyone.machine.isa_summary`).
+            :func:`onebyone.perf.machine.isa_summary`).
         clock_mhz: the core clock in MHz; ``None`` when unknown (then so is the bound).
         cores: cores (threads) used.
         fma_units: FMA instructions of the widest vector a core issues per cycle; ``None``
@@ -269,10 +270,10 @@ def measure_matmul_rate(
 
     Args:
         device, dtype: where and in which format (TF32 follows the global switch, see
-            :func:`onebyone.precision.tf32_allowed`).
+            :func:`onebyone.perf.precision.tf32_allowed`).
         size: ``n`` of the ``n x n`` by ``n x n`` product (``2 n^3`` FLOPs).
         min_run_time: seconds of timed calls.
-        num_threads: CPU threads (see :func:`onebyone.timing.time_callable`).
+        num_threads: CPU threads (see :func:`onebyone.perf.timing.time_callable`).
 
     Returns:
         ``(FLOP/s, timing)``.
@@ -308,7 +309,7 @@ def measure_copy_bandwidth(
         device: where to copy.
         megabytes: size of the source buffer, in MB (10^6 bytes).
         min_run_time: seconds of timed calls.
-        num_threads: CPU threads (see :func:`onebyone.timing.time_callable`).
+        num_threads: CPU threads (see :func:`onebyone.perf.timing.time_callable`).
 
     Returns:
         ``(bytes/s, timing)``.

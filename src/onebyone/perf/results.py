@@ -1,14 +1,14 @@
-"""Reading the CSV of :mod:`onebyone.experiments` back, and plotting each experiment.
+"""Reading the CSV of :mod:`onebyone.perf.experiments` back, and plotting each experiment.
 
 Why: Chapter 5 shows recorded results (a file per device under ``book/data/``) and the
 reader's own fresh ones side by side, so the same functions must read a file and plot rows,
 whichever device made them. Rates are derived here, never stored: FLOP/s is ``flops /
 time`` and bytes/s is ``bytes / time``, with the time per call of :func:`typical_s` (see
-:mod:`onebyone.roofline` for the units).
+:mod:`onebyone.perf.roofline` for the units).
 
 Times are the median over rounds of each round's median block time (:func:`typical_s`), so
 that one round with many short blocks cannot decide them. Ratios of two measurements come with
-a confidence interval over their paired interleaved rounds (:mod:`onebyone.intervals`), so a
+a confidence interval over their paired interleaved rounds (:mod:`onebyone.perf.intervals`), so a
 reader of the results can tell a difference from noise.
 """
 
@@ -22,11 +22,11 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import ScalarFormatter
 
-from onebyone.intervals import Interval, median_of_round_medians, ratio_interval
-from onebyone.kernels import ALLOCATION
+from onebyone.perf.intervals import Interval, median_of_round_medians, ratio_interval
+from onebyone.perf.kernels import ALLOCATION
+from onebyone.perf.roofline import Roofline, plot_roofline
+from onebyone.perf.timing import parse_rounds
 from onebyone.plotting import book_style
-from onebyone.roofline import Roofline, plot_roofline
-from onebyone.timing import parse_rounds
 
 _INTEGERS = ("batch_size", "in_channels", "out_channels", "height", "width", "macs", "flops",
              "bytes", "runs", "blocks", "calls_per_block", "num_threads", "rounds")
@@ -94,7 +94,7 @@ def rate_interval(row: Row) -> Interval:
 
 
 def read_results(path: str | Path) -> list[Row]:
-    """All rows of a results CSV written by ``python -m onebyone.experiments``."""
+    """All rows of a results CSV written by ``python -m onebyone.perf.experiments``."""
     with Path(path).open(newline="", encoding="utf-8") as file:
         return [parse_row(raw) for raw in csv.DictReader(file)]
 
