@@ -19,11 +19,11 @@ from onebyone.bottleneck import (
     break_even_width,
     compare_bottleneck,
     conv_cost,
-    plot_bottleneck_sweep,
     reduction_strategies,
     same_conv,
     strategy_costs,
 )
+from onebyone.plotting import plot_bottleneck_sweep
 
 
 def flops(module: nn.Module, input_shape: tuple[int, ...]) -> int:

@@ -20,21 +20,17 @@ from torch.utils.flop_counter import FlopCounterMode
 from onebyone.bottleneck import compare_bottleneck
 from onebyone.cost import model_macs
 from onebyone.inception import branch_costs
-from onebyone.perf import experiments
-from onebyone.perf.experiments import (
-    FIELDS,
-    Settings,
+from onebyone.perf import experiments, suite, workloads
+from onebyone.perf.experiments import main
+from onebyone.perf.results import read_results
+from onebyone.perf.suite import FIELDS, Settings, build_tasks, run_experiments, write_csv
+from onebyone.perf.workloads import (
     Sizes,
     bottleneck_modules,
-    build_tasks,
     check_same_math,
     inception_modules,
-    main,
-    run_experiments,
     same_math_variants,
-    write_csv,
 )
-from onebyone.perf.results import read_results
 from onebyone.pointwise import pointwise_as_einsum
 
 TINY = Sizes(
@@ -51,7 +47,7 @@ TINY = Sizes(
 
 @pytest.fixture
 def tiny(monkeypatch):
-    monkeypatch.setitem(experiments.SIZES, "tiny", TINY)
+    monkeypatch.setitem(workloads.SIZES, "tiny", TINY)
     return "tiny"
 
 
@@ -126,7 +122,7 @@ def test_tasks_on_cpu_skip_tf32_with_a_reason():
 
 def test_the_suite_runs_end_to_end_and_writes_a_tidy_csv(tiny, tmp_path):
     rows = run_experiments("cpu", size=tiny, num_threads=1, progress=False)
-    assert {row["experiment"] for row in rows} == set(experiments.EXPERIMENTS)
+    assert {row["experiment"] for row in rows} == set(suite.EXPERIMENTS)
     for row in rows:
         assert set(row) == set(FIELDS)
         if row["status"] == "measured":
@@ -198,7 +194,7 @@ def test_rounds_interleave_within_an_experiment_and_rows_are_saved_as_each_finis
     settings_ = Settings(device=torch.device("cpu"), size=tiny, num_threads=1)
     descriptions = [task.description for task in build_tasks(settings_, ("peak", "bottleneck"),
                                                              ("float32",))]
-    original = experiments.Task
+    original = suite.Task
 
     def recording_task(description, run, experiment=""):
         def logged(profile=False):
@@ -206,13 +202,13 @@ def test_rounds_interleave_within_an_experiment_and_rows_are_saved_as_each_finis
             return run(profile=profile)
         return original(description, logged, experiment)
 
-    experiments.Task = recording_task
+    suite.Task = recording_task
     try:
         run_experiments("cpu", size=tiny, experiments=("peak", "bottleneck"),
                         precisions=("float32",), num_threads=1, rounds=2, progress=False,
                         profile=False, on_experiment=lambda rows: saved.append(len(rows)))
     finally:
-        experiments.Task = original
+        suite.Task = original
     peak = [d for d in descriptions if d.startswith("peak")]
     assert order[: 2 * len(peak)] == peak + peak  # round 1 of every peak task, then round 2
     assert saved == [len(peak), len(descriptions)]  # one save per finished experiment
@@ -220,7 +216,7 @@ def test_rounds_interleave_within_an_experiment_and_rows_are_saved_as_each_finis
 
 def interrupt_after(monkeypatch, calls):
     """Make the suite raise KeyboardInterrupt (as Ctrl-C does) at its ``calls``-th timing."""
-    real = experiments.time_callable
+    real = suite.time_callable
     count = {"n": 0}
 
     def timing_then_interrupt(*args, **kwargs):
@@ -229,7 +225,7 @@ def interrupt_after(monkeypatch, calls):
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(experiments, "time_callable", timing_then_interrupt)
+    monkeypatch.setattr(suite, "time_callable", timing_then_interrupt)
 
 
 def test_ctrl_c_saves_what_was_measured_marked_partial_and_leaves_the_target(

@@ -8,8 +8,8 @@ import shlex
 
 import pytest
 
-from onebyone.perf.experiments import FIELDS
 from onebyone.perf.results import block_rounds, kernel_names, read_results
+from onebyone.perf.suite import FIELDS
 
 EXPERIMENTS_MODULE = "onebyone.perf.experiments"  # the command: python -m EXPERIMENTS_MODULE
 
@@ -57,4 +57,4 @@ def test_the_readme_names_the_command_that_made_each_file(recorded, root):
 
 def test_the_documented_module_is_the_experiment_command():
     module = importlib.import_module(EXPERIMENTS_MODULE)
-    assert module.FIELDS == FIELDS and callable(module.main)
+    assert module.PROG == f"python -m {EXPERIMENTS_MODULE}" and callable(module.main)

@@ -37,7 +37,7 @@ from torch import nn
 
 from onebyone.perf.intervals import Interval, ratio_interval
 from onebyone.perf.kernels import convolution_kernel, top_kernels
-from onebyone.perf.roofline import measure_copy_bandwidth
+from onebyone.perf.peak import measure_copy_bandwidth
 from onebyone.perf.timing import format_rounds, merge_timings, parse_rounds, time_callable
 
 LAYER_INPUT = (1, 256, 28, 28)
