@@ -44,16 +44,16 @@ class ConvCost:
 
 @dataclass(frozen=True)
 class BottleneckComparison:
-    """A ``k x k`` convolution done directly, and through a 1x1 reduction to ``width`` channels.
+    """A ``k x k`` convolution done directly, and through a 1x1 reduction to ``r`` channels.
 
     Attributes:
-        width: the bottleneck width ``r``, in channels.
+        reduced_channels: the bottleneck width ``r``, in channels (``width`` is kept for pixels).
         direct: cost of the ``k x k`` convolution ``C_in -> C_out``.
         reduction: cost of the 1x1 convolution ``C_in -> r``.
         spatial: cost of the ``k x k`` convolution ``r -> C_out`` after the reduction.
     """
 
-    width: int
+    reduced_channels: int
     direct: ConvCost
     reduction: ConvCost
     spatial: ConvCost
@@ -148,7 +148,7 @@ def compare_bottleneck(
     """
     check_positive_integers(reduced_channels=reduced_channels)
     return BottleneckComparison(
-        width=reduced_channels,
+        reduced_channels=reduced_channels,
         direct=conv_cost(in_channels, out_channels, kernel_size, height, width, bias=bias),
         reduction=conv_cost(in_channels, reduced_channels, 1, height, width, bias=bias),
         spatial=conv_cost(reduced_channels, out_channels, kernel_size, height, width, bias=bias),
@@ -161,10 +161,10 @@ def bottleneck_sweep(
     kernel_size: int,
     height: int,
     width: int,
-    widths: Iterable[int],
+    reduced_channels: Iterable[int],
     bias: bool = True,
 ) -> list[BottleneckComparison]:
-    """:func:`compare_bottleneck` for every bottleneck width in ``widths``.
+    """:func:`compare_bottleneck` for every bottleneck width in ``reduced_channels``.
 
     Why: the bottleneck's cost is a straight line in its width ``r``; sweeping ``r`` shows where
     that line crosses the direct convolution's cost.
@@ -172,21 +172,21 @@ def bottleneck_sweep(
     Args:
         in_channels, out_channels, kernel_size, height, width, bias: as for
             :func:`compare_bottleneck`.
-        widths: the bottleneck widths ``r`` to try, in channels.
+        reduced_channels: the bottleneck widths ``r`` to try, in channels.
 
     Returns:
         One :class:`BottleneckComparison` per width, in the order given.
     """
-    widths = list(widths)
-    if not widths:
-        raise ValueError("widths is empty: give at least one bottleneck width")
+    counts = list(reduced_channels)
+    if not counts:
+        raise ValueError("reduced_channels is empty: give at least one bottleneck width")
     return [
         compare_bottleneck(in_channels, out_channels, kernel_size, height, width, r, bias=bias)
-        for r in widths
+        for r in counts
     ]
 
 
-def break_even_width(in_channels: int, out_channels: int, kernel_size: int) -> int:
+def break_even_channels(in_channels: int, out_channels: int, kernel_size: int) -> int:
     """The smallest bottleneck width ``r`` (channels) at which the bottleneck saves no MACs.
 
     Why: the bottleneck path costs ``H W r (C_in + k^2 C_out)`` MACs against the direct

@@ -85,7 +85,7 @@ def plot_bottleneck_sweep(sweep: list[BottleneckComparison]) -> Figure:
         raise ValueError("the sweep is empty")
     if len({comparison.direct for comparison in sweep}) != 1:
         raise ValueError("the sweep mixes different layers: their direct costs differ")
-    widths = [comparison.width for comparison in sweep]
+    widths = [comparison.reduced_channels for comparison in sweep]  # r, channels
     direct = sweep[0].direct
     figure = Figure(figsize=(10, 3.8))  # inches
     macs_axes, parameters_axes = figure.subplots(1, 2)
