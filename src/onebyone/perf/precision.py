@@ -49,6 +49,12 @@ def precision_dtype(precision: str) -> torch.dtype:
     return torch.bfloat16 if precision == "bfloat16" else torch.float32
 
 
+def element_bytes(precision: str) -> int:
+    """Bytes per stored number in ``precision``: 4 for float32 and TF32 (TF32 is float32 in
+    memory, only the arithmetic is narrower), 2 for bfloat16."""
+    return torch.finfo(precision_dtype(precision)).bits // 8
+
+
 def skip_reason(precision: str, device: torch.device | str) -> str:
     """Why ``precision`` cannot be timed on ``device``, or ``""`` when it can.
 

@@ -57,7 +57,13 @@ from onebyone.inception import BRANCHES, branch_costs
 from onebyone.perf import peak
 from onebyone.perf.kernels import top_kernels
 from onebyone.perf.machine import run_metadata
-from onebyone.perf.precision import PRECISIONS, precision_dtype, skip_reason, tf32_allowed
+from onebyone.perf.precision import (
+    PRECISIONS,
+    element_bytes,
+    precision_dtype,
+    skip_reason,
+    tf32_allowed,
+)
 from onebyone.perf.results import Row
 from onebyone.perf.roofline import layer_workloads, pointwise_conv_workload
 from onebyone.perf.timing import Timing, format_rounds, make_input, merge_timings, time_callable
@@ -135,10 +141,6 @@ class Settings:
     def sizes(self) -> Sizes:
         """The tensor sizes (channels, pixels, batch sizes) of this run's ``size`` preset."""
         return SIZES[self.size]
-
-
-def _element_bytes(precision: str) -> int:
-    return torch.finfo(precision_dtype(precision)).bits // 8
 
 
 def _row(
@@ -265,7 +267,7 @@ def _same_math(settings: Settings, shape: tuple[int, ...], variant: str, precisi
     check_same_math({variant: function}, x, weight, precision)
     timing, kernels = _measure(settings, function, (n, c_in, h, w), precision, memory_format,
                                variant, profile)
-    work = pointwise_conv_workload(n, c_in, c_out, h, w, _element_bytes(precision))
+    work = pointwise_conv_workload(n, c_in, c_out, h, w, element_bytes(precision))
     row = _row(settings, "same_math", variant, precision, **fields,
                macs=work.flops // 2, flops=work.flops, bytes=work.bytes_moved, kernels=kernels)
     return timing, row
@@ -332,7 +334,7 @@ def _sweep_point(settings: Settings, channels: int, precision: str, fields: Row,
     conv = nn.Conv2d(channels, channels, 1, bias=False)
     timing, kernels = _measure(settings, conv, (n, channels, h, w), precision,
                                torch.channels_last, label=f"conv1x1 {channels}", profile=profile)
-    work = pointwise_conv_workload(n, channels, channels, h, w, _element_bytes(precision))
+    work = pointwise_conv_workload(n, channels, channels, h, w, element_bytes(precision))
     row = _row(settings, "roofline_sweep", "conv1x1", precision, **fields,
                macs=work.flops // 2, flops=work.flops, bytes=work.bytes_moved, kernels=kernels)
     return timing, row
