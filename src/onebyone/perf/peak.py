@@ -81,6 +81,12 @@ def copy_kernel(megabytes: int, device: torch.device | str = "cpu") -> PeakKerne
     )
 
 
+def _time(kernel: PeakKernel, device: torch.device | str, dtype: torch.dtype,
+          min_run_time: float, num_threads: int | None) -> Timing:
+    return time_callable(kernel.function, kernel.input_shape, device=device, dtype=dtype,
+                         label=kernel.label, min_run_time=min_run_time, num_threads=num_threads)
+
+
 def measure_matmul_rate(
     device: torch.device | str = "cpu",
     dtype: torch.dtype = torch.float32,
@@ -104,15 +110,7 @@ def measure_matmul_rate(
         ``(FLOP/s, timing)``.
     """
     kernel = matmul_kernel(size, device, dtype)
-    timing = time_callable(
-        kernel.function,
-        kernel.input_shape,
-        device=device,
-        dtype=dtype,
-        label=kernel.label,
-        min_run_time=min_run_time,
-        num_threads=num_threads,
-    )
+    timing = _time(kernel, device, dtype, min_run_time, num_threads)
     return kernel.workload.flops / timing.median_s, timing
 
 
@@ -136,14 +134,7 @@ def measure_copy_bandwidth(
         ``(bytes/s, timing)``.
     """
     kernel = copy_kernel(megabytes, device)
-    timing = time_callable(
-        kernel.function,
-        kernel.input_shape,
-        device=device,
-        label=kernel.label,
-        min_run_time=min_run_time,
-        num_threads=num_threads,
-    )
+    timing = _time(kernel, device, torch.float32, min_run_time, num_threads)
     return kernel.workload.bytes_moved / timing.median_s, timing
 
 

@@ -26,6 +26,7 @@ from onebyone.perf.results import (
     typical_s,
 )
 from onebyone.perf.roofline import Roofline
+from onebyone.perf.workloads import BOTTLENECK, IMAGE_SIZE
 from onebyone.plotting.style import book_style
 
 
@@ -154,7 +155,10 @@ def plot_bottleneck(rows: Iterable[Row]) -> Figure:
     axes.set_xscale("log", base=2)
     axes.set_xticks(batches, [str(batch) for batch in batches])
     axes.set_ylim(bottom=0)
-    title = "5x5 conv 192 -> 32 on 28 x 28, direct or through a 1x1 to 16 channels\n"
+    k, size = BOTTLENECK["kernel_size"], IMAGE_SIZE
+    title = (f"{k}x{k} conv {BOTTLENECK['in_channels']} -> {BOTTLENECK['out_channels']} on "
+             f"{size} x {size}, direct or through a 1x1 to {BOTTLENECK['reduced_channels']} "
+             "channels\n")
     _axes_style(axes, "batch size (images)", "direct time / reduced time",
                 title + device_label(select(rows, "bottleneck")))
     axes.legend()
