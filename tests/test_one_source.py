@@ -182,3 +182,31 @@ def test_the_readme_describes_every_module_of_the_package(root):
             continue
         assert relative in named, f"README.md's package table does not name {relative}"
     assert "exercises" in named
+
+
+def _imported_modules(code: str) -> set[str]:
+    """Every module an ``import`` statement of ``code`` names (``from a import b``: a and a.b)."""
+    import ast
+
+    code = "\n".join(line for line in code.splitlines() if not line.startswith("%"))
+    modules = set()
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.Import):
+            modules |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            modules |= {node.module, *(f"{node.module}.{alias.name}" for alias in node.names)}
+    return modules
+
+
+def test_no_chapter_imports_the_command_line_module(notebooks_tool):
+    """Chapters import what they time (perf.workloads) and the suite, never the command line."""
+    import jupytext
+
+    assert "onebyone.perf.experiments" in _imported_modules(
+        "from onebyone.perf import experiments")
+    for chapter in notebooks_tool.chapters():
+        notebook = jupytext.read(chapter, fmt="md:myst")
+        for cell in notebook.cells:
+            if cell.cell_type == "code":
+                assert "onebyone.perf.experiments" not in _imported_modules(cell.source), (
+                    chapter.name)

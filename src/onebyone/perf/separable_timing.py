@@ -10,6 +10,9 @@ build; it also runs :func:`measure_parts` again on the reader's machine. The com
     python -m onebyone.perf.separable_timing --out benchmarks/results/separable_cpu.csv \
         --rounds 5 --min-run-time 0.3
 
+(The recorded file names it ``python -m onebyone.separable_timing``: it was made before this
+module moved into :mod:`onebyone.perf`; the code and options are the same.)
+
 The allocator matters more than the kernel here. Each call allocates its 800 kB output, and glibc's
 ``malloc`` serves a block that large with a fresh ``mmap`` (its default threshold is 128 kiB, and it
 rises only after such a block has been freed), so each call can pay one page fault per 4 kiB page
