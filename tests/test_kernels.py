@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from onebyone.kernels import convolution_kernel, quiet_profile, top_kernels
+from onebyone.perf.kernels import convolution_kernel, quiet_profile, top_kernels
 
 
 def test_a_matrix_product_is_named_as_such():

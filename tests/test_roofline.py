@@ -11,19 +11,17 @@ from matplotlib.figure import Figure
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from onebyone.roofline import (
+from onebyone.perf.peak import measure_copy_bandwidth, measure_matmul_rate, measure_roofline
+from onebyone.perf.roofline import (
     Roofline,
     Workload,
     compute_bound_channels,
     fma_units_per_cycle,
     instruction_set_peak,
     layer_workloads,
-    measure_copy_bandwidth,
-    measure_matmul_rate,
-    measure_roofline,
-    plot_roofline,
     pointwise_conv_workload,
 )
+from onebyone.plotting import plot_roofline
 
 positive = st.floats(min_value=1e-3, max_value=1e6)
 

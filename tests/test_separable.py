@@ -6,7 +6,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from onebyone.cost import model_macs
-from onebyone.roofline import pointwise_conv_workload
+from onebyone.perf.roofline import pointwise_conv_workload
 from onebyone.separable import DepthwiseSeparable, depthwise_conv_workload, separable_cost_ratio
 
 

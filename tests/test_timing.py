@@ -17,9 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from onebyone.gpu_timing import time_with_events
-from onebyone.precision import tf32_allowed, tf32_is_allowed
-from onebyone.timing import (
+from onebyone.perf.gpu_timing import time_with_events
+from onebyone.perf.precision import tf32_allowed, tf32_is_allowed
+from onebyone.perf.timing import (
     NOISE_THRESHOLD,
     Timing,
     describe_device,
@@ -316,7 +316,7 @@ def test_merged_timings_remember_their_rounds_and_survive_a_csv_cell():
 
 
 def test_cuda_graphs_and_cuda_events_refuse_a_cpu():
-    from onebyone.gpu_timing import CudaEventClock, capture_cuda_graph
+    from onebyone.perf.gpu_timing import CudaEventClock, capture_cuda_graph
 
     with pytest.raises(ValueError, match="CUDA graphs need a CUDA tensor"):
         capture_cuda_graph(lambda x: x, torch.zeros(2))

@@ -8,8 +8,9 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from onebyone.digits import DigitsSplit, load_digits_split
+from onebyone.plotting import plot_histories
 from onebyone.runtime import seed_everything
-from onebyone.training import TrainingHistory, accuracy, plot_histories, train_classifier
+from onebyone.training import TrainingHistory, accuracy, train_classifier
 
 
 @pytest.fixture(scope="module")

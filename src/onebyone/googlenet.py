@@ -41,6 +41,29 @@ INCEPTION_CHANNELS: dict[str, tuple[int, int, int, int, int, int, int]] = {
 }
 """The arguments of each :class:`~onebyone.inception.Inception` module of GoogLeNet."""
 
+INCEPTION_ARGUMENTS: tuple[str, ...] = (
+    "in_channels", "ch1x1", "ch3x3red", "ch3x3", "ch5x5red", "ch5x5", "pool_proj",
+)
+"""The names of the numbers of each row of :data:`INCEPTION_CHANNELS` (Inception's arguments)."""
+
+INCEPTION_INPUT_SIZE: dict[str, int] = {
+    "inception3a": 28, "inception3b": 28,
+    "inception4a": 14, "inception4b": 14, "inception4c": 14, "inception4d": 14,
+    "inception4e": 14,
+    "inception5a": 7, "inception5b": 7,
+}
+"""Height and width, in pixels, of each Inception module's input (Table 1's "output size")."""
+
+
+def inception_arguments(stage: str) -> dict[str, int]:
+    """The keyword arguments of GoogLeNet's Inception module ``stage`` (``"inception3a"``).
+
+    Example: ``Inception(**inception_arguments("inception3a"))`` is GoogLeNet's (3a).
+    """
+    if stage not in INCEPTION_CHANNELS:
+        raise ValueError(f"unknown stage {stage!r}; choose from {sorted(INCEPTION_CHANNELS)}")
+    return dict(zip(INCEPTION_ARGUMENTS, INCEPTION_CHANNELS[stage], strict=True))
+
 
 class GoogLeNet(nn.Module):
     """GoogLeNet for 3 x 224 x 224 images, without auxiliary classifiers or normalisation.

@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from onebyone.roofline import Workload
+from onebyone.perf.roofline import Workload
 
 
 class DepthwiseSeparable(nn.Module):
@@ -73,7 +73,7 @@ def depthwise_conv_workload(batch_size: int, channels: int, height: int, width: 
 
     so the intensity tends to ``k^2 / bytes_per_element`` FLOP/byte (2.25 for 3x3 in float32),
     whatever the width, where a 1x1 convolution's grows with its channels
-    (:func:`onebyone.roofline.pointwise_conv_workload`).
+    (:func:`onebyone.perf.roofline.pointwise_conv_workload`).
 
     Args:
         batch_size, channels, height, width: ``N``, ``C``, ``H``, ``W`` (pixels, kept at stride 1).

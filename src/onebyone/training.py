@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
-from matplotlib.figure import Figure
 from torch import nn
 from tqdm import TqdmWarning
 
@@ -26,7 +25,6 @@ with warnings.catch_warnings():
     from tqdm.auto import tqdm
 
 from onebyone.digits import DigitsSplit
-from onebyone.plotting import book_style
 from onebyone.runtime import default_device, seed_everything
 
 EVALUATION_BATCH_SIZE = 1024
@@ -231,38 +229,3 @@ def train_classifier(
             )
     model.eval()
     return history
-
-
-@book_style
-def plot_histories(histories: dict[str, TrainingHistory]) -> Figure:
-    """Plot training loss and test accuracy per epoch for several models, side by side.
-
-    Why: a final accuracy hides how a model got there; the curves show which model learns
-    faster and whether one still improves when training stops. When the histories hold
-    validation accuracies, those are plotted (they are what epochs are chosen on); otherwise
-    the test accuracies.
-
-    Args:
-        histories: a :class:`TrainingHistory` per model name (the legend's labels).
-
-    Returns:
-        A figure with two panels: training loss (nats per image) and validation (or test)
-        accuracy (percent).
-    """
-    if not histories:
-        raise ValueError("no histories to plot")
-    figure = Figure(figsize=(10, 3.6), layout="constrained")  # inches
-    loss_axes, accuracy_axes = figure.subplots(1, 2)
-    on_validation = all(history.validation_accuracy for history in histories.values())
-    for name, history in histories.items():
-        epochs = range(1, history.epochs + 1)
-        curve = history.validation_accuracy if on_validation else history.test_accuracy
-        loss_axes.plot(epochs, history.train_loss, marker=".", label=name)
-        accuracy_axes.plot(epochs, [100 * a for a in curve], marker=".", label=name)
-    loss_axes.set_xlabel("epoch")
-    loss_axes.set_ylabel("training loss (cross-entropy, nats per image)")
-    accuracy_axes.set_xlabel("epoch")
-    accuracy_axes.set_ylabel(f"{'validation' if on_validation else 'test'} accuracy (%)")
-    for axes in (loss_axes, accuracy_axes):
-        axes.legend()
-    return figure

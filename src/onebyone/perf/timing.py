@@ -16,7 +16,7 @@ long enough to make the clock's own cost negligible. This module adds the rest:
   separated from its conditions;
 - a flag on noisy measurements: a relative IQR above :data:`NOISE_THRESHOLD` (5 %);
 - on CUDA, one call at a time between CUDA events with the L2 cache flushed before each, and
-  optionally CUDA-graph replay (:mod:`onebyone.gpu_timing`).
+  optionally CUDA-graph replay (:mod:`onebyone.perf.gpu_timing`).
 
 All times are in seconds, per call.
 """
@@ -33,9 +33,14 @@ from torch import nn
 from torch.utils import benchmark
 from torch.utils.benchmark.utils.common import set_torch_threads
 
-from onebyone.gpu_timing import CudaEventClock, EventClock, capture_cuda_graph, time_with_events
-from onebyone.machine import cpu_model
-from onebyone.precision import precision_settings
+from onebyone.perf.gpu_timing import (
+    CudaEventClock,
+    EventClock,
+    capture_cuda_graph,
+    time_with_events,
+)
+from onebyone.perf.machine import cpu_model
+from onebyone.perf.precision import precision_settings
 
 NOISE_THRESHOLD = 0.05
 """A measurement whose IQR exceeds 5 % of its median is flagged ``noisy``."""
@@ -61,7 +66,7 @@ class Timing:
         cudnn_benchmark: whether cuDNN autotuned its algorithms (``torch.backends.cudnn``).
         matmul_fp32_precision, conv_fp32_precision, mkldnn_fp32_precision: the float32
             settings in force (``"ieee"``, ``"tf32"``, ``"bf16"``; see
-            :func:`onebyone.precision.precision_settings`).
+            :func:`onebyone.perf.precision.precision_settings`).
         num_threads: CPU threads PyTorch used.
         input_shape: shape of the input tensor.
         times_s: per-call time of every block, in seconds (the raw data of the median/IQR).
@@ -150,7 +155,7 @@ def describe_device(device: torch.device | str) -> str:
 
     Returns:
         The GPU's name from the CUDA driver, or the CPU's model name with its family and model
-        numbers (:func:`onebyone.machine.cpu_model`).
+        numbers (:func:`onebyone.perf.machine.cpu_model`).
     """
     device = torch.device(device)
     if device.type == "cuda":
@@ -256,11 +261,11 @@ def time_callable(
             which synchronises the device before reading ``time.perf_counter``. Tests pass a
             fake clock.
         flush_l2: on CUDA, flush the L2 cache before every timed call (see
-            :mod:`onebyone.gpu_timing`).
+            :mod:`onebyone.perf.gpu_timing`).
         cuda_graph: on CUDA, time replays of a captured CUDA graph of ``fn(x)`` instead of
             ordinary calls (their difference is the launch overhead).
         event_clock: time one call at a time with this event clock (default on CUDA:
-            :class:`onebyone.gpu_timing.CudaEventClock`); tests pass a scripted one on a CPU.
+            :class:`onebyone.perf.gpu_timing.CudaEventClock`); tests pass a scripted one on a CPU.
 
     Returns:
         A :class:`Timing`, per-call times in seconds.
