@@ -32,9 +32,13 @@ def compose_pointwise(first: nn.Conv2d, second: nn.Conv2d) -> nn.Conv2d:
     Returns:
         A new ``nn.Conv2d(C_in, C_out, kernel_size=1)`` on ``first``'s device and dtype. It has a
         bias when either layer has one (``b = W2 @ b1 + b2``, a missing bias counting as zero).
+
+    Raises:
+        TypeError: a layer that is not an ``nn.Conv2d``.
+        ValueError: a layer that is not a plain 1x1 convolution, or mismatched channels.
     """
-    check_pointwise_conv(first)
-    check_pointwise_conv(second)
+    check_pointwise_conv(first, "first")
+    check_pointwise_conv(second, "second")
     if second.in_channels != first.out_channels:
         raise ValueError(
             f"channel mismatch: the first layer outputs {first.out_channels} channels but the "
@@ -79,7 +83,14 @@ def collapse_pointwise_stack(layers: Sequence[nn.Module]) -> nn.Conv2d:
 
     Returns:
         A new ``nn.Conv2d`` computing the same function as the stack.
+
+    Raises:
+        TypeError: ``layers`` is not iterable, or holds something other than an ``nn.Conv2d``.
+        ValueError: an empty stack, a layer that is not a plain 1x1 convolution, or mismatched
+            channels.
     """
+    if isinstance(layers, (str, bytes, torch.Tensor)) or not hasattr(layers, "__iter__"):
+        raise TypeError(f"layers must be a sequence of nn.Conv2d, got {type(layers).__name__}")
     layers = list(layers)
     if not layers:
         raise ValueError("the stack is empty: give at least one 1x1 convolution")
@@ -89,7 +100,7 @@ def collapse_pointwise_stack(layers: Sequence[nn.Module]) -> nn.Conv2d:
                 f"layer {index} is a {type(layer).__name__}, not an nn.Conv2d: a stack with a "
                 "non-linearity between its 1x1 convolutions does not collapse to one"
             )
-    check_pointwise_conv(layers[0])
+    check_pointwise_conv(layers[0], "layers[0]")
     collapsed = copy.deepcopy(layers[0])  # a new module, even for a stack of one
     for layer in layers[1:]:
         collapsed = compose_pointwise(collapsed, layer)

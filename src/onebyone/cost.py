@@ -66,7 +66,9 @@ def conv2d_output_size(
     return sizes[0], sizes[1]
 
 
-def _channels_and_groups(in_channels: object, out_channels: object, groups: object) -> tuple[int, int, int]:
+def _channels_and_groups(
+    in_channels: object, out_channels: object, groups: object
+) -> tuple[int, int, int]:
     in_channels, out_channels, groups = validation.check_positive_integers(
         in_channels=in_channels, out_channels=out_channels, groups=groups
     )
@@ -233,7 +235,9 @@ def _check_countable(model: nn.Module) -> None:
 
 def _expected_input(module: nn.Module, x: torch.Tensor) -> tuple[int | str, ...]:
     if isinstance(module, nn.Conv2d):  # batched N x C x H x W, or one unbatched C x H x W
-        return (module.in_channels, "H", "W") if x.dim() == 3 else ("N", module.in_channels, "H", "W")
+        return (
+            (module.in_channels, "H", "W") if x.dim() == 3 else ("N", module.in_channels, "H", "W")
+        )
     return ("...", module.in_features)
 
 
@@ -275,8 +279,8 @@ def count_model(model: nn.Module, input_shape: tuple[int, ...]) -> list[LayerCos
             "its input",
             args[0],
             _expected_input(module, args[0]),
-            owner=f"layer {names[module] or '(the model itself)'!r} ({type(module).__name__}) of a model given "
-            f"input_shape {input_shape}",
+            owner=f"layer {names[module] or '(the model itself)'!r} "
+            f"({type(module).__name__}) of a model given input_shape {input_shape}",
         )
 
     def record(module: nn.Module, args: tuple, output: torch.Tensor) -> None:

@@ -170,7 +170,7 @@ def module(name: str, value: object, types: type | tuple[type, ...] = nn.Module)
     if not isinstance(value, types):
         wanted = types if isinstance(types, tuple) else (types,)
         names = " or ".join(t.__name__ for t in wanted)
-        raise TypeError(f"{name} must be a {names}, got {type(value).__name__}: {value!r:.80}")
+        raise TypeError(f"{name} must be an instance of {names}, got {type(value).__name__}: {value!r:.80}")
     return value
 
 
@@ -232,7 +232,7 @@ def tensor_shape(name: str, x: object, expected: Sequence[int | str], owner: str
     if leading:
         fixed = fixed[1:]
         ok = len(actual) >= max(len(fixed), 1) and len(actual) >= len(fixed)
-        tail = actual[len(actual) - len(fixed):] if fixed else ()
+        tail = actual[len(actual) - len(fixed) :] if fixed else ()
     else:
         ok = len(actual) == len(fixed)
         tail = actual
