@@ -14,8 +14,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from onebyone.cost import conv2d_output_size, count_parameters, model_macs
 from onebyone.digits import load_digits_split
-from onebyone.multiseed import DIGITS_SETTINGS
 from onebyone.layers import init_he_normal
+from onebyone.multiseed import DIGITS_SETTINGS
 from onebyone.nin import (
     MlpConv,
     PlainCNN,

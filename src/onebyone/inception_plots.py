@@ -13,6 +13,7 @@ from collections.abc import Mapping
 import numpy as np
 from matplotlib.figure import Figure
 
+from onebyone import validation
 from onebyone.plotting import book_style
 
 BRANCH_LABELS = {
@@ -43,8 +44,18 @@ def plot_branch_macs(
 
     Returns:
         A matplotlib ``Figure`` with one axis: branches on x, millions of MACs on y.
+
+    Raises:
+        TypeError: an argument that is not a mapping of branch names to integers.
+        ValueError: missing or extra branches, or a negative MAC count.
     """
+    if not isinstance(title, str):
+        raise TypeError(f"title must be a str, got {title!r}")
     for which, macs in (("naive_macs", naive_macs), ("reduced_macs", reduced_macs)):
+        if not isinstance(macs, Mapping):
+            raise TypeError(f"{which} must be a mapping of branch names to MACs, got {macs!r:.80}")
+        for name, value in macs.items():
+            validation.integer(f"{which}[{name!r}]", value)
         if set(macs) != set(BRANCH_LABELS):
             raise ValueError(
                 f"{which} must have exactly the keys {sorted(BRANCH_LABELS)}, got {sorted(macs)}"

@@ -21,6 +21,8 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
+from onebyone import validation
+
 FIGURE_WIDTH_INCHES = 6.4  # the widest a figure is drawn; wider ones are scaled down to this
 PHONE_COLUMN_PIXELS = 358  # the text column on a phone 390 CSS pixels wide
 READABLE_PIXELS = 8.0  # the smallest text height, in CSS pixels, that the book accepts on a phone
@@ -69,7 +71,14 @@ def smallest_text_pixels(figure: Figure, column_pixels: float = PHONE_COLUMN_PIX
 
     A figure ``w`` inches wide is shown at ``column_pixels / w`` pixels per inch, and a font of
     ``s`` points is ``s / 72`` inches high. Figures narrower than the column are not enlarged.
+
+    Raises:
+        TypeError: ``figure`` is not a matplotlib ``Figure``; ``column_pixels`` not a number.
+        ValueError: ``column_pixels`` not positive, or a figure without visible text.
     """
+    if not isinstance(figure, Figure):
+        raise TypeError(f"figure must be a matplotlib Figure, got {type(figure).__name__}")
+    column_pixels = validation.positive_number("column_pixels", column_pixels)
     width_inches = figure.get_size_inches()[0]
     pixels_per_inch = min(column_pixels / width_inches, figure.dpi)
     sizes = [
@@ -102,7 +111,18 @@ def show_channels(
 
     Returns:
         The figure (not shown; a notebook displays it when it is a cell's value).
+
+    Raises:
+        TypeError: a row that is not a tensor, ``cell_inches`` not a number.
+        ValueError: no rows, as many titles as rows, a row that is not ``C x H x W``, or
+            ``cell_inches`` not positive.
     """
+    cell_inches = validation.positive_number("cell_inches", cell_inches)
+    rows, row_titles = list(rows), list(row_titles)
+    if not rows:
+        raise ValueError("rows is empty: give at least one C x H x W tensor")
+    for index, tensor in enumerate(rows):
+        validation.tensor_shape(f"rows[{index}]", tensor, ("C", "H", "W"))
     if len(rows) != len(row_titles):
         raise ValueError(f"{len(rows)} rows but {len(row_titles)} row titles")
     for tensor in rows:

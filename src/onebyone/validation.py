@@ -131,7 +131,7 @@ def positive_number(name: str, value: object) -> float:
     """
     number = real_number(name, value)
     if number <= 0:
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
+        raise ValueError(f"{name} must be positive, got {value!r}")
     return number
 
 
@@ -170,7 +170,9 @@ def module(name: str, value: object, types: type | tuple[type, ...] = nn.Module)
     if not isinstance(value, types):
         wanted = types if isinstance(types, tuple) else (types,)
         names = " or ".join(t.__name__ for t in wanted)
-        raise TypeError(f"{name} must be an instance of {names}, got {type(value).__name__}: {value!r:.80}")
+        raise TypeError(
+            f"{name} must be an instance of {names}, got {type(value).__name__}: {value!r:.80}"
+        )
     return value
 
 
