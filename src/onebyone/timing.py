@@ -33,6 +33,7 @@ from torch import nn
 from torch.utils import benchmark
 from torch.utils.benchmark.utils.common import set_torch_threads
 
+from onebyone import validation
 from onebyone.gpu_timing import CudaEventClock, EventClock, capture_cuda_graph, time_with_events
 from onebyone.machine import cpu_model
 from onebyone.precision import precision_settings
@@ -187,9 +188,8 @@ def make_input(
         memory_format: ``torch.contiguous_format`` or ``torch.channels_last`` (4-D only).
         seed: seed of the generator used for this tensor alone (global state is untouched).
     """
-    shape = tuple(int(size) for size in shape)
-    if not shape or any(size < 1 for size in shape):
-        raise ValueError(f"input shape must be non-empty with positive sizes, got {shape}")
+    shape = validation.shape("shape", shape)
+    seed = validation.non_negative_integer("seed", seed)
     memory_format_name(memory_format)  # validates it
     if memory_format == torch.channels_last and len(shape) != 4:
         raise ValueError(f"channels_last needs a 4-D N x C x H x W shape, got {shape}")
@@ -271,12 +271,10 @@ def time_callable(
             and min_run_time > 0):
         raise ValueError(f"min_run_time must be a positive, finite number of seconds, "
                          f"got {min_run_time!r}")
-    if warmup < 0:
-        raise ValueError(f"warmup must be >= 0 calls, got {warmup}")
+    warmup = validation.non_negative_integer("warmup", warmup)
     device = torch.device(device)
     threads = torch.get_num_threads() if num_threads is None else num_threads
-    if threads < 1:
-        raise ValueError(f"num_threads must be >= 1, got {threads}")
+    threads = validation.positive_integer("num_threads", threads)
     if cuda_graph and device.type != "cuda":
         raise ValueError(f"cuda_graph needs a CUDA device, got {device}")
     if isinstance(fn, nn.Module):
