@@ -41,6 +41,9 @@ def pointwise_training_macs(batch_size: int, in_channels: int, out_channels: int
         TypeError, ValueError: a size that is not a positive integer, or
             ``input_requires_grad`` not a bool.
     """
+    validation.check_positive_integers(
+        batch_size=batch_size, in_channels=in_channels, out_channels=out_channels, height=height,
+        width=width)
     input_requires_grad = validation.boolean("input_requires_grad", input_requires_grad)
     macs = conv2d_macs(in_channels, out_channels, 1, (height, width), batch_size=batch_size)
     return {"forward": macs, "grad_input": macs if input_requires_grad else 0,

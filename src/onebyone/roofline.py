@@ -348,7 +348,14 @@ def measure_roofline(
         copy_megabytes: size of the copied buffer, in MB.
         min_run_time: seconds of timed calls for each of the two measurements.
         num_threads: CPU threads.
+
+    Raises:
+        TypeError, ValueError: a size that is not a positive integer, or a bad ``min_run_time``
+            (checked before anything is measured).
     """
+    matmul_size, copy_megabytes = validation.check_positive_integers(
+        matmul_size=matmul_size, copy_megabytes=copy_megabytes)
+    validation.positive_number("min_run_time", min_run_time)
     peak, matmul = measure_matmul_rate(device, dtype, matmul_size, min_run_time, num_threads)
     bandwidth, _ = measure_copy_bandwidth(device, copy_megabytes, min_run_time, num_threads)
     dtype_name = str(dtype).removeprefix("torch.")
@@ -378,8 +385,10 @@ def plot_roofline(
     Returns:
         The figure (shown by the chapter, closed by the caller).
     """
+    if isinstance(rooflines, (str, bytes)) or not hasattr(rooflines, "__len__"):
+        raise TypeError(f"rooflines must be a sequence of Roofline, got {rooflines!r:.80}")
     if not rooflines:
-        raise ValueError("give at least one roofline to draw")
+        raise ValueError("rooflines is empty: give at least one roofline to draw")
     if len(intensities) != len(rates):
         raise ValueError(f"{len(intensities)} intensities but {len(rates)} rates")
     if point_labels and len(point_labels) != len(rates):

@@ -165,7 +165,8 @@ def memory_format_name(memory_format: torch.memory_format) -> str:
     """``"contiguous"`` or ``"channels_last"``: the short name used in records and CSV files."""
     names = {torch.contiguous_format: "contiguous", torch.channels_last: "channels_last"}
     if memory_format not in names:
-        raise ValueError(f"unsupported memory format {memory_format}; use one of {list(names)}")
+        raise ValueError(f"memory_format: unsupported memory format {memory_format}; "
+                         f"use one of {list(names)}")
     return names[memory_format]
 
 
@@ -267,11 +268,13 @@ def time_callable(
     """
     if not callable(fn):
         raise TypeError(f"fn must be a module or a function, got {type(fn).__name__}")
-    if not (isinstance(min_run_time, (int, float)) and math.isfinite(min_run_time)
+    if isinstance(min_run_time, bool) or not (
+            isinstance(min_run_time, (int, float)) and math.isfinite(min_run_time)
             and min_run_time > 0):
         raise ValueError(f"min_run_time must be a positive, finite number of seconds, "
                          f"got {min_run_time!r}")
     warmup = validation.non_negative_integer("warmup", warmup)
+    input_shape = validation.shape("input_shape", input_shape)
     device = torch.device(device)
     threads = torch.get_num_threads() if num_threads is None else num_threads
     threads = validation.positive_integer("num_threads", threads)

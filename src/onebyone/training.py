@@ -264,7 +264,15 @@ def plot_histories(histories: dict[str, TrainingHistory]) -> Figure:
     Returns:
         A figure with two panels: training loss (nats per image) and validation (or test)
         accuracy (percent).
+
+    Raises:
+        TypeError: ``histories`` is not a dict of :class:`TrainingHistory`.
+        ValueError: no histories.
     """
+    if not isinstance(histories, dict) or not all(
+        isinstance(history, TrainingHistory) for history in histories.values()
+    ):
+        raise TypeError(f"histories must be a dict of TrainingHistory, got {histories!r:.80}")
     if not histories:
         raise ValueError("no histories to plot")
     figure = Figure(figsize=(10, 3.6), layout="constrained")  # inches
