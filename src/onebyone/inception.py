@@ -44,6 +44,10 @@ class Inception(nn.Module):
 
     Attributes:
         out_channels: ``ch1x1 + ch3x3 + ch5x5 + pool_proj``.
+
+    Raises:
+        TypeError, ValueError: a channel count that is not a positive integer; in the forward
+            pass, an input that is not ``N x in_channels x H x W``.
     """
 
     def __init__(
@@ -109,6 +113,10 @@ class NaiveInception(nn.Module):
 
     Attributes:
         out_channels: ``ch1x1 + ch3x3 + ch5x5 + in_channels`` (``branch4`` is the pooled input).
+
+    Raises:
+        TypeError, ValueError: a channel count that is not a positive integer; in the forward
+            pass, an input that is not ``N x in_channels x H x W``.
     """
 
     def __init__(self, in_channels: int, ch1x1: int, ch3x3: int, ch5x5: int) -> None:

@@ -45,6 +45,11 @@ class MlpConv(nn.Module):
         stride: stride of the spatial convolution, in pixels.
         final_relu: apply a ReLU after the last 1x1 convolution, as the authors' released model
             does in every mlpconv layer (including the last, before global average pooling).
+
+    Raises:
+        TypeError, ValueError: a size that is not a positive integer (``padding``: negative),
+            ``final_relu`` not a bool; in the forward pass, an input that is not
+            ``N x in_channels x H x W``.
     """
 
     def __init__(
@@ -99,6 +104,9 @@ def per_pixel_mlp(block: MlpConv) -> nn.Sequential:
     Returns:
         ``Linear(hidden, hidden), ReLU, Linear(hidden, out)`` and a final ``ReLU`` when the block
         has one; apply it to inputs whose last axis holds the channels.
+
+    Raises:
+        TypeError: ``block`` is not an :class:`MlpConv`.
     """
     validation.module("block", block, MlpConv)
     layers: list[nn.Module] = [
@@ -141,6 +149,11 @@ class SmallNiN(nn.Module):
             gradient back to its own 1x1 weights, so that class can stay at a score of zero; in
             Chapter 3's multi-seed runs this happened in ordinary training (see
             :func:`dead_class_maps`).
+
+    Raises:
+        TypeError, ValueError: a count that is not a positive integer, not three widths, an
+            even kernel, ``dropout`` outside ``[0, 1)``; in the forward pass, an input that is
+            not ``N x in_channels x H x W``.
     """
 
     def __init__(
@@ -202,6 +215,10 @@ def dead_class_maps(model: SmallNiN, images: torch.Tensor) -> list[int]:
 
     Returns:
         The dead classes, in increasing order (empty when every class scores somewhere).
+
+    Raises:
+        TypeError: ``model`` is not a :class:`SmallNiN` or ``images`` not a tensor.
+        ValueError: ``images`` without the model's input channels.
     """
     validation.module("model", model, SmallNiN)
     validation.tensor("images", images)
@@ -228,6 +245,12 @@ class PlainCNN(nn.Module):
         image_size: side of the input images, in pixels (fixes the flattened size).
         kernel_size: side of every spatial kernel, in pixels (odd; padded to keep the size).
         dropout: probability of dropping a unit, between the blocks and in the head.
+
+    Raises:
+        TypeError, ValueError: a count that is not a positive integer, not three widths, an
+            even kernel, an image size that is not a multiple of 4, ``dropout`` outside
+            ``[0, 1)``; in the forward pass, an input that is not
+            ``N x in_channels x image_size x image_size``.
     """
 
     def __init__(
