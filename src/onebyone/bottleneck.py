@@ -192,9 +192,7 @@ def bottleneck_sweep(
         TypeError: ``widths`` is not iterable, or a size is not an integer.
         ValueError: no widths, a size below 1, or an even kernel.
     """
-    if isinstance(widths, (str, bytes)) or not hasattr(widths, "__iter__"):
-        raise TypeError(f"widths must be an iterable of channel counts, got {widths!r}")
-    widths = list(widths)
+    widths = validation.items("widths", widths)
     if not widths:
         raise ValueError("widths is empty: give at least one bottleneck width")
     return [
@@ -245,12 +243,7 @@ def plot_bottleneck_sweep(sweep: list[BottleneckComparison]) -> Figure:
         TypeError: ``sweep`` holds something other than :class:`BottleneckComparison`.
         ValueError: an empty sweep, or one that mixes layers.
     """
-    if isinstance(sweep, (str, bytes)) or not hasattr(sweep, "__iter__"):
-        raise TypeError(f"sweep must be a list of BottleneckComparison, got {sweep!r:.80}")
-    sweep = list(sweep)
-    for item in sweep:
-        if not isinstance(item, BottleneckComparison):
-            raise TypeError(f"sweep must hold BottleneckComparison, got {type(item).__name__}")
+    sweep = validation.items("sweep", sweep, BottleneckComparison)
     if not sweep:
         raise ValueError("the sweep is empty")
     if len({comparison.direct for comparison in sweep}) != 1:

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from onebyone import validation
 from onebyone.pointwise import check_pointwise_conv
 
 
@@ -89,9 +90,7 @@ def collapse_pointwise_stack(layers: Sequence[nn.Module]) -> nn.Conv2d:
         ValueError: an empty stack, a layer that is not a plain 1x1 convolution, or mismatched
             channels.
     """
-    if isinstance(layers, (str, bytes, torch.Tensor)) or not hasattr(layers, "__iter__"):
-        raise TypeError(f"layers must be a sequence of nn.Conv2d, got {type(layers).__name__}")
-    layers = list(layers)
+    layers = validation.items("layers", layers)
     if not layers:
         raise ValueError("the stack is empty: give at least one 1x1 convolution")
     for index, layer in enumerate(layers):

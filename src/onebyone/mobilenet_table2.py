@@ -98,8 +98,8 @@ def recount_table2(model: nn.Module | None = None, biases: bool = False) -> dict
         ValueError: a layer Table 2 has no row for, or one :func:`onebyone.cost.count_model`
             refuses.
     """
-    model = MobileNet() if model is None else validation.module("model", model)
     biases = validation.boolean("biases", biases)
+    model = MobileNet() if model is None else validation.module("model", model)
     modules = dict(model.named_modules())
     macs = dict.fromkeys(LAYER_TYPES, 0)
     parameters = dict.fromkeys(LAYER_TYPES, 0)

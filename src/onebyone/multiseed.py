@@ -93,9 +93,10 @@ def mean_and_interval(values: list[float], confidence: float = CONFIDENCE) -> tu
         TypeError: ``values`` is not a sequence of real numbers, or ``confidence`` not a number.
         ValueError: fewer than two values, a non-finite value, ``confidence`` outside (0, 1).
     """
-    if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
-        raise TypeError(f"values must be a list of numbers, got {values!r:.80}")
-    values = [validation.real_number(f"values[{i}]", v) for i, v in enumerate(values)]
+    values = [
+        validation.real_number(f"values[{i}]", v)
+        for i, v in enumerate(validation.items("values", values))
+    ]
     confidence = validation.real_number("confidence", confidence)
     if len(values) < 2:
         raise ValueError(f"need at least two values for an interval, got {len(values)}")

@@ -118,10 +118,7 @@ def show_channels(
             ``cell_inches`` not positive.
     """
     cell_inches = validation.positive_number("cell_inches", cell_inches)
-    for name, value in (("rows", rows), ("row_titles", row_titles)):
-        if isinstance(value, (str, bytes, torch.Tensor)) or not hasattr(value, "__iter__"):
-            raise TypeError(f"{name} must be a list, got {value!r:.80}")
-    rows, row_titles = list(rows), list(row_titles)
+    rows, row_titles = validation.items("rows", rows), validation.items("row_titles", row_titles)
     if not rows:
         raise ValueError("rows is empty: give at least one C x H x W tensor")
     for index, tensor in enumerate(rows):

@@ -385,8 +385,7 @@ def plot_roofline(
     Returns:
         The figure (shown by the chapter, closed by the caller).
     """
-    if isinstance(rooflines, (str, bytes)) or not hasattr(rooflines, "__len__"):
-        raise TypeError(f"rooflines must be a sequence of Roofline, got {rooflines!r:.80}")
+    rooflines = validation.items("rooflines", rooflines, Roofline)
     if not rooflines:
         raise ValueError("rooflines is empty: give at least one roofline to draw")
     if len(intensities) != len(rates):

@@ -210,13 +210,7 @@ def recount_table1(model: GoogLeNet | None = None) -> list[RecountRow]:
 
 
 def _recount_rows(rows: object, name: str = "rows") -> list[RecountRow]:
-    if isinstance(rows, (str, bytes)) or not hasattr(rows, "__iter__"):
-        raise TypeError(f"{name} must be a list of RecountRow, got {rows!r:.80}")
-    rows = list(rows)
-    for row in rows:
-        if not isinstance(row, RecountRow):
-            raise TypeError(f"{name} must hold RecountRow, got {type(row).__name__}")
-    return rows
+    return validation.items(name, rows, RecountRow)
 
 
 def total(rows: list[RecountRow]) -> RecountRow:

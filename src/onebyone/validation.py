@@ -176,6 +176,27 @@ def module(name: str, value: object, types: type | tuple[type, ...] = nn.Module)
     return value
 
 
+def items(name: str, value: object, types: type | tuple[type, ...] | None = None) -> list:
+    """``value`` (a list, tuple or other iterable, not a string) as a list; each item checked.
+
+    Args:
+        name: the argument's name, for the message.
+        value: the iterable.
+        types: the type (or types) every item must be an instance of; ``None`` for any.
+
+    Raises:
+        TypeError: ``value`` is not iterable, is a string or a tensor, or holds an item of
+            another type.
+    """
+    if isinstance(value, (str, bytes, torch.Tensor)) or not hasattr(value, "__iter__"):
+        raise TypeError(f"{name} must be a list, got {type(value).__name__}: {value!r:.80}")
+    listed = list(value)
+    if types is not None:
+        for index, item in enumerate(listed):
+            module(f"{name}[{index}]", item, types)
+    return listed
+
+
 def tensor(name: str, value: object) -> torch.Tensor:
     """``value`` itself, if it is a ``torch.Tensor``; ``TypeError`` otherwise."""
     if not isinstance(value, torch.Tensor):
