@@ -14,7 +14,8 @@ Each module holds one idea and is imported by the chapter that teaches it:
 - ``timing``, ``precision``, ``roofline``, ``gpu_specs``, ``experiments``, ``results``: the
   timing harness, the measured roofline, datasheet predictions and the GPU experiments (Chapter 5).
 - ``glue``: hands the numbers a chapter computes to its prose (the book build, or nothing).
-- ``validation``: argument checks shared by the layers and cost functions.
+- ``layers``: layer helpers several networks share (``conv_relu``, ``init_he_normal``).
+- ``validation``: the argument checks every public function and layer parses its input with.
 - ``exercises``: the automatic checks behind every chapter's exercises.
 
 Importing the package has no side effects: it seeds nothing, touches no device and reads no file.
