@@ -122,11 +122,11 @@ def test_several_problems_are_all_named():
 
 
 def test_wrong_module_types_are_refused():
-    with pytest.raises(TypeError, match=r"expected an nn\.Conv2d, got Linear"):
+    with pytest.raises(TypeError, match=r"conv must be an instance of Conv2d, got Linear"):
         pointwise.conv1x1_to_linear(nn.Linear(3, 2))
-    with pytest.raises(TypeError, match=r"expected an nn\.Linear, got Conv2d"):
+    with pytest.raises(TypeError, match=r"linear must be an instance of Linear, got Conv2d"):
         pointwise.linear_to_conv1x1(nn.Conv2d(3, 2, 1))
-    with pytest.raises(TypeError, match=r"expected an nn\.Linear"):
+    with pytest.raises(TypeError, match=r"linear must be an instance of Linear"):
         pointwise.linear_per_pixel(nn.Conv2d(3, 2, 1), torch.randn(1, 3, 2, 2))
 
 

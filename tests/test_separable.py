@@ -49,5 +49,5 @@ def test_bad_arguments_are_refused():
         separable_cost_ratio(0, 3)
     with pytest.raises(ValueError, match="positive"):
         depthwise_conv_workload(1, 0, 4, 4)
-    with pytest.raises(ValueError, match="expected N x 8"):
+    with pytest.raises(ValueError, match="x must be N x 8 x H x W"):
         DepthwiseSeparable(8, 8)(torch.randn(1, 4, 5, 5))

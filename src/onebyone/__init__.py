@@ -8,7 +8,7 @@ and how it is *drawn* (:mod:`onebyone.plotting`). Only ``plotting`` imports matp
 Layers, counting and models (Chapters 1-4, 6):
 
 - ``runtime``: seeding and device choice, so every chapter runs on CPU and on CUDA.
-- ``validation``: argument checks shared by the layers and cost functions.
+- ``validation``: the argument checks every public function and layer parses its input with.
 - ``layers``: small layers shared by several models (a convolution with its ReLU, He
   initialisation).
 - ``cost``: parameters and multiply-accumulates (MACs) of layers and models.

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from onebyone import validation
 from onebyone.cost import conv2d_macs, conv2d_output_size, conv2d_parameters, count_model
-from onebyone.validation import check_positive_integers
 
 
 @dataclass(frozen=True)
@@ -75,9 +75,7 @@ class BottleneckComparison:
 
 
 def _same_padding(kernel_size: int) -> int:
-    if kernel_size % 2 == 0:
-        raise ValueError(f"kernel_size must be odd for 'same' padding, got {kernel_size}")
-    return kernel_size // 2
+    return validation.odd_kernel("kernel_size", kernel_size) // 2
 
 
 def conv_cost(
@@ -103,15 +101,22 @@ def conv_cost(
 
     Returns:
         A :class:`ConvCost` in scalars and MACs.
+
+    Raises:
+        TypeError: a size that is not an integer, or ``bias`` not a bool.
+        ValueError: a size below 1, or an even kernel.
     """
-    check_positive_integers(
-        in_channels=in_channels,
-        out_channels=out_channels,
-        kernel_size=kernel_size,
-        height=height,
-        width=width,
-        stride=stride,
+    in_channels, out_channels, kernel_size, height, width, stride = (
+        validation.check_positive_integers(
+            in_channels=in_channels,
+            out_channels=out_channels,
+            kernel_size=kernel_size,
+            height=height,
+            width=width,
+            stride=stride,
+        )
     )
+    bias = validation.boolean("bias", bias)
     output_size = conv2d_output_size(
         (height, width), kernel_size, stride=stride, padding=_same_padding(kernel_size)
     )
@@ -145,8 +150,12 @@ def compare_bottleneck(
 
     Returns:
         A :class:`BottleneckComparison`.
+
+    Raises:
+        TypeError: a size that is not an integer, or ``bias`` not a bool.
+        ValueError: a size below 1, or an even kernel.
     """
-    check_positive_integers(reduced_channels=reduced_channels)
+    reduced_channels = validation.positive_integer("reduced_channels", reduced_channels)
     return BottleneckComparison(
         reduced_channels=reduced_channels,
         direct=conv_cost(in_channels, out_channels, kernel_size, height, width, bias=bias),
@@ -176,8 +185,12 @@ def bottleneck_sweep(
 
     Returns:
         One :class:`BottleneckComparison` per width, in the order given.
+
+    Raises:
+        TypeError: ``reduced_channels`` is not iterable, or a size is not an integer.
+        ValueError: no reduced channel counts, a size below 1, or an even kernel.
     """
-    counts = list(reduced_channels)
+    counts = validation.items("reduced_channels", reduced_channels)
     if not counts:
         raise ValueError("reduced_channels is empty: give at least one bottleneck width")
     return [
@@ -199,8 +212,11 @@ def break_even_channels(in_channels: int, out_channels: int, kernel_size: int) -
 
     Returns:
         The break-even width; every narrower bottleneck costs strictly fewer MACs.
+
+    Raises:
+        TypeError, ValueError: an argument that is not a positive integer.
     """
-    check_positive_integers(
+    in_channels, out_channels, kernel_size = validation.check_positive_integers(
         in_channels=in_channels, out_channels=out_channels, kernel_size=kernel_size
     )
     direct = in_channels * kernel_size**2 * out_channels  # MACs per pixel
@@ -221,7 +237,15 @@ def same_conv(
         kernel_size: ``k`` (odd), in pixels.
         stride: stride, in pixels (2 halves the output, rounding up).
         bias: give the layer ``C_out`` biases.
+
+    Raises:
+        TypeError: a size that is not an integer, or ``bias`` not a bool.
+        ValueError: a size below 1, or an even kernel.
     """
+    in_channels, out_channels, stride = validation.check_positive_integers(
+        in_channels=in_channels, out_channels=out_channels, stride=stride
+    )
+    bias = validation.boolean("bias", bias)
     return nn.Conv2d(
         in_channels, out_channels, kernel_size, stride, _same_padding(kernel_size), bias=bias
     )
@@ -247,13 +271,16 @@ def bottleneck_path(
         bias: give both convolutions a bias.
         relu: put a ReLU between them (as Inception does); without it, and without biases,
             the path is exactly the MACs counted (what Chapter 5 times).
+
+    Raises:
+        TypeError: a size that is not an integer, or ``bias``/``relu`` not a bool.
+        ValueError: a size below 1, or an even kernel.
     """
-    check_positive_integers(
-        in_channels=in_channels,
-        out_channels=out_channels,
-        kernel_size=kernel_size,
-        reduced_channels=reduced_channels,
+    in_channels, out_channels, reduced_channels = validation.check_positive_integers(
+        in_channels=in_channels, out_channels=out_channels, reduced_channels=reduced_channels
     )
+    kernel_size = validation.odd_kernel("kernel_size", kernel_size)
+    bias, relu = validation.boolean("bias", bias), validation.boolean("relu", relu)
     return nn.Sequential(
         same_conv(in_channels, reduced_channels, 1, bias=bias),  # N x r x H x W
         *([nn.ReLU()] if relu else []),
@@ -285,14 +312,22 @@ def reduction_strategies(
     Returns:
         Modules keyed by ``"direct"``, ``"2x2 max pooling first"``, ``"stride 2"``,
         ``"1x1 reduction first"`` and ``"1x1 expansion first"``.
+
+    Raises:
+        TypeError: a size that is not an integer, or ``bias`` not a bool.
+        ValueError: a size below 1, or an even kernel.
     """
-    check_positive_integers(
-        in_channels=in_channels,
-        out_channels=out_channels,
-        kernel_size=kernel_size,
-        reduced_channels=reduced_channels,
-        expanded_channels=expanded_channels,
+    in_channels, out_channels, kernel_size, reduced_channels, expanded_channels = (
+        validation.check_positive_integers(
+            in_channels=in_channels,
+            out_channels=out_channels,
+            kernel_size=kernel_size,
+            reduced_channels=reduced_channels,
+            expanded_channels=expanded_channels,
+        )
     )
+    _same_padding(kernel_size)
+    bias = validation.boolean("bias", bias)
     return {
         "direct": nn.Sequential(same_conv(in_channels, out_channels, kernel_size, bias=bias)),
         "2x2 max pooling first": nn.Sequential(
@@ -344,8 +379,19 @@ def strategy_costs(
 
     Returns:
         One :class:`StrategyCost` per strategy, in the order given.
+
+    Raises:
+        TypeError: ``strategies`` is not a mapping of names to modules; a size not an integer.
+        ValueError: a size below 1, or a module that cannot take the input (see
+            :func:`onebyone.cost.count_model`).
     """
-    check_positive_integers(in_channels=in_channels, height=height, width=width)
+    in_channels, height, width = validation.check_positive_integers(
+        in_channels=in_channels, height=height, width=width
+    )
+    if not isinstance(strategies, dict):
+        raise TypeError(f"strategies must be a dict of name: module, got {strategies!r:.80}")
+    for name, module in strategies.items():
+        validation.module(f"strategies[{name!r}]", module)
     costs = []
     for name, module in strategies.items():
         layers = count_model(module, (1, in_channels, height, width))

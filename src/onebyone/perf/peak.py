@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import torch
 
+from onebyone import validation
 from onebyone.perf.roofline import Roofline, Workload
 from onebyone.perf.timing import Timing, make_input, time_callable
 
@@ -50,8 +51,7 @@ def matmul_kernel(
         device, dtype: where and in which format (TF32 follows the global switch, see
             :func:`onebyone.perf.precision.tf32_allowed`).
     """
-    if size < 1:
-        raise ValueError(f"matrix size must be positive, got {size}")
+    size = validation.positive_integer("size", size)
     other = make_input((size, size), device=device, dtype=dtype, seed=1)
     element_bytes = torch.finfo(dtype).bits // 8
     return PeakKernel(
@@ -69,8 +69,7 @@ def copy_kernel(megabytes: int, device: torch.device | str = "cpu") -> PeakKerne
     once and writes it once. Make the buffer much larger than the caches (an H100's L2 holds
     50 MB) or the cache is measured.
     """
-    if megabytes < 1:
-        raise ValueError(f"buffer size must be at least 1 MB, got {megabytes}")
+    megabytes = validation.positive_integer("megabytes", megabytes)
     elements = megabytes * 10**6 // 4  # float32
     destination = torch.empty(elements, device=device)
     return PeakKernel(
@@ -154,7 +153,14 @@ def measure_roofline(
         copy_megabytes: size of the copied buffer, in MB.
         min_run_time: seconds of timed calls for each of the two measurements.
         num_threads: CPU threads.
+
+    Raises:
+        TypeError, ValueError: a size that is not a positive integer, or a bad ``min_run_time``
+            (checked before anything is measured).
     """
+    matmul_size, copy_megabytes = validation.check_positive_integers(
+        matmul_size=matmul_size, copy_megabytes=copy_megabytes)
+    validation.positive_number("min_run_time", min_run_time)
     peak, matmul = measure_matmul_rate(device, dtype, matmul_size, min_run_time, num_threads)
     bandwidth, _ = measure_copy_bandwidth(device, copy_megabytes, min_run_time, num_threads)
     dtype_name = str(dtype).removeprefix("torch.")

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from onebyone import validation
 from onebyone.cost import conv2d_macs, count_model
 
 
@@ -44,11 +45,8 @@ class Roofline:
     label: str = ""
 
     def __post_init__(self) -> None:
-        if not (self.peak_flops_per_s > 0 and self.bandwidth_bytes_per_s > 0):
-            raise ValueError(
-                f"a roofline needs a positive peak (FLOP/s) and bandwidth (bytes/s), got "
-                f"{self.peak_flops_per_s} and {self.bandwidth_bytes_per_s}"
-            )
+        validation.positive_number("peak_flops_per_s", self.peak_flops_per_s)
+        validation.positive_number("bandwidth_bytes_per_s", self.bandwidth_bytes_per_s)
 
     @property
     def ridge_intensity(self) -> float:
@@ -111,9 +109,10 @@ def pointwise_conv_workload(
         height, width: spatial size in pixels (a 1x1 kernel keeps it).
         bytes_per_element: 4 for float32, 2 for bfloat16.
     """
-    sizes = (batch_size, in_channels, out_channels, height, width, bytes_per_element)
-    if any(size < 1 for size in sizes):
-        raise ValueError(f"all sizes must be positive, got {sizes}")
+    batch_size, in_channels, out_channels, height, width, bytes_per_element = (
+        validation.check_positive_integers(
+            batch_size=batch_size, in_channels=in_channels, out_channels=out_channels,
+            height=height, width=width, bytes_per_element=bytes_per_element))
     macs = conv2d_macs(in_channels, out_channels, 1, (height, width), batch_size=batch_size)
     pixels = batch_size * height * width
     elements = pixels * in_channels + out_channels * in_channels + pixels * out_channels
@@ -135,9 +134,10 @@ def compute_bound_channels(
         batch_size, height, width: the pixels ``N x H x W``.
         bytes_per_element: 4 for float32 (and TF32), 2 for bfloat16.
     """
-    sizes = (batch_size, height, width, bytes_per_element)
-    if any(size < 1 for size in sizes):
-        raise ValueError(f"all sizes must be positive, got {sizes}")
+    if not isinstance(roof, Roofline):
+        raise TypeError(f"roof must be a Roofline, got {type(roof).__name__}")
+    batch_size, height, width, bytes_per_element = validation.check_positive_integers(
+        batch_size=batch_size, height=height, width=width, bytes_per_element=bytes_per_element)
     pixels, ridge = batch_size * height * width, roof.ridge_intensity
     denominator = 2 * pixels - ridge * bytes_per_element
     if denominator <= 0:
@@ -178,6 +178,8 @@ def fma_units_per_cycle(processor: str, isa: str) -> int | None:
     Returns:
         FMA instructions per cycle, or ``None`` for a CPU this table does not know.
     """
+    if not isinstance(processor, str) or not isinstance(isa, str):
+        raise TypeError(f"processor and isa must be str, got {processor!r} and {isa!r}")
     names = set(isa.split())
     family = re.search(r"family (\d+)", processor)
     family_number = int(family.group(1)) if family else None
@@ -216,8 +218,13 @@ def instruction_set_peak(isa: str, clock_mhz: float | None, cores: int, *,
     Returns:
         FLOP/s, or ``None`` when the clock, the FMA units or a known vector set is missing.
     """
-    if cores < 1 or (fma_units is not None and fma_units < 1):
-        raise ValueError(f"cores and fma_units must be >= 1, got {cores} and {fma_units}")
+    cores = validation.positive_integer("cores", cores)
+    if fma_units is not None:
+        fma_units = validation.positive_integer("fma_units", fma_units)
+    if not isinstance(isa, str):
+        raise TypeError(f"isa must be a str, got {isa!r}")
+    if clock_mhz is not None:
+        clock_mhz = validation.positive_number("clock_mhz", clock_mhz)
     names = set(isa.split())
     lanes = max((VECTOR_LANES_FP32[name] for name in VECTOR_LANES_FP32 if name in names),
                 default=None)
@@ -241,8 +248,7 @@ def layer_workloads(
         input_shape: e.g. ``(32, 192, 28, 28)``.
         bytes_per_element: 4 for float32, 2 for bfloat16.
     """
-    if bytes_per_element < 1:
-        raise ValueError(f"bytes_per_element must be positive, got {bytes_per_element}")
+    bytes_per_element = validation.positive_integer("bytes_per_element", bytes_per_element)
     workloads = []
     for layer in count_model(model, input_shape):
         elements = (torch.Size(layer.input_shape).numel() + layer.parameters

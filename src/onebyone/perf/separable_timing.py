@@ -38,6 +38,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from onebyone import validation
 from onebyone.perf.intervals import Interval, ratio_interval
 from onebyone.perf.kernels import convolution_kernel, top_kernels
 from onebyone.perf.peak import measure_copy_bandwidth
@@ -130,8 +131,7 @@ def depthwise_time_share(depthwise_rounds, pointwise_rounds, **options) -> Inter
 
 def layer_parts(channels: int = 256) -> dict[str, nn.Conv2d]:
     """The depthwise 3x3 and the pointwise 1x1 convolution of a separable layer (no biases)."""
-    if channels < 1:
-        raise ValueError(f"channels must be positive, got {channels}")
+    channels = validation.positive_integer("channels", channels)
     return {
         "depthwise": nn.Conv2d(channels, channels, 3, padding=1, groups=channels, bias=False),
         "pointwise": nn.Conv2d(channels, channels, 1, bias=False),
@@ -140,7 +140,7 @@ def layer_parts(channels: int = 256) -> dict[str, nn.Conv2d]:
 
 def part_flops(input_shape: Sequence[int] = LAYER_INPUT) -> dict[str, int]:
     """FLOPs of each part on ``input_shape`` (``N x C x H x W``, stride 1, ``C`` to ``C``)."""
-    batch, channels, height, width = input_shape
+    batch, channels, height, width = validation.shape("input_shape", input_shape, dims=4)
     pixels = batch * height * width
     return {"depthwise": 2 * pixels * channels * 9, "pointwise": 2 * pixels * channels**2}
 

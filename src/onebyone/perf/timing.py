@@ -33,6 +33,7 @@ from torch import nn
 from torch.utils import benchmark
 from torch.utils.benchmark.utils.common import set_torch_threads
 
+from onebyone import validation
 from onebyone.perf.gpu_timing import (
     CudaEventClock,
     EventClock,
@@ -169,7 +170,8 @@ def memory_format_name(memory_format: torch.memory_format) -> str:
     """``"contiguous"`` or ``"channels_last"``: the short name used in records and CSV files."""
     names = {torch.contiguous_format: "contiguous", torch.channels_last: "channels_last"}
     if memory_format not in names:
-        raise ValueError(f"unsupported memory format {memory_format}; use one of {list(names)}")
+        raise ValueError(f"memory_format: unsupported memory format {memory_format}; "
+                         f"use one of {list(names)}")
     return names[memory_format]
 
 
@@ -192,9 +194,8 @@ def make_input(
         memory_format: ``torch.contiguous_format`` or ``torch.channels_last`` (4-D only).
         seed: seed of the generator used for this tensor alone (global state is untouched).
     """
-    shape = tuple(int(size) for size in shape)
-    if not shape or any(size < 1 for size in shape):
-        raise ValueError(f"input shape must be non-empty with positive sizes, got {shape}")
+    shape = validation.shape("shape", shape)
+    seed = validation.non_negative_integer("seed", seed)
     memory_format_name(memory_format)  # validates it
     if memory_format == torch.channels_last and len(shape) != 4:
         raise ValueError(f"channels_last needs a 4-D N x C x H x W shape, got {shape}")
@@ -272,16 +273,16 @@ def time_callable(
     """
     if not callable(fn):
         raise TypeError(f"fn must be a module or a function, got {type(fn).__name__}")
-    if not (isinstance(min_run_time, (int, float)) and math.isfinite(min_run_time)
+    if isinstance(min_run_time, bool) or not (
+            isinstance(min_run_time, (int, float)) and math.isfinite(min_run_time)
             and min_run_time > 0):
         raise ValueError(f"min_run_time must be a positive, finite number of seconds, "
                          f"got {min_run_time!r}")
-    if warmup < 0:
-        raise ValueError(f"warmup must be >= 0 calls, got {warmup}")
+    warmup = validation.non_negative_integer("warmup", warmup)
+    input_shape = validation.shape("input_shape", input_shape)
     device = torch.device(device)
     threads = torch.get_num_threads() if num_threads is None else num_threads
-    if threads < 1:
-        raise ValueError(f"num_threads must be >= 1, got {threads}")
+    threads = validation.positive_integer("num_threads", threads)
     if cuda_graph and device.type != "cuda":
         raise ValueError(f"cuda_graph needs a CUDA device, got {device}")
     if isinstance(fn, nn.Module):

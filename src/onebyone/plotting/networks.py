@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
+from onebyone import validation
 from onebyone.bottleneck import BottleneckComparison
 from onebyone.plotting.style import STYLE, book_style
 from onebyone.training import TrainingHistory
@@ -42,7 +43,18 @@ def show_channels(
 
     Returns:
         The figure (not shown; a notebook displays it when it is a cell's value).
+
+    Raises:
+        TypeError: a row that is not a tensor, ``cell_inches`` not a number.
+        ValueError: no rows, as many titles as rows, a row that is not ``C x H x W``, or
+            ``cell_inches`` not positive.
     """
+    cell_inches = validation.positive_number("cell_inches", cell_inches)
+    rows, row_titles = validation.items("rows", rows), validation.items("row_titles", row_titles)
+    if not rows:
+        raise ValueError("rows is empty: give at least one C x H x W tensor")
+    for index, tensor in enumerate(rows):
+        validation.tensor_shape(f"rows[{index}]", tensor, ("C", "H", "W"))
     if len(rows) != len(row_titles):
         raise ValueError(f"{len(rows)} rows but {len(row_titles)} row titles")
     for tensor in rows:
@@ -80,7 +92,12 @@ def plot_bottleneck_sweep(sweep: list[BottleneckComparison]) -> Figure:
 
     Returns:
         A figure with two panels: millions of MACs (one image) and thousands of parameters.
+
+    Raises:
+        TypeError: ``sweep`` holds something other than :class:`BottleneckComparison`.
+        ValueError: an empty sweep, or one that mixes layers.
     """
+    sweep = validation.items("sweep", sweep, BottleneckComparison)
     if not sweep:
         raise ValueError("the sweep is empty")
     if len({comparison.direct for comparison in sweep}) != 1:
@@ -122,7 +139,15 @@ def plot_histories(histories: dict[str, TrainingHistory]) -> Figure:
     Returns:
         A figure with two panels: training loss (nats per image) and validation (or test)
         accuracy (percent).
+
+    Raises:
+        TypeError: ``histories`` is not a dict of :class:`TrainingHistory`.
+        ValueError: no histories.
     """
+    if not isinstance(histories, dict) or not all(
+        isinstance(history, TrainingHistory) for history in histories.values()
+    ):
+        raise TypeError(f"histories must be a dict of TrainingHistory, got {histories!r:.80}")
     if not histories:
         raise ValueError("no histories to plot")
     figure = Figure(figsize=(10, 3.6))  # inches
@@ -172,8 +197,18 @@ def plot_branch_macs(
 
     Returns:
         A matplotlib ``Figure`` with one axis: branches on x, millions of MACs on y.
+
+    Raises:
+        TypeError: an argument that is not a mapping of branch names to integers.
+        ValueError: missing or extra branches, or a negative MAC count.
     """
+    if not isinstance(title, str):
+        raise TypeError(f"title must be a str, got {title!r}")
     for which, macs in (("naive_macs", naive_macs), ("reduced_macs", reduced_macs)):
+        if not isinstance(macs, Mapping):
+            raise TypeError(f"{which} must be a mapping of branch names to MACs, got {macs!r:.80}")
+        for name, value in macs.items():
+            validation.integer(f"{which}[{name!r}]", value)
         if set(macs) != set(BRANCH_LABELS):
             raise ValueError(
                 f"{which} must have exactly the keys {sorted(BRANCH_LABELS)}, got {sorted(macs)}"

@@ -15,6 +15,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import ScalarFormatter
 
+from onebyone import validation
 from onebyone.perf.precision import PRECISIONS
 from onebyone.perf.results import (
     Row,
@@ -53,6 +54,7 @@ def plot_roofline(
     Returns:
         The figure (shown by the chapter, closed by the caller).
     """
+    rooflines = validation.items("rooflines", rooflines, Roofline)
     if not rooflines:
         raise ValueError("give at least one roofline to draw")
     if len(intensities) != len(rates):

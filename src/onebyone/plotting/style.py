@@ -21,6 +21,8 @@ import matplotlib
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
+from onebyone import validation
+
 FIGURE_WIDTH_INCHES = 6.4  # the widest a figure is drawn; wider ones are scaled down to this
 PHONE_COLUMN_PIXELS = 358  # the text column on a phone 390 CSS pixels wide
 READABLE_PIXELS = 8.0  # the smallest text height, in CSS pixels, that the book accepts on a phone
@@ -75,7 +77,14 @@ def smallest_text_pixels(figure: Figure, column_pixels: float = PHONE_COLUMN_PIX
 
     A figure ``w`` inches wide is shown at ``column_pixels / w`` pixels per inch, and a font of
     ``s`` points is ``s / 72`` inches high. Figures narrower than the column are not enlarged.
+
+    Raises:
+        TypeError: ``figure`` is not a matplotlib ``Figure``; ``column_pixels`` not a number.
+        ValueError: ``column_pixels`` not positive, or a figure without visible text.
     """
+    if not isinstance(figure, Figure):
+        raise TypeError(f"figure must be a matplotlib Figure, got {type(figure).__name__}")
+    column_pixels = validation.positive_number("column_pixels", column_pixels)
     width_inches = figure.get_size_inches()[0]
     pixels_per_inch = min(column_pixels / width_inches, figure.dpi)
     sizes = [
