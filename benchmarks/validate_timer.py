@@ -1,6 +1,6 @@
 """Validate the harness before trusting it: its median against an independent timer.
 
-Why: ``onebyone.timing.time_callable`` adds warm-up, blocking and statistics on top of
+Why: ``onebyone.perf.timing.time_callable`` adds warm-up, blocking and statistics on top of
 ``torch.utils.benchmark``; if any of that were wrong (a missed synchronisation, a warm-up
 counted, a per-block time not divided by the block size) its numbers would drift from the
 truth. This script times three representative cases twice, with the harness and with a timer
@@ -16,7 +16,7 @@ that shares none of its code, and checks that the two agree within 5 %:
 The two timers take turns: three interleaved rounds, each timing a case with the harness and
 then with the independent timer, so that a burst of other work on a shared machine hits both
 alike rather than one of them (the harness's rounds are pooled with
-:func:`onebyone.timing.merge_timings`, the independent loops by their median).
+:func:`onebyone.perf.timing.merge_timings`, the independent loops by their median).
 
 The cases: a 1x1 convolution (8 x 64 x 28 x 28 -> 64 channels, well under a millisecond), the
 5x5 convolution of the bottleneck example (batch 1, about a millisecond) and a 1024 x 1024
@@ -47,9 +47,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from onebyone.machine import run_metadata
+from onebyone.perf.machine import run_metadata
+from onebyone.perf.timing import make_input, merge_timings, time_callable
 from onebyone.runtime import seed_everything
-from onebyone.timing import make_input, merge_timings, time_callable
 
 TOLERANCE = 0.05  # relative difference allowed between the two timers
 ROUNDS = 3  # interleaved rounds of harness and independent timer

@@ -16,14 +16,14 @@ from onebyone.bottleneck import (
     BottleneckComparison,
     ConvCost,
     bottleneck_sweep,
-    break_even_width,
+    break_even_channels,
     compare_bottleneck,
     conv_cost,
-    plot_bottleneck_sweep,
     reduction_strategies,
     same_conv,
     strategy_costs,
 )
+from onebyone.plotting import plot_bottleneck_sweep
 
 
 def flops(module: nn.Module, input_shape: tuple[int, ...]) -> int:
@@ -91,25 +91,25 @@ def test_stride_shrinks_the_output():
     out_channels=st.integers(1, 300),
     kernel=st.sampled_from([1, 3, 5, 7]),
 )
-def test_break_even_width_by_brute_force(in_channels, out_channels, kernel):
+def test_break_even_channels_by_brute_force(in_channels, out_channels, kernel):
     """Below the break-even width the bottleneck is strictly cheaper, from it on it is not."""
-    r = break_even_width(in_channels, out_channels, kernel)
+    r = break_even_channels(in_channels, out_channels, kernel)
     direct = in_channels * kernel * kernel * out_channels  # MACs per pixel, by hand
     bottleneck = lambda width: width * in_channels + width * kernel * kernel * out_channels  # noqa: E731
     assert bottleneck(r) >= direct
     assert r == 1 or bottleneck(r - 1) < direct
 
 
-def test_break_even_width_of_the_classic_example():
+def test_break_even_channels_of_the_classic_example():
     # 192 * 25 * 32 / (192 + 25 * 32) = 153,600 / 992 = 154.8...
-    assert break_even_width(192, 32, 5) == 155
-    sweep = bottleneck_sweep(192, 32, 5, 28, 28, widths=[154, 155])
+    assert break_even_channels(192, 32, 5) == 155
+    sweep = bottleneck_sweep(192, 32, 5, 28, 28, reduced_channels=[154, 155])
     assert sweep[0].bottleneck.macs < sweep[0].direct.macs <= sweep[1].bottleneck.macs
 
 
 def test_sweep_is_compare_bottleneck_for_each_width():
-    sweep = bottleneck_sweep(64, 32, 3, 7, 7, widths=range(1, 6), bias=False)
-    assert [c.width for c in sweep] == [1, 2, 3, 4, 5]
+    sweep = bottleneck_sweep(64, 32, 3, 7, 7, reduced_channels=range(1, 6), bias=False)
+    assert [c.reduced_channels for c in sweep] == [1, 2, 3, 4, 5]
     assert sweep[2] == compare_bottleneck(64, 32, 3, 7, 7, 3, bias=False)
     # the bottleneck's cost is linear in its width
     macs = [c.bottleneck.macs for c in sweep]
@@ -117,7 +117,7 @@ def test_sweep_is_compare_bottleneck_for_each_width():
 
 
 def test_plot_marks_where_the_saving_disappears():
-    sweep = bottleneck_sweep(192, 32, 5, 28, 28, widths=range(4, 257, 4))
+    sweep = bottleneck_sweep(192, 32, 5, 28, 28, reduced_channels=range(4, 257, 4))
     figure = plot_bottleneck_sweep(sweep)
     assert isinstance(figure, Figure)
     macs_axes, parameters_axes = figure.axes
@@ -157,15 +157,15 @@ def test_bad_inputs():
         compare_bottleneck(8, 8, 3, 10, 10, reduced_channels=0)
     with pytest.raises(ValueError, match="height must be a positive integer"):
         conv_cost(8, 8, 3, 0, 10)
-    with pytest.raises(ValueError, match="widths is empty"):
-        bottleneck_sweep(8, 8, 3, 10, 10, widths=[])
+    with pytest.raises(ValueError, match="reduced_channels is empty"):
+        bottleneck_sweep(8, 8, 3, 10, 10, reduced_channels=[])
     with pytest.raises(ValueError, match="sweep is empty"):
         plot_bottleneck_sweep([])
     mixed = [compare_bottleneck(8, 8, 3, 10, 10, 2), compare_bottleneck(8, 4, 3, 10, 10, 2)]
     with pytest.raises(ValueError, match="mixes different layers"):
         plot_bottleneck_sweep(mixed)
     with pytest.raises(ValueError, match="in_channels must be a positive integer"):
-        break_even_width(0, 8, 3)
+        break_even_channels(0, 8, 3)
     with pytest.raises(ValueError, match="expanded_channels must be a positive integer"):
         reduction_strategies(8, 8, 3, 2, expanded_channels=-1)
 
@@ -174,4 +174,4 @@ def test_comparison_is_a_frozen_record():
     comparison = compare_bottleneck(8, 8, 3, 10, 10, 2)
     assert isinstance(comparison, BottleneckComparison)
     with pytest.raises(AttributeError):
-        comparison.width = 3  # type: ignore[misc]
+        comparison.reduced_channels = 3  # type: ignore[misc]

@@ -17,25 +17,21 @@ from hypothesis import strategies as st
 from torch.nn import functional
 from torch.utils.flop_counter import FlopCounterMode
 
-from onebyone import experiments
 from onebyone.bottleneck import compare_bottleneck
 from onebyone.cost import model_macs
-from onebyone.experiments import (
-    FIELDS,
-    Settings,
+from onebyone.inception import branch_costs
+from onebyone.perf import experiments, suite, workloads
+from onebyone.perf.experiments import main
+from onebyone.perf.results import read_results
+from onebyone.perf.suite import FIELDS, Settings, build_tasks, run_experiments, write_csv
+from onebyone.perf.workloads import (
     Sizes,
     bottleneck_modules,
-    build_tasks,
     check_same_math,
     inception_modules,
-    main,
-    run_experiments,
     same_math_variants,
-    write_csv,
 )
-from onebyone.inception import branch_costs
 from onebyone.pointwise import pointwise_as_einsum
-from onebyone.results import read_results
 
 TINY = Sizes(
     matmul_size=32,
@@ -51,7 +47,7 @@ TINY = Sizes(
 
 @pytest.fixture
 def tiny(monkeypatch):
-    monkeypatch.setitem(experiments.SIZES, "tiny", TINY)
+    monkeypatch.setitem(workloads.SIZES, "tiny", TINY)
     return "tiny"
 
 
@@ -126,7 +122,7 @@ def test_tasks_on_cpu_skip_tf32_with_a_reason():
 
 def test_the_suite_runs_end_to_end_and_writes_a_tidy_csv(tiny, tmp_path):
     rows = run_experiments("cpu", size=tiny, num_threads=1, progress=False)
-    assert {row["experiment"] for row in rows} == set(experiments.EXPERIMENTS)
+    assert {row["experiment"] for row in rows} == set(suite.EXPERIMENTS)
     for row in rows:
         assert set(row) == set(FIELDS)
         if row["status"] == "measured":
@@ -164,7 +160,7 @@ def test_the_command_line_writes_the_csv_and_prints_the_command(tiny, tmp_path, 
     assert {row["variant"] for row in rows} == {"direct", "reduced"}
     printed = capsys.readouterr().out
     assert "4 measurements, 0 skipped" in printed  # 2 variants x 2 memory formats
-    assert "python -m onebyone.experiments --device cpu" in printed
+    assert "python -m onebyone.perf.experiments --device cpu" in printed
     assert {row["memory_format"] for row in rows} == {"contiguous", "channels_last"}
     assert all(row["command"].endswith("--no-progress") and row["rounds"] == "1" for row in rows)
     assert not list(tmp_path.glob(".*.tmp"))  # the temporary file was renamed
@@ -173,7 +169,7 @@ def test_the_command_line_writes_the_csv_and_prints_the_command(tiny, tmp_path, 
 def test_rows_record_kernels_metadata_and_precision_settings(tiny):
     rows = run_experiments("cpu", size=tiny, experiments=("peak", "bottleneck"),
                            precisions=("float32",), num_threads=1, rounds=2, progress=False,
-                           command="python -m onebyone.experiments --rounds 2")
+                           command="python -m onebyone.perf.experiments --rounds 2")
     measured = [row for row in rows if row["status"] == "measured"]
     kernels = {(row["variant"], row["memory_format"]): row["kernels"].split(";")
                for row in measured}
@@ -182,7 +178,7 @@ def test_rows_record_kernels_metadata_and_precision_settings(tiny):
     for row in measured:
         assert row["rounds"] == 2 and len(row["times_s"].split("|")) == 2
         assert row["date"].startswith("20") and row["python_version"].count(".") == 2
-        assert row["command"] == "python -m onebyone.experiments --rounds 2"
+        assert row["command"] == "python -m onebyone.perf.experiments --rounds 2"
         assert row["mkldnn_fp32_precision"] == "ieee" and row["tf32_conv"] is False
         assert row["noisy"] == (row["relative_iqr"] > 0.05) and row["partial"] is False
 
@@ -198,7 +194,7 @@ def test_rounds_interleave_within_an_experiment_and_rows_are_saved_as_each_finis
     settings_ = Settings(device=torch.device("cpu"), size=tiny, num_threads=1)
     descriptions = [task.description for task in build_tasks(settings_, ("peak", "bottleneck"),
                                                              ("float32",))]
-    original = experiments.Task
+    original = suite.Task
 
     def recording_task(description, run, experiment=""):
         def logged(profile=False):
@@ -206,13 +202,13 @@ def test_rounds_interleave_within_an_experiment_and_rows_are_saved_as_each_finis
             return run(profile=profile)
         return original(description, logged, experiment)
 
-    experiments.Task = recording_task
+    suite.Task = recording_task
     try:
         run_experiments("cpu", size=tiny, experiments=("peak", "bottleneck"),
                         precisions=("float32",), num_threads=1, rounds=2, progress=False,
                         profile=False, on_experiment=lambda rows: saved.append(len(rows)))
     finally:
-        experiments.Task = original
+        suite.Task = original
     peak = [d for d in descriptions if d.startswith("peak")]
     assert order[: 2 * len(peak)] == peak + peak  # round 1 of every peak task, then round 2
     assert saved == [len(peak), len(descriptions)]  # one save per finished experiment
@@ -220,7 +216,7 @@ def test_rounds_interleave_within_an_experiment_and_rows_are_saved_as_each_finis
 
 def interrupt_after(monkeypatch, calls):
     """Make the suite raise KeyboardInterrupt (as Ctrl-C does) at its ``calls``-th timing."""
-    real = experiments.time_callable
+    real = suite.time_callable
     count = {"n": 0}
 
     def timing_then_interrupt(*args, **kwargs):
@@ -229,7 +225,7 @@ def interrupt_after(monkeypatch, calls):
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(experiments, "time_callable", timing_then_interrupt)
+    monkeypatch.setattr(suite, "time_callable", timing_then_interrupt)
 
 
 def test_ctrl_c_saves_what_was_measured_marked_partial_and_leaves_the_target(
@@ -284,7 +280,7 @@ def test_user_errors_print_one_line_and_exit_2_before_measuring(
     assert stopped.value.code == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and match in error and "Traceback" not in error
-    assert error.startswith("python -m onebyone.experiments: error:")
+    assert error.startswith("python -m onebyone.perf.experiments: error:")
     assert not measured and not (tmp_path / "cpu.csv").exists()
 
 
@@ -298,7 +294,7 @@ def test_cuda_without_a_gpu_is_a_user_error(tmp_path, capsys):
 
 def test_the_module_runs_as_a_command_and_fails_cleanly(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "onebyone.experiments", "--rounds", "0", "--out",
+        [sys.executable, "-m", "onebyone.perf.experiments", "--rounds", "0", "--out",
          str(tmp_path / "x.csv")], capture_output=True, text=True, check=False)
     assert result.returncode == 2 and result.stderr.count("\n") == 1
     assert "Traceback" not in result.stderr

@@ -121,7 +121,7 @@ def test_dropout_probability_and_bad_arguments():
         GoogLeNet(num_classes=0)
     with pytest.raises(ValueError, match=r"dropout must be a probability in \[0, 1\)"):
         GoogLeNet(dropout=1.0)
-    with pytest.raises(ValueError, match=r"expects N x 3 x 224 x 224 images, got \(1, 3, 32, 32\)"):
+    with pytest.raises(ValueError, match=r"x must be N x 3 x 224 x 224, got 1 x 3 x 32 x 32"):
         GoogLeNet()(torch.randn(1, 3, 32, 32))
 
 

@@ -7,8 +7,8 @@ from importlib import resources
 
 import pytest
 
-from onebyone.gpu_specs import GpuSpec, load_gpu_specs
-from onebyone.roofline import Workload
+from onebyone.perf.gpu_specs import GpuSpec, load_gpu_specs
+from onebyone.perf.roofline import Workload
 
 
 @pytest.fixture(scope="module")

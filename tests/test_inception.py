@@ -14,8 +14,8 @@ from onebyone.inception import (
     NaiveInception,
     branch_costs,
     branch_parameters,
-    conv_relu,
 )
+from onebyone.layers import conv_relu
 
 channels = st.integers(1, 6)
 sizes = st.integers(1, 7)
@@ -34,13 +34,22 @@ def test_conv_relu_is_a_convolution_then_a_relu():
     assert block(x).shape == (2, 5, 5, 5)
 
 
-@pytest.mark.parametrize("bad", [0, -3, 2.0, True, None])
-def test_bad_channels_are_refused(bad):
-    with pytest.raises(ValueError, match="must be a positive int"):
+@pytest.mark.parametrize(
+    ("bad", "error", "message"),
+    [
+        (0, ValueError, "must be a positive int"),
+        (-3, ValueError, "must be a positive int"),
+        (2.0, TypeError, "must be an integer"),
+        (True, TypeError, "must be an integer"),
+        (None, TypeError, "must be an integer"),
+    ],
+)
+def test_bad_channels_are_refused(bad, error, message):
+    with pytest.raises(error, match=f"ch1x1 {message}"):
         Inception(8, bad, 4, 4, 2, 2, 2)
-    with pytest.raises(ValueError, match="must be a positive int"):
+    with pytest.raises(error, match=f"ch3x3 {message}"):
         NaiveInception(8, 4, bad, 4)
-    with pytest.raises(ValueError, match="out_channels must be a positive int"):
+    with pytest.raises(error, match=f"out_channels {message}"):
         conv_relu(3, bad, kernel_size=1)
 
 
@@ -109,10 +118,10 @@ def test_every_convolution_is_followed_by_a_relu():
 def test_wrong_input_is_refused_with_the_expected_shape():
     module = Inception(8, 4, 4, 6, 2, 3, 2)
     with pytest.raises(
-        ValueError, match=r"expects an N x 8 x H x W input, got shape \(1, 7, 5, 5\)"
+        ValueError, match=r"Inception: x must be N x 8 x H x W, got 1 x 7 x 5 x 5"
     ):
         module(torch.randn(1, 7, 5, 5))
-    with pytest.raises(ValueError, match="NaiveInception expects an N x 8"):
+    with pytest.raises(ValueError, match="NaiveInception: x must be N x 8"):
         NaiveInception(8, 4, 6, 3)(torch.randn(8, 5, 5))
 
 
@@ -153,9 +162,9 @@ def test_branch_costs_add_up_to_flop_counter_mode(
 
 
 def test_branch_costs_refuses_other_modules_and_bad_shapes():
-    with pytest.raises(TypeError, match="expected an Inception or NaiveInception, got Conv2d"):
+    with pytest.raises(TypeError, match="module must be an instance of Inception or NaiveInc"):
         branch_costs(nn.Conv2d(3, 3, 1), (1, 3, 4, 4))
-    with pytest.raises(ValueError, match=r"input_shape must be \(N, C, H, W\)"):
+    with pytest.raises(ValueError, match=r"input_shape must have 4 sizes"):
         branch_costs(Inception(8, 4, 4, 6, 2, 3, 2), (8, 4, 4))
 
 

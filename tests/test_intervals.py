@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from onebyone.intervals import (
+from onebyone.perf.intervals import (
     Interval,
     median_of_round_medians,
     per_round_ratios,

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from onebyone.kernels import convolution_kernel, quiet_profile, top_kernels
+from onebyone.perf.kernels import convolution_kernel, quiet_profile, top_kernels
 
 
 def test_a_matrix_product_is_named_as_such():
@@ -34,7 +34,7 @@ def test_nothing_is_printed_by_the_profiler(capfd):
 
 
 def test_bad_counts_are_refused():
-    with pytest.raises(ValueError, match="calls and most"):
+    with pytest.raises(ValueError, match="calls must be a positive integer"):
         top_kernels(lambda x: x, torch.randn(2), calls=0)
 
 

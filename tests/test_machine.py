@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from onebyone import machine
-from onebyone.precision import skip_reason
+from onebyone.perf import machine
+from onebyone.perf.precision import skip_reason
 
 ZEN4 = [
     "processor\t: 0",

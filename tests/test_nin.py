@@ -14,13 +14,13 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from onebyone.cost import conv2d_output_size, count_parameters, model_macs
 from onebyone.digits import load_digits_split
+from onebyone.layers import init_he_normal
 from onebyone.multiseed import DIGITS_SETTINGS
 from onebyone.nin import (
     MlpConv,
     PlainCNN,
     SmallNiN,
     dead_class_maps,
-    init_he_normal,
     per_pixel_mlp,
 )
 from onebyone.runtime import seed_everything
@@ -187,13 +187,13 @@ def test_dead_class_maps_finds_a_class_that_scores_zero_everywhere():
 def test_bad_inputs():
     with pytest.raises(ValueError, match="hidden_channels must be a positive integer"):
         MlpConv(3, 0, 4, kernel_size=3)
-    with pytest.raises(TypeError, match="expected an MlpConv"):
+    with pytest.raises(TypeError, match="block must be an instance of MlpConv"):
         per_pixel_mlp(nn.Conv2d(3, 4, 1))
     with pytest.raises(ValueError, match="three channel widths"):
         SmallNiN(channels=(8, 8))
     with pytest.raises(ValueError, match="kernel_size must be odd"):
         SmallNiN(kernel_size=2)
-    with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\)"):
+    with pytest.raises(ValueError, match=r"dropout must be a probability in \[0, 1\)"):
         PlainCNN(dropout=1.0)
     with pytest.raises(ValueError, match="multiple of 4"):
         PlainCNN(image_size=6)

@@ -69,3 +69,19 @@ def test_show_channels_is_readable_on_a_phone():
     figure = show_channels([torch.rand(3, 4, 4), torch.rand(2, 4, 4)], ["in", "out"],
                            [["r", "g", "b"], ["a", "b"]])
     assert smallest_text_pixels(figure) >= READABLE_PIXELS
+
+
+def test_book_style_is_the_one_layout_rule():
+    """Every figure is laid out by book_style (constrained layout); a figure function that
+    chooses its own layout is refused, so two layout rules cannot creep back in."""
+
+    @book_style
+    def own_layout() -> Figure:
+        figure = Figure(figsize=(4, 3), layout="tight")
+        figure.subplots().set_xlabel("x")
+        return figure
+
+    with pytest.raises(ValueError, match="chose a layout"):
+        own_layout()
+    figure = show_channels([torch.rand(1, 2, 2)], ["x"])
+    assert type(figure.get_layout_engine()).__name__ == "ConstrainedLayoutEngine"

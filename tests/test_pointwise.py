@@ -124,11 +124,11 @@ def test_several_problems_are_all_named():
 
 
 def test_wrong_module_types_are_refused():
-    with pytest.raises(TypeError, match=r"expected an nn\.Conv2d, got Linear"):
+    with pytest.raises(TypeError, match=r"conv must be an instance of Conv2d, got Linear"):
         pointwise.conv1x1_to_linear(nn.Linear(3, 2))
-    with pytest.raises(TypeError, match=r"expected an nn\.Linear, got Conv2d"):
+    with pytest.raises(TypeError, match=r"linear must be an instance of Linear, got Conv2d"):
         pointwise.linear_to_conv1x1(nn.Conv2d(3, 2, 1))
-    with pytest.raises(TypeError, match=r"expected an nn\.Linear"):
+    with pytest.raises(TypeError, match=r"linear must be an instance of Linear"):
         pointwise.linear_per_pixel(nn.Conv2d(3, 2, 1), torch.randn(1, 3, 2, 2))
 
 
@@ -156,12 +156,12 @@ def test_linear_per_pixel_checks_channels():
 
 def test_valid_padding_is_no_padding_and_errors_say_what_is_wrong():
     pointwise.check_pointwise_conv(nn.Conv2d(4, 2, 1, padding="valid"))
-    with pytest.raises(ValueError, match=r"^not a plain 1x1 convolution: kernel_size is \(3, 3\), "
-                                         r"not \(1, 1\); groups is 2, not 1$"):
+    with pytest.raises(ValueError, match=r"^conv is not a plain 1x1 convolution: kernel_size is "
+                                         r"\(3, 3\), not \(1, 1\); groups is 2, not 1$"):
         pointwise.check_pointwise_conv(nn.Conv2d(4, 2, 3, groups=2))
     with pytest.raises(ValueError, match=r"weight has a \(3, 3\) kernel, not 1x1"):
         pointwise.pointwise_as_matmul(torch.zeros(1, 4, 2, 2), torch.zeros(2, 4, 3, 3))
-    with pytest.raises(TypeError, match=r"^expected an nn\.Linear, got Conv2d$"):
+    with pytest.raises(TypeError, match=r"^linear must be an instance of Linear, got Conv2d"):
         pointwise.linear_per_pixel(nn.Conv2d(4, 2, 1), torch.zeros(1, 4, 2, 2))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from onebyone.precision import (
+from onebyone.perf.precision import (
     PRECISIONS,
     precision_dtype,
     skip_reason,

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import csv
+import importlib
 import shlex
 
 import pytest
 
-from onebyone.experiments import FIELDS
-from onebyone.results import block_rounds, kernel_names, read_results
+from onebyone.perf.results import block_rounds, kernel_names, read_results
+from onebyone.perf.suite import FIELDS
+
+EXPERIMENTS_MODULE = "onebyone.perf.experiments"  # the command: python -m EXPERIMENTS_MODULE
 
 
 @pytest.fixture(scope="module")
@@ -42,5 +45,16 @@ def test_the_readme_names_the_command_that_made_each_file(recorded, root):
     for path, rows in recorded.items():
         commands = {row["command"] for row in rows}
         assert len(commands) == 1, f"{path.name} mixes runs"
-        arguments = shlex.split(commands.pop())[3:]  # after python -m onebyone.experiments
-        assert f"-m onebyone.experiments {shlex.join(arguments)}" in readme, path.name
+        command = commands.pop()
+        words = shlex.split(command)
+        assert words[:2] == ["python", "-m"] and words[2].endswith("experiments"), command
+        arguments = shlex.join(words[3:])
+        # The README names the command as it is run today, with the recorded arguments, and the
+        # command as it was recorded (the module's path may have moved since).
+        assert f"-m {EXPERIMENTS_MODULE} {arguments}" in readme, path.name
+        assert f"`{command}`" in readme or f"`.venv/bin/{command}`" in readme, path.name
+
+
+def test_the_documented_module_is_the_experiment_command():
+    module = importlib.import_module(EXPERIMENTS_MODULE)
+    assert module.PROG == f"python -m {EXPERIMENTS_MODULE}" and callable(module.main)

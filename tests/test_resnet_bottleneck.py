@@ -34,7 +34,7 @@ def test_macs_agree_with_flop_counter():
 
 
 def test_bad_input_and_sizes_are_refused():
-    with pytest.raises(ValueError, match="expects N x 256"):
+    with pytest.raises(ValueError, match="x must be N x 256 x H x W, got 1 x 64 x 8 x 8"):
         Bottleneck(256, 64)(torch.randn(1, 64, 8, 8))
     with pytest.raises(ValueError, match="positive"):
         Bottleneck(0, 64)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 from matplotlib.figure import Figure
 
-from onebyone.experiments import FIELDS, write_csv
-from onebyone.results import (
+from onebyone.perf.results import (
     block_rounds,
     bottleneck_speedups,
     bytes_per_s,
@@ -16,18 +15,21 @@ from onebyone.results import (
     kernel_names,
     measured_roofline,
     parse_row,
-    plot_bottleneck,
-    plot_inception,
-    plot_precision,
-    plot_roofline_sweep,
-    plot_same_math,
     rate_interval,
     rate_ratio,
     read_results,
     select,
     time_ratio,
 )
-from onebyone.timing import format_rounds
+from onebyone.perf.suite import FIELDS, write_csv
+from onebyone.perf.timing import format_rounds
+from onebyone.plotting import (
+    plot_bottleneck,
+    plot_inception,
+    plot_precision,
+    plot_roofline_sweep,
+    plot_same_math,
+)
 
 
 def row(experiment, variant, precision="float32", status="measured", **fields):

@@ -11,19 +11,17 @@ from matplotlib.figure import Figure
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from onebyone.roofline import (
+from onebyone.perf.peak import measure_copy_bandwidth, measure_matmul_rate, measure_roofline
+from onebyone.perf.roofline import (
     Roofline,
     Workload,
     compute_bound_channels,
     fma_units_per_cycle,
     instruction_set_peak,
     layer_workloads,
-    measure_copy_bandwidth,
-    measure_matmul_rate,
-    measure_roofline,
-    plot_roofline,
     pointwise_conv_workload,
 )
+from onebyone.plotting import plot_roofline
 
 positive = st.floats(min_value=1e-3, max_value=1e6)
 
@@ -122,13 +120,13 @@ def test_plot_roofline_draws_one_line_per_roof_and_the_points():
 @pytest.mark.parametrize(
     ("call", "match"),
     [
-        (lambda: Roofline(0, 1), "positive peak"),
+        (lambda: Roofline(0, 1), "peak_flops_per_s must be positive"),
         (lambda: Roofline(1, 1).attainable(0), "must be positive"),
         (lambda: Roofline(1, 1).seconds(-1, 0), "must be >= 0"),
-        (lambda: pointwise_conv_workload(1, 0, 1, 1, 1), "all sizes must be positive"),
-        (lambda: measure_matmul_rate(size=0), "matrix size must be positive"),
+        (lambda: pointwise_conv_workload(1, 0, 1, 1, 1), "in_channels must be a positive integer"),
+        (lambda: measure_matmul_rate(size=0), "size must be a positive integer"),
         (lambda: layer_workloads(nn.Linear(2, 2), (1, 2), 0), "bytes_per_element must be"),
-        (lambda: measure_copy_bandwidth(megabytes=0), "at least 1 MB"),
+        (lambda: measure_copy_bandwidth(megabytes=0), "megabytes must be a positive integer"),
         (lambda: plot_roofline([]), "at least one roofline"),
         (lambda: plot_roofline([Roofline(1, 1)], [1.0], []), "1 intensities but 0 rates"),
     ],

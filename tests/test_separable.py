@@ -6,7 +6,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from onebyone.cost import model_macs
-from onebyone.roofline import pointwise_conv_workload
+from onebyone.perf.roofline import pointwise_conv_workload
 from onebyone.separable import DepthwiseSeparable, depthwise_conv_workload, separable_cost_ratio
 
 
@@ -49,5 +49,5 @@ def test_bad_arguments_are_refused():
         separable_cost_ratio(0, 3)
     with pytest.raises(ValueError, match="positive"):
         depthwise_conv_workload(1, 0, 4, 4)
-    with pytest.raises(ValueError, match="expected N x 8"):
+    with pytest.raises(ValueError, match="x must be N x 8 x H x W"):
         DepthwiseSeparable(8, 8)(torch.randn(1, 4, 5, 5))

@@ -2,8 +2,8 @@
 
 import pytest
 
-from onebyone import separable_timing
 from onebyone.cost import model_macs
+from onebyone.perf import separable_timing
 
 
 def test_flops_agree_with_the_cost_model():

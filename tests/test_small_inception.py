@@ -74,5 +74,5 @@ def test_learns_a_small_batch():
 
 
 def test_bad_dropout_is_refused():
-    with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\)"):
+    with pytest.raises(ValueError, match=r"dropout must be a probability in \[0, 1\)"):
         SmallInceptionNet(dropout=1.5)

@@ -38,5 +38,5 @@ def test_bad_reduction_is_refused():
         SqueezeExcitation(100, reduction=16)
     with pytest.raises(ValueError, match="must divide"):
         se_weights(100, 16)
-    with pytest.raises(ValueError, match="expected N x 32"):
+    with pytest.raises(ValueError, match="x must be N x 32 x H x W"):
         SqueezeExcitation(32, 16)(torch.randn(1, 16, 4, 4))

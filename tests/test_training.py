@@ -8,8 +8,9 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from onebyone.digits import DigitsSplit, load_digits_split
+from onebyone.plotting import plot_histories
 from onebyone.runtime import seed_everything
-from onebyone.training import TrainingHistory, accuracy, plot_histories, train_classifier
+from onebyone.training import TrainingHistory, accuracy, train_classifier
 
 
 @pytest.fixture(scope="module")
@@ -114,9 +115,9 @@ def test_progress_bar_shows_epochs(split, capsys):
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        ({"epochs": 0, "learning_rate": 0.01}, "epochs must be at least 1"),
+        ({"epochs": 0, "learning_rate": 0.01}, "epochs must be a positive integer"),
         ({"epochs": 1, "learning_rate": 0.0}, "learning_rate must be positive"),
-        ({"epochs": 1, "learning_rate": 0.01, "batch_size": 0}, "batch_size must be at least 1"),
+        ({"epochs": 1, "learning_rate": 0.01, "batch_size": 0}, "batch_size must be a positive"),
     ],
 )
 def test_bad_training_arguments(split, arguments, message):

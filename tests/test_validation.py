@@ -1,13 +1,104 @@
-import pytest
+"""Tests for onebyone.validation: every check names the argument and returns the value typed."""
 
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from onebyone import validation
 from onebyone.validation import check_positive_integers
 
 
-def test_positive_integers_pass():
-    check_positive_integers(channels=1, height=28)
+def test_positive_integers_pass_and_come_back_as_plain_ints():
+    assert check_positive_integers(channels=1, height=np.int64(28)) == (1, 28)
+    assert type(validation.positive_integer("n", np.int32(3))) is int
 
 
-@pytest.mark.parametrize("bad", [0, -3, 2.0, True, "4", None])
-def test_anything_else_is_refused_by_name(bad):
-    with pytest.raises(ValueError, match=r"^width must be a positive integer, got "):
+@pytest.mark.parametrize("bad", [0, -3])
+def test_non_positive_values_are_value_errors(bad):
+    with pytest.raises(ValueError, match=rf"^width must be a positive integer, got {bad}$"):
         check_positive_integers(height=2, width=bad)
+
+
+@pytest.mark.parametrize("bad", [2.0, True, np.True_, "4", None, np.float64(4)])
+def test_non_integers_are_type_errors(bad):
+    with pytest.raises(TypeError, match=r"^width must be an integer, got "):
+        check_positive_integers(height=2, width=bad)
+
+
+def test_non_negative_integer_accepts_zero_only_from_below():
+    assert validation.non_negative_integer("padding", 0) == 0
+    with pytest.raises(ValueError, match="padding must be a non-negative integer, got -1"):
+        validation.non_negative_integer("padding", -1)
+
+
+def test_integer_pair_reads_both_forms():
+    assert validation.integer_pair("stride", np.int64(2)) == (2, 2)
+    assert validation.integer_pair("stride", [1, 3]) == (1, 3)
+    assert validation.integer_pair("padding", (0, 1), minimum=0) == (0, 1)
+    with pytest.raises(ValueError, match=r"padding must be at least 0 on each axis, got \(0, -1\)"):
+        validation.integer_pair("padding", (0, -1), minimum=0)
+    with pytest.raises(ValueError, match=r"stride must be an integer or a pair"):
+        validation.integer_pair("stride", (1, 2, 3))
+    with pytest.raises(TypeError, match="stride must be an integer or a pair"):
+        validation.integer_pair("stride", "11")
+    with pytest.raises(TypeError, match=r"stride must be an integer, got 1\.5"):
+        validation.integer_pair("stride", (1, 1.5))
+
+
+def test_probability_bounds():
+    assert validation.probability("dropout", 0) == 0.0
+    assert validation.probability("fraction", 1, include_one=True) == 1.0
+    with pytest.raises(ValueError, match=r"dropout must be a probability in \[0, 1\), got 1"):
+        validation.probability("dropout", 1)
+    with pytest.raises(ValueError, match="dropout must be finite"):
+        validation.probability("dropout", float("nan"))
+    with pytest.raises(TypeError, match="dropout must be a real number"):
+        validation.probability("dropout", "0.5")
+
+
+def test_positive_number_refuses_nan_zero_and_infinity():
+    assert validation.positive_number("min_run_time", np.float32(0.5)) == 0.5
+    for bad in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="min_run_time must be"):
+            validation.positive_number("min_run_time", bad)
+    with pytest.raises(TypeError, match="min_run_time must be a real number"):
+        validation.positive_number("min_run_time", True)
+
+
+def test_odd_kernel_and_boolean():
+    assert validation.odd_kernel("kernel_size", 5) == 5
+    with pytest.raises(ValueError, match=r"kernel_size must be odd .* got 4"):
+        validation.odd_kernel("kernel_size", 4)
+    assert validation.boolean("bias", np.False_) is False
+    with pytest.raises(TypeError, match="bias must be True or False, got 'no'"):
+        validation.boolean("bias", "no")
+
+
+def test_module_tensor_and_shape():
+    conv = nn.Conv2d(1, 1, 1)
+    assert validation.module("conv", conv, nn.Conv2d) is conv
+    with pytest.raises(TypeError, match="conv must be an instance of Conv2d or Linear, got str"):
+        validation.module("conv", "conv", (nn.Conv2d, nn.Linear))
+    with pytest.raises(TypeError, match=r"x must be a torch\.Tensor, got list"):
+        validation.tensor("x", [1.0])
+    assert validation.shape("input_shape", torch.Size([1, 3])) == (1, 3)
+    with pytest.raises(ValueError, match="input_shape must have 4 sizes"):
+        validation.shape("input_shape", (1, 3), dims=4)
+    with pytest.raises(ValueError, match=r"input_shape\[1\] must be a positive integer"):
+        validation.shape("input_shape", (1, 0))
+    with pytest.raises(TypeError, match="input_shape must be a tuple of sizes"):
+        validation.shape("input_shape", 3)
+
+
+def test_tensor_shape_names_both_shapes():
+    validation.tensor_shape("x", torch.zeros(2, 3, 4, 5), ("N", 3, "H", "W"))
+    validation.tensor_shape("x", torch.zeros(2, 7, 8), ("...", 8))
+    with pytest.raises(ValueError, match=r"^Net: x must be N x 192 x H x W, got 1 x 3 x 28 x 28$"):
+        validation.tensor_shape("x", torch.zeros(1, 3, 28, 28), ("N", 192, "H", "W"), owner="Net")
+    with pytest.raises(ValueError, match=r"x must be N x 3 x H x W, got 3 x 28 x 28"):
+        validation.tensor_shape("x", torch.zeros(3, 28, 28), ("N", 3, "H", "W"))
+    with pytest.raises(ValueError, match=r"x must be \.\.\. x 8, got 2 x 7"):
+        validation.tensor_shape("x", torch.zeros(2, 7), ("...", 8))
+    with pytest.raises(ValueError, match=r"got a 0-D tensor"):
+        validation.tensor_shape("x", torch.tensor(1.0), ("...", 8))

@@ -20,6 +20,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from onebyone import validation
 from onebyone.cost import conv2d_macs
 
 
@@ -35,7 +36,15 @@ def pointwise_training_macs(batch_size: int, in_channels: int, out_channels: int
     Returns:
         ``{"forward": ..., "grad_input": ..., "grad_weight": ...}`` in MACs (``grad_input`` is 0
         when not needed); FLOPs are twice these.
+
+    Raises:
+        TypeError, ValueError: a size that is not a positive integer, or
+            ``input_requires_grad`` not a bool.
     """
+    validation.check_positive_integers(
+        batch_size=batch_size, in_channels=in_channels, out_channels=out_channels, height=height,
+        width=width)
+    input_requires_grad = validation.boolean("input_requires_grad", input_requires_grad)
     macs = conv2d_macs(in_channels, out_channels, 1, (height, width), batch_size=batch_size)
     return {"forward": macs, "grad_input": macs if input_requires_grad else 0,
             "grad_weight": macs}
@@ -55,7 +64,13 @@ def saved_activation_bytes(model: nn.Module, input_shape: tuple[int, ...]) -> in
 
     Returns:
         Bytes, for the whole batch.
+
+    Raises:
+        TypeError: ``model`` is not an ``nn.Module``, or ``input_shape`` not a tuple of ints.
+        ValueError: a size below 1.
     """
+    validation.module("model", model)
+    input_shape = validation.shape("input_shape", input_shape)
     parameters = {parameter.data_ptr() for parameter in model.parameters()}
     seen: dict[tuple[int, int, tuple[int, ...]], int] = {}
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from onebyone import validation
+
 
 def fold_batchnorm(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
     """One ``nn.Conv2d`` equal to ``bn(conv(x))`` with ``bn`` in eval mode (running statistics).
@@ -25,12 +27,18 @@ def fold_batchnorm(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
 
     Returns:
         A new convolution of the same shape, always with a bias.
+
+    Raises:
+        TypeError: ``conv`` is not an ``nn.Conv2d`` or ``bn`` not an ``nn.BatchNorm2d``.
+        ValueError: ``bn`` has no running statistics, or not one per output channel of ``conv``.
     """
-    if not isinstance(conv, nn.Conv2d) or not isinstance(bn, nn.BatchNorm2d):
-        raise TypeError(f"expected a Conv2d and a BatchNorm2d, got {type(conv).__name__} and "
-                        f"{type(bn).__name__}")
+    validation.module("conv", conv, nn.Conv2d)
+    validation.module("bn", bn, nn.BatchNorm2d)
     if bn.num_features != conv.out_channels or bn.running_var is None:
-        raise ValueError("the batch norm must have running statistics for conv's output channels")
+        raise ValueError(
+            f"bn must have running statistics for conv's {conv.out_channels} output channels, "
+            f"got num_features={bn.num_features}, track_running_stats={bn.track_running_stats}"
+        )
     folded = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,
                        conv.padding, conv.dilation, conv.groups, bias=True,
                        padding_mode=conv.padding_mode, device=conv.weight.device,

@@ -17,12 +17,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from matplotlib.figure import Figure
 from torch import nn
 
+from onebyone import validation
 from onebyone.cost import conv2d_macs, conv2d_output_size, conv2d_parameters, count_model
-from onebyone.plotting import book_style
-from onebyone.validation import check_positive_integers
 
 
 @dataclass(frozen=True)
@@ -46,16 +44,16 @@ class ConvCost:
 
 @dataclass(frozen=True)
 class BottleneckComparison:
-    """A ``k x k`` convolution done directly, and through a 1x1 reduction to ``width`` channels.
+    """A ``k x k`` convolution done directly, and through a 1x1 reduction to ``r`` channels.
 
     Attributes:
-        width: the bottleneck width ``r``, in channels.
+        reduced_channels: the bottleneck width ``r``, in channels (``width`` is kept for pixels).
         direct: cost of the ``k x k`` convolution ``C_in -> C_out``.
         reduction: cost of the 1x1 convolution ``C_in -> r``.
         spatial: cost of the ``k x k`` convolution ``r -> C_out`` after the reduction.
     """
 
-    width: int
+    reduced_channels: int
     direct: ConvCost
     reduction: ConvCost
     spatial: ConvCost
@@ -77,9 +75,7 @@ class BottleneckComparison:
 
 
 def _same_padding(kernel_size: int) -> int:
-    if kernel_size % 2 == 0:
-        raise ValueError(f"kernel_size must be odd for 'same' padding, got {kernel_size}")
-    return kernel_size // 2
+    return validation.odd_kernel("kernel_size", kernel_size) // 2
 
 
 def conv_cost(
@@ -105,15 +101,22 @@ def conv_cost(
 
     Returns:
         A :class:`ConvCost` in scalars and MACs.
+
+    Raises:
+        TypeError: a size that is not an integer, or ``bias`` not a bool.
+        ValueError: a size below 1, or an even kernel.
     """
-    check_positive_integers(
-        in_channels=in_channels,
-        out_channels=out_channels,
-        kernel_size=kernel_size,
-        height=height,
-        width=width,
-        stride=stride,
+    in_channels, out_channels, kernel_size, height, width, stride = (
+        validation.check_positive_integers(
+            in_channels=in_channels,
+            out_channels=out_channels,
+            kernel_size=kernel_size,
+            height=height,
+            width=width,
+            stride=stride,
+        )
     )
+    bias = validation.boolean("bias", bias)
     output_size = conv2d_output_size(
         (height, width), kernel_size, stride=stride, padding=_same_padding(kernel_size)
     )
@@ -147,10 +150,14 @@ def compare_bottleneck(
 
     Returns:
         A :class:`BottleneckComparison`.
+
+    Raises:
+        TypeError: a size that is not an integer, or ``bias`` not a bool.
+        ValueError: a size below 1, or an even kernel.
     """
-    check_positive_integers(reduced_channels=reduced_channels)
+    reduced_channels = validation.positive_integer("reduced_channels", reduced_channels)
     return BottleneckComparison(
-        width=reduced_channels,
+        reduced_channels=reduced_channels,
         direct=conv_cost(in_channels, out_channels, kernel_size, height, width, bias=bias),
         reduction=conv_cost(in_channels, reduced_channels, 1, height, width, bias=bias),
         spatial=conv_cost(reduced_channels, out_channels, kernel_size, height, width, bias=bias),
@@ -163,10 +170,10 @@ def bottleneck_sweep(
     kernel_size: int,
     height: int,
     width: int,
-    widths: Iterable[int],
+    reduced_channels: Iterable[int],
     bias: bool = True,
 ) -> list[BottleneckComparison]:
-    """:func:`compare_bottleneck` for every bottleneck width in ``widths``.
+    """:func:`compare_bottleneck` for every bottleneck width in ``reduced_channels``.
 
     Why: the bottleneck's cost is a straight line in its width ``r``; sweeping ``r`` shows where
     that line crosses the direct convolution's cost.
@@ -174,21 +181,25 @@ def bottleneck_sweep(
     Args:
         in_channels, out_channels, kernel_size, height, width, bias: as for
             :func:`compare_bottleneck`.
-        widths: the bottleneck widths ``r`` to try, in channels.
+        reduced_channels: the bottleneck widths ``r`` to try, in channels.
 
     Returns:
         One :class:`BottleneckComparison` per width, in the order given.
+
+    Raises:
+        TypeError: ``reduced_channels`` is not iterable, or a size is not an integer.
+        ValueError: no reduced channel counts, a size below 1, or an even kernel.
     """
-    widths = list(widths)
-    if not widths:
-        raise ValueError("widths is empty: give at least one bottleneck width")
+    counts = validation.items("reduced_channels", reduced_channels)
+    if not counts:
+        raise ValueError("reduced_channels is empty: give at least one bottleneck width")
     return [
         compare_bottleneck(in_channels, out_channels, kernel_size, height, width, r, bias=bias)
-        for r in widths
+        for r in counts
     ]
 
 
-def break_even_width(in_channels: int, out_channels: int, kernel_size: int) -> int:
+def break_even_channels(in_channels: int, out_channels: int, kernel_size: int) -> int:
     """The smallest bottleneck width ``r`` (channels) at which the bottleneck saves no MACs.
 
     Why: the bottleneck path costs ``H W r (C_in + k^2 C_out)`` MACs against the direct
@@ -201,52 +212,16 @@ def break_even_width(in_channels: int, out_channels: int, kernel_size: int) -> i
 
     Returns:
         The break-even width; every narrower bottleneck costs strictly fewer MACs.
+
+    Raises:
+        TypeError, ValueError: an argument that is not a positive integer.
     """
-    check_positive_integers(
+    in_channels, out_channels, kernel_size = validation.check_positive_integers(
         in_channels=in_channels, out_channels=out_channels, kernel_size=kernel_size
     )
     direct = in_channels * kernel_size**2 * out_channels  # MACs per pixel
     per_bottleneck_channel = in_channels + kernel_size**2 * out_channels  # MACs per pixel
     return -(-direct // per_bottleneck_channel)
-
-
-@book_style
-def plot_bottleneck_sweep(sweep: list[BottleneckComparison]) -> Figure:
-    """Plot MACs and parameters of the bottleneck path against its width, with the direct cost.
-
-    Why: the picture of Chapter 2: the bottleneck's cost grows linearly with its width and
-    crosses the direct convolution's flat cost at the break-even width, where the saving is gone.
-
-    Args:
-        sweep: the output of :func:`bottleneck_sweep`, all for the same layer.
-
-    Returns:
-        A figure with two panels: millions of MACs (one image) and thousands of parameters.
-    """
-    if not sweep:
-        raise ValueError("the sweep is empty")
-    if len({comparison.direct for comparison in sweep}) != 1:
-        raise ValueError("the sweep mixes different layers: their direct costs differ")
-    widths = [comparison.width for comparison in sweep]
-    direct = sweep[0].direct
-    figure = Figure(figsize=(10, 3.8), layout="constrained")  # inches
-    macs_axes, parameters_axes = figure.subplots(1, 2)
-    panels = (
-        (macs_axes, "macs", 1e6, "multiply-accumulates (millions of MACs, one image)"),
-        (parameters_axes, "parameters", 1e3, "parameters (thousands of scalars)"),
-    )
-    for axes, field, scale, label in panels:
-        direct_cost = getattr(direct, field)
-        bottleneck = [getattr(comparison.bottleneck, field) for comparison in sweep]
-        axes.plot(widths, [cost / scale for cost in bottleneck], label="1x1 reduction, then k x k")
-        axes.axhline(direct_cost / scale, color="black", linestyle="--", label="direct k x k")
-        no_saving = [w for w, cost in zip(widths, bottleneck, strict=True) if cost >= direct_cost]
-        if no_saving:
-            axes.axvline(min(no_saving), color="grey", linestyle=":", label="saving disappears")
-        axes.set_xlabel("bottleneck width r (channels)")
-        axes.set_ylabel(label)
-        axes.legend()
-    return figure
 
 
 def same_conv(
@@ -262,9 +237,54 @@ def same_conv(
         kernel_size: ``k`` (odd), in pixels.
         stride: stride, in pixels (2 halves the output, rounding up).
         bias: give the layer ``C_out`` biases.
+
+    Raises:
+        TypeError: a size that is not an integer, or ``bias`` not a bool.
+        ValueError: a size below 1, or an even kernel.
     """
+    in_channels, out_channels, stride = validation.check_positive_integers(
+        in_channels=in_channels, out_channels=out_channels, stride=stride
+    )
+    bias = validation.boolean("bias", bias)
     return nn.Conv2d(
         in_channels, out_channels, kernel_size, stride, _same_padding(kernel_size), bias=bias
+    )
+
+
+def bottleneck_path(
+    in_channels: int,
+    out_channels: int,
+    kernel_size: int,
+    reduced_channels: int,
+    bias: bool = True,
+    relu: bool = True,
+) -> nn.Sequential:
+    """The bottleneck path: a 1x1 convolution to ``reduced_channels``, then the ``k x k`` one.
+
+    Why: the module whose cost :func:`compare_bottleneck` counts as ``bottleneck``; built once
+    here, so that Chapter 2's strategies and Chapter 5's timed bottleneck are the same layers.
+    A 1x1 convolution *wider* than ``C_in`` gives the expansion of :func:`reduction_strategies`.
+
+    Args:
+        in_channels, out_channels, kernel_size: the ``k x k`` convolution (``k`` odd, pixels).
+        reduced_channels: width of the 1x1 convolution (channels).
+        bias: give both convolutions a bias.
+        relu: put a ReLU between them (as Inception does); without it, and without biases,
+            the path is exactly the MACs counted (what Chapter 5 times).
+
+    Raises:
+        TypeError: a size that is not an integer, or ``bias``/``relu`` not a bool.
+        ValueError: a size below 1, or an even kernel.
+    """
+    in_channels, out_channels, reduced_channels = validation.check_positive_integers(
+        in_channels=in_channels, out_channels=out_channels, reduced_channels=reduced_channels
+    )
+    kernel_size = validation.odd_kernel("kernel_size", kernel_size)
+    bias, relu = validation.boolean("bias", bias), validation.boolean("relu", relu)
+    return nn.Sequential(
+        same_conv(in_channels, reduced_channels, 1, bias=bias),  # N x r x H x W
+        *([nn.ReLU()] if relu else []),
+        same_conv(reduced_channels, out_channels, kernel_size, bias=bias),  # N x C_out x H x W
     )
 
 
@@ -292,14 +312,22 @@ def reduction_strategies(
     Returns:
         Modules keyed by ``"direct"``, ``"2x2 max pooling first"``, ``"stride 2"``,
         ``"1x1 reduction first"`` and ``"1x1 expansion first"``.
+
+    Raises:
+        TypeError: a size that is not an integer, or ``bias`` not a bool.
+        ValueError: a size below 1, or an even kernel.
     """
-    check_positive_integers(
-        in_channels=in_channels,
-        out_channels=out_channels,
-        kernel_size=kernel_size,
-        reduced_channels=reduced_channels,
-        expanded_channels=expanded_channels,
+    in_channels, out_channels, kernel_size, reduced_channels, expanded_channels = (
+        validation.check_positive_integers(
+            in_channels=in_channels,
+            out_channels=out_channels,
+            kernel_size=kernel_size,
+            reduced_channels=reduced_channels,
+            expanded_channels=expanded_channels,
+        )
     )
+    _same_padding(kernel_size)
+    bias = validation.boolean("bias", bias)
     return {
         "direct": nn.Sequential(same_conv(in_channels, out_channels, kernel_size, bias=bias)),
         "2x2 max pooling first": nn.Sequential(
@@ -309,15 +337,11 @@ def reduction_strategies(
         "stride 2": nn.Sequential(
             same_conv(in_channels, out_channels, kernel_size, stride=2, bias=bias)
         ),
-        "1x1 reduction first": nn.Sequential(
-            same_conv(in_channels, reduced_channels, 1, bias=bias),
-            nn.ReLU(),
-            same_conv(reduced_channels, out_channels, kernel_size, bias=bias),
+        "1x1 reduction first": bottleneck_path(
+            in_channels, out_channels, kernel_size, reduced_channels, bias=bias
         ),
-        "1x1 expansion first": nn.Sequential(
-            same_conv(in_channels, expanded_channels, 1, bias=bias),
-            nn.ReLU(),
-            same_conv(expanded_channels, out_channels, kernel_size, bias=bias),
+        "1x1 expansion first": bottleneck_path(
+            in_channels, out_channels, kernel_size, expanded_channels, bias=bias
         ),
     }
 
@@ -355,8 +379,19 @@ def strategy_costs(
 
     Returns:
         One :class:`StrategyCost` per strategy, in the order given.
+
+    Raises:
+        TypeError: ``strategies`` is not a mapping of names to modules; a size not an integer.
+        ValueError: a size below 1, or a module that cannot take the input (see
+            :func:`onebyone.cost.count_model`).
     """
-    check_positive_integers(in_channels=in_channels, height=height, width=width)
+    in_channels, height, width = validation.check_positive_integers(
+        in_channels=in_channels, height=height, width=width
+    )
+    if not isinstance(strategies, dict):
+        raise TypeError(f"strategies must be a dict of name: module, got {strategies!r:.80}")
+    for name, module in strategies.items():
+        validation.module(f"strategies[{name!r}]", module)
     costs = []
     for name, module in strategies.items():
         layers = count_model(module, (1, in_channels, height, width))

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from onebyone import validation
 from onebyone.pointwise import check_pointwise_conv
 
 
@@ -32,9 +33,13 @@ def compose_pointwise(first: nn.Conv2d, second: nn.Conv2d) -> nn.Conv2d:
     Returns:
         A new ``nn.Conv2d(C_in, C_out, kernel_size=1)`` on ``first``'s device and dtype. It has a
         bias when either layer has one (``b = W2 @ b1 + b2``, a missing bias counting as zero).
+
+    Raises:
+        TypeError: a layer that is not an ``nn.Conv2d``.
+        ValueError: a layer that is not a plain 1x1 convolution, or mismatched channels.
     """
-    check_pointwise_conv(first)
-    check_pointwise_conv(second)
+    check_pointwise_conv(first, "first")
+    check_pointwise_conv(second, "second")
     if second.in_channels != first.out_channels:
         raise ValueError(
             f"channel mismatch: the first layer outputs {first.out_channels} channels but the "
@@ -79,8 +84,13 @@ def collapse_pointwise_stack(layers: Sequence[nn.Module]) -> nn.Conv2d:
 
     Returns:
         A new ``nn.Conv2d`` computing the same function as the stack.
+
+    Raises:
+        TypeError: ``layers`` is not iterable, or holds something other than an ``nn.Conv2d``.
+        ValueError: an empty stack, a layer that is not a plain 1x1 convolution, or mismatched
+            channels.
     """
-    layers = list(layers)
+    layers = validation.items("layers", layers)
     if not layers:
         raise ValueError("the stack is empty: give at least one 1x1 convolution")
     for index, layer in enumerate(layers):
@@ -89,7 +99,7 @@ def collapse_pointwise_stack(layers: Sequence[nn.Module]) -> nn.Conv2d:
                 f"layer {index} is a {type(layer).__name__}, not an nn.Conv2d: a stack with a "
                 "non-linearity between its 1x1 convolutions does not collapse to one"
             )
-    check_pointwise_conv(layers[0])
+    check_pointwise_conv(layers[0], "layers[0]")
     collapsed = copy.deepcopy(layers[0])  # a new module, even for a stack of one
     for layer in layers[1:]:
         collapsed = compose_pointwise(collapsed, layer)

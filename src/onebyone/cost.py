@@ -21,15 +21,9 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
-
-def _pair(value: int | tuple[int, int]) -> tuple[int, int]:
-    if isinstance(value, int):
-        return (value, value)
-    pair = tuple(value)
-    if len(pair) != 2:
-        raise ValueError(f"expected an int or a pair of ints, got {value!r}")
-    return pair  # type: ignore[return-value]
+from onebyone import validation
 
 
 def conv2d_output_size(
@@ -50,14 +44,19 @@ def conv2d_output_size(
 
     Returns:
         ``(H_out, W_out)`` in pixels.
+
+    Raises:
+        TypeError: an argument that is not an integer or a pair of integers.
+        ValueError: a size, kernel, stride or dilation below 1, a negative padding, or a
+            kernel that does not fit in the padded input.
     """
     sizes = []
     for size, k, s, p, d in zip(
-        _pair(input_size),
-        _pair(kernel_size),
-        _pair(stride),
-        _pair(padding),
-        _pair(dilation),
+        validation.integer_pair("input_size", input_size),
+        validation.integer_pair("kernel_size", kernel_size),
+        validation.integer_pair("stride", stride),
+        validation.integer_pair("padding", padding, minimum=0),
+        validation.integer_pair("dilation", dilation),
         strict=True,
     ):
         out = (size + 2 * p - d * (k - 1) - 1) // s + 1
@@ -65,6 +64,20 @@ def conv2d_output_size(
             raise ValueError(f"the kernel does not fit: input {size}, kernel {k} -> output {out}")
         sizes.append(out)
     return sizes[0], sizes[1]
+
+
+def _channels_and_groups(
+    in_channels: object, out_channels: object, groups: object
+) -> tuple[int, int, int]:
+    in_channels, out_channels, groups = validation.check_positive_integers(
+        in_channels=in_channels, out_channels=out_channels, groups=groups
+    )
+    if in_channels % groups or out_channels % groups:
+        raise ValueError(
+            f"groups={groups!r} must divide both in_channels={in_channels!r} and "
+            f"out_channels={out_channels!r}"
+        )
+    return in_channels, out_channels, groups
 
 
 def conv2d_parameters(
@@ -77,10 +90,14 @@ def conv2d_parameters(
     """Number of parameters (scalars) of an ``nn.Conv2d``.
 
     ``C_out * (C_in / groups) * k_h * k_w`` weights, plus ``C_out`` biases when ``bias``.
+
+    Raises:
+        TypeError: a count that is not an integer, or ``bias`` not a bool.
+        ValueError: a count below 1, or ``groups`` not dividing both channel counts.
     """
-    if in_channels % groups or out_channels % groups:
-        raise ValueError(f"groups={groups} must divide both {in_channels} and {out_channels}")
-    k_h, k_w = _pair(kernel_size)
+    in_channels, out_channels, groups = _channels_and_groups(in_channels, out_channels, groups)
+    k_h, k_w = validation.integer_pair("kernel_size", kernel_size)
+    bias = validation.boolean("bias", bias)
     weights = out_channels * (in_channels // groups) * k_h * k_w
     return weights + (out_channels if bias else 0)
 
@@ -105,16 +122,27 @@ def conv2d_macs(
 
     Returns:
         MACs (FLOPs are twice this).
+
+    Raises:
+        TypeError: a count or size that is not an integer (or a pair of them).
+        ValueError: a count or size below 1, or ``groups`` not dividing both channel counts.
     """
-    if in_channels % groups or out_channels % groups:
-        raise ValueError(f"groups={groups} must divide both {in_channels} and {out_channels}")
-    k_h, k_w = _pair(kernel_size)
-    h_out, w_out = _pair(output_size)
+    in_channels, out_channels, groups = _channels_and_groups(in_channels, out_channels, groups)
+    k_h, k_w = validation.integer_pair("kernel_size", kernel_size)
+    h_out, w_out = validation.integer_pair("output_size", output_size)
+    batch_size = validation.positive_integer("batch_size", batch_size)
     return batch_size * out_channels * h_out * w_out * (in_channels // groups) * k_h * k_w
 
 
 def linear_macs(in_features: int, out_features: int, rows: int = 1) -> int:
-    """Multiply-accumulates (MACs) of an ``nn.Linear`` applied to ``rows`` input vectors."""
+    """Multiply-accumulates (MACs) of an ``nn.Linear`` applied to ``rows`` input vectors.
+
+    Raises:
+        TypeError, ValueError: an argument that is not a positive integer.
+    """
+    in_features, out_features, rows = validation.check_positive_integers(
+        in_features=in_features, out_features=out_features, rows=rows
+    )
     return rows * in_features * out_features
 
 
@@ -125,11 +153,20 @@ def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
         module: any module; lazy (uninitialised) parameters are refused, since they cannot be
             counted before a forward pass.
         trainable_only: count only parameters with ``requires_grad``.
+
+    Raises:
+        TypeError: ``module`` is not an ``nn.Module``, or ``trainable_only`` not a bool.
+        ValueError: a lazy (uninitialised) parameter.
     """
+    validation.module("module", module)
+    trainable_only = validation.boolean("trainable_only", trainable_only)
     total = 0
     for name, parameter in module.named_parameters():
         if isinstance(parameter, nn.parameter.UninitializedParameter):
-            raise ValueError(f"parameter {name!r} is lazy: give the layer explicit sizes")
+            raise ValueError(
+                f"parameter {name!r} is lazy (uninitialised): run one forward pass first, "
+                "or give the layer explicit sizes"
+            )
         if trainable_only and not parameter.requires_grad:
             continue
         total += parameter.numel()
@@ -171,24 +208,80 @@ def _layer_macs(module: nn.Module, inputs: torch.Tensor, output: torch.Tensor) -
     return linear_macs(module.in_features, module.out_features, rows)
 
 
+_COUNTED = (nn.Conv2d, nn.Linear)
+"""The layer types :func:`count_model` counts; exactly these types, not subclasses."""
+
+
+def _check_countable(model: nn.Module) -> None:
+    """Refuse lazy layers and layer types whose cost :func:`count_model` would not count."""
+    for name, layer in model.named_modules():
+        where = f"layer {name or '(the model itself)'!r} ({type(layer).__name__})"
+        if any(
+            isinstance(parameter, nn.parameter.UninitializedParameter)
+            for parameter in layer.parameters(recurse=False)
+        ):
+            raise ValueError(
+                f"{where} is lazy (uninitialised parameters): run one forward pass first, or "
+                "build it with explicit sizes"
+            )
+        if type(layer) not in _COUNTED and isinstance(
+            layer, (nn.modules.conv._ConvNd, nn.Linear, nn.Bilinear)
+        ):
+            raise ValueError(
+                f"{where} cannot be counted: count_model counts nn.Conv2d and nn.Linear layers "
+                "only, and would silently leave this one out"
+            )
+
+
+def _expected_input(module: nn.Module, x: torch.Tensor) -> tuple[int | str, ...]:
+    if isinstance(module, nn.Conv2d):  # batched N x C x H x W, or one unbatched C x H x W
+        return (
+            (module.in_channels, "H", "W") if x.dim() == 3 else ("N", module.in_channels, "H", "W")
+        )
+    return ("...", module.in_features)
+
+
 def count_model(model: nn.Module, input_shape: tuple[int, ...]) -> list[LayerCost]:
     """Cost of every ``Conv2d`` and ``Linear`` in ``model`` for an input of ``input_shape``.
 
     Why: MACs depend on the spatial size each layer sees, so a model is walked with one forward
     pass. The pass runs on a copy of the model on PyTorch's ``meta`` device, which tracks
     shapes without computing or allocating anything, so even GoogLeNet costs nothing to count.
+    The same pass runs under ``torch.utils.flop_counter.FlopCounterMode``: any convolution or
+    matrix product that no ``Conv2d`` or ``Linear`` layer accounts for (an ``F.conv2d`` or a
+    ``@`` written in a ``forward``) is refused rather than silently left out.
 
     Args:
         model: the model (it is not modified or moved).
-        input_shape: e.g. ``(1, 3, 224, 224)``.
+        input_shape: e.g. ``(1, 3, 224, 224)``, positive sizes.
 
     Returns:
         One :class:`LayerCost` per layer call, in execution order. Sum ``.macs`` for the model's
         MACs; a layer called twice appears twice.
+
+    Raises:
+        TypeError: ``model`` is not an ``nn.Module``, or ``input_shape`` not a tuple of ints.
+        ValueError: a size below 1; a lazy layer; a layer type other than ``Conv2d`` and
+            ``Linear`` that computes convolutions or products (``Conv1d``, ``Conv3d``,
+            ``ConvTranspose2d``, subclasses...); a forward pass that computes FLOPs outside
+            such layers; an input shape the model cannot take (the message names the layer's
+            expected shape and the given one).
     """
+    validation.module("model", model)
+    input_shape = validation.shape("input_shape", input_shape)
+    _check_countable(model)
     meta_model = copy.deepcopy(model).to("meta")
     names = {module: name for name, module in meta_model.named_modules()}
     costs: list[LayerCost] = []
+
+    def check_input(module: nn.Module, args: tuple) -> None:
+        validation.tensor_shape(
+            "its input",
+            args[0],
+            _expected_input(module, args[0]),
+            owner=f"layer {names[module] or '(the model itself)'!r} "
+            f"({type(module).__name__}) of a model given input_shape {input_shape}",
+        )
 
     def record(module: nn.Module, args: tuple, output: torch.Tensor) -> None:
         costs.append(
@@ -202,20 +295,38 @@ def count_model(model: nn.Module, input_shape: tuple[int, ...]) -> list[LayerCos
             )
         )
 
-    handles = [
-        module.register_forward_hook(record)
-        for module in meta_model.modules()
-        if isinstance(module, (nn.Conv2d, nn.Linear))
-    ]
+    layers = [module for module in meta_model.modules() if type(module) in _COUNTED]
+    handles = [layer.register_forward_pre_hook(check_input) for layer in layers]
+    handles += [layer.register_forward_hook(record) for layer in layers]
+    counter = FlopCounterMode(display=False)
     try:
-        with torch.no_grad():
+        with torch.no_grad(), counter:
             meta_model(torch.empty(input_shape, device="meta"))
+    except RuntimeError as error:
+        raise ValueError(
+            f"{type(model).__name__} cannot run on an input of shape {input_shape}: {error}"
+        ) from error
     finally:
         for handle in handles:
             handle.remove()
+    counted = sum(layer.macs for layer in costs)
+    flops = counter.get_total_flops()
+    if flops != 2 * counted:
+        operations = counter.get_flop_counts().get("Global", {})
+        raise ValueError(
+            f"{type(model).__name__}'s forward pass does {flops // 2} MACs "
+            f"({', '.join(f'{op}: {n // 2}' for op, n in operations.items())}) but its Conv2d "
+            f"and Linear layers account for {counted}: it computes convolutions or products "
+            "outside such layers (F.conv2d, a matmul in forward), which count_model cannot "
+            "attribute to a layer"
+        )
     return costs
 
 
 def model_macs(model: nn.Module, input_shape: tuple[int, ...]) -> int:
-    """Total multiply-accumulates (MACs) of ``model`` on an input of ``input_shape``."""
+    """Total multiply-accumulates (MACs) of ``model`` on an input of ``input_shape``.
+
+    Raises:
+        TypeError, ValueError: as :func:`count_model`, which it sums.
+    """
     return sum(layer.macs for layer in count_model(model, input_shape))

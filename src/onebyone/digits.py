@@ -16,6 +16,8 @@ import torch
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
+from onebyone.validation import non_negative_integer, real_number
+
 NUM_CLASSES = 10
 """The digits 0 to 9."""
 
@@ -76,11 +78,16 @@ def load_digits_split(
 
     Returns:
         A :class:`DigitsSplit` on the CPU; move the tensors to a device where needed.
+
+    Raises:
+        TypeError: a fraction that is not a number, a seed that is not an integer.
+        ValueError: a fraction out of range, or a negative seed.
     """
+    test_fraction = real_number("test_fraction", test_fraction)
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"test_fraction must be strictly between 0 and 1, got {test_fraction}")
-    if seed < 0:
-        raise ValueError(f"seed must be non-negative, got {seed}")
+    seed = non_negative_integer("seed", seed)
+    validation_fraction = real_number("validation_fraction", validation_fraction)
     if not 0.0 <= validation_fraction < 1.0 - test_fraction:
         raise ValueError(
             f"validation_fraction must be in [0, 1 - test_fraction), got {validation_fraction}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from onebyone import validation
 from onebyone.pointwise import linear_to_conv1x1
 
 
@@ -20,21 +21,24 @@ class PositionwiseFeedForward(nn.Module):
     Args:
         d_model: features per position in and out (512 in the paper's base model).
         d_ff: features of the inner layer (2048 there).
+
+    Raises:
+        TypeError, ValueError: a width that is not a positive integer; in the forward pass, an
+            input whose last axis is not ``d_model``.
     """
 
     def __init__(self, d_model: int = 512, d_ff: int = 2048) -> None:
         super().__init__()
-        if d_model < 1 or d_ff < 1:
-            raise ValueError(f"d_model and d_ff must be positive, got {d_model}, {d_ff}")
+        d_model, d_ff = validation.check_positive_integers(d_model=d_model, d_ff=d_ff)
         self.d_model = d_model
         self.linear1 = nn.Linear(d_model, d_ff)
         self.relu = nn.ReLU()
         self.linear2 = nn.Linear(d_ff, d_model)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() < 2 or x.shape[-1] != self.d_model:
-            raise ValueError(f"expected ... x {self.d_model} (positions x features), "
-                             f"got {tuple(x.shape)}")
+        """``... x d_model`` (positions x features) to the same shape."""
+        validation.tensor_shape("x", x, ("...", "L", self.d_model),
+                                owner="PositionwiseFeedForward")
         return self.linear2(self.relu(self.linear1(x)))  # N x L x d_model
 
 
@@ -51,16 +55,22 @@ def _linear_to_conv1d(linear: nn.Linear) -> nn.Conv1d:
 
 def feed_forward_as_conv1d(ffn: PositionwiseFeedForward) -> nn.Sequential:
     """The same function as two kernel-size-1 ``nn.Conv1d`` on ``N x d_model x L`` (weights
-    copied exactly)."""
-    if not isinstance(ffn, PositionwiseFeedForward):
-        raise TypeError(f"expected a PositionwiseFeedForward, got {type(ffn).__name__}")
+    copied exactly).
+
+    Raises:
+        TypeError: ``ffn`` is not a :class:`PositionwiseFeedForward`.
+    """
+    validation.module("ffn", ffn, PositionwiseFeedForward)
     return nn.Sequential(_linear_to_conv1d(ffn.linear1), nn.ReLU(), _linear_to_conv1d(ffn.linear2))
 
 
 def feed_forward_as_conv2d(ffn: PositionwiseFeedForward) -> nn.Sequential:
     """The same function as two 1x1 ``nn.Conv2d`` on ``N x d_model x H x W`` (copied weights),
-    via :func:`onebyone.pointwise.linear_to_conv1x1`."""
-    if not isinstance(ffn, PositionwiseFeedForward):
-        raise TypeError(f"expected a PositionwiseFeedForward, got {type(ffn).__name__}")
+    via :func:`onebyone.pointwise.linear_to_conv1x1`.
+
+    Raises:
+        TypeError: ``ffn`` is not a :class:`PositionwiseFeedForward`.
+    """
+    validation.module("ffn", ffn, PositionwiseFeedForward)
     return nn.Sequential(linear_to_conv1x1(ffn.linear1), nn.ReLU(),
                          linear_to_conv1x1(ffn.linear2))

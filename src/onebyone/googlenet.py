@@ -24,8 +24,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from onebyone.inception import Inception, conv_relu
-from onebyone.validation import check_positive_integers
+from onebyone import validation
+from onebyone.inception import Inception
+from onebyone.layers import conv_relu
 
 INCEPTION_CHANNELS: dict[str, tuple[int, int, int, int, int, int, int]] = {
     # name: (in_channels, ch1x1, ch3x3red, ch3x3, ch5x5red, ch5x5, pool_proj), Table 1
@@ -41,6 +42,35 @@ INCEPTION_CHANNELS: dict[str, tuple[int, int, int, int, int, int, int]] = {
 }
 """The arguments of each :class:`~onebyone.inception.Inception` module of GoogLeNet."""
 
+INCEPTION_ARGUMENTS: tuple[str, ...] = (
+    "in_channels", "ch1x1", "ch3x3red", "ch3x3", "ch5x5red", "ch5x5", "pool_proj",
+)
+"""The names of the numbers of each row of :data:`INCEPTION_CHANNELS` (Inception's arguments)."""
+
+INCEPTION_INPUT_SIZE: dict[str, int] = {
+    "inception3a": 28, "inception3b": 28,
+    "inception4a": 14, "inception4b": 14, "inception4c": 14, "inception4d": 14,
+    "inception4e": 14,
+    "inception5a": 7, "inception5b": 7,
+}
+"""Height and width, in pixels, of each Inception module's input (Table 1's "output size")."""
+
+
+def inception_arguments(stage: str) -> dict[str, int]:
+    """The keyword arguments of GoogLeNet's Inception module ``stage`` (``"inception3a"``).
+
+    Example: ``Inception(**inception_arguments("inception3a"))`` is GoogLeNet's (3a).
+
+    Raises:
+        TypeError: ``stage`` is not a str.
+        ValueError: ``stage`` is not one of Table 1's Inception rows.
+    """
+    if not isinstance(stage, str):
+        raise TypeError(f"stage must be a str such as 'inception3a', got {stage!r}")
+    if stage not in INCEPTION_CHANNELS:
+        raise ValueError(f"unknown stage {stage!r}; choose from {sorted(INCEPTION_CHANNELS)}")
+    return dict(zip(INCEPTION_ARGUMENTS, INCEPTION_CHANNELS[stage], strict=True))
+
 
 class GoogLeNet(nn.Module):
     """GoogLeNet for 3 x 224 x 224 images, without auxiliary classifiers or normalisation.
@@ -54,13 +84,16 @@ class GoogLeNet(nn.Module):
 
     The forward pass returns logits (N x num_classes); the table's final softmax is left to
     the loss function.
+
+    Raises:
+        TypeError, ValueError: ``num_classes`` not a positive integer, ``dropout`` not in
+            ``[0, 1)``; in the forward pass, an input that is not ``N x 3 x 224 x 224``.
     """
 
     def __init__(self, num_classes: int = 1000, dropout: float = 0.4) -> None:
         super().__init__()
-        check_positive_integers(num_classes=num_classes)
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be a probability in [0, 1), got {dropout!r}")
+        num_classes = validation.positive_integer("num_classes", num_classes)
+        dropout = validation.probability("dropout", dropout)
         self.conv1 = conv_relu(3, 64, kernel_size=7, stride=2, padding=3)
         self.maxpool1 = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
         self.conv2 = nn.Sequential(
@@ -85,8 +118,7 @@ class GoogLeNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits for a batch of images; ``x`` is N x 3 x 224 x 224."""
-        if x.dim() != 4 or tuple(x.shape[1:]) != (3, 224, 224):
-            raise ValueError(f"GoogLeNet expects N x 3 x 224 x 224 images, got {tuple(x.shape)}")
+        validation.tensor_shape("x", x, ("N", 3, 224, 224), owner="GoogLeNet")
         x = self.conv1(x)  # N x 64 x 112 x 112
         x = self.maxpool1(x)  # N x 64 x 56 x 56
         x = self.conv2(x)  # N x 192 x 56 x 56

@@ -18,42 +18,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from onebyone import validation
 from onebyone.cost import count_model, count_parameters
-from onebyone.validation import check_positive_integers
+from onebyone.layers import conv_relu
 
 BRANCHES = ("branch1", "branch2", "branch3", "branch4")
 """The four branches of both modules, in the order their outputs are concatenated."""
-
-
-def conv_relu(
-    in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, padding: int = 0
-) -> nn.Sequential:
-    """A convolution followed by a ReLU, GoogLeNet's only layer type (no batch norm in 2014).
-
-    Why: the paper puts a rectified linear unit after every convolution, the 1x1 reductions and
-    projections included, so that each reduction adds a nonlinearity as well as saving MACs.
-
-    Args:
-        in_channels, out_channels: channels of the input and the output.
-        kernel_size: side of the square kernel, in pixels.
-        stride: step between kernel positions, in pixels.
-        padding: zero padding on each side, in pixels (``kernel_size // 2`` keeps H x W).
-
-    Returns:
-        ``nn.Sequential(conv, relu)``; the convolution is element ``0``.
-    """
-    check_positive_integers(in_channels=in_channels, out_channels=out_channels)
-    return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=padding),
-        nn.ReLU(inplace=True),
-    )
-
-
-def _check_input(x: torch.Tensor, in_channels: int, module: str) -> None:
-    if x.dim() != 4 or x.shape[1] != in_channels:
-        raise ValueError(
-            f"{module} expects an N x {in_channels} x H x W input, got shape {tuple(x.shape)}"
-        )
 
 
 class Inception(nn.Module):
@@ -74,6 +44,10 @@ class Inception(nn.Module):
 
     Attributes:
         out_channels: ``ch1x1 + ch3x3 + ch5x5 + pool_proj``.
+
+    Raises:
+        TypeError, ValueError: a channel count that is not a positive integer; in the forward
+            pass, an input that is not ``N x in_channels x H x W``.
     """
 
     def __init__(
@@ -87,14 +61,16 @@ class Inception(nn.Module):
         pool_proj: int,
     ) -> None:
         super().__init__()
-        check_positive_integers(
-            in_channels=in_channels,
-            ch1x1=ch1x1,
-            ch3x3red=ch3x3red,
-            ch3x3=ch3x3,
-            ch5x5red=ch5x5red,
-            ch5x5=ch5x5,
-            pool_proj=pool_proj,
+        in_channels, ch1x1, ch3x3red, ch3x3, ch5x5red, ch5x5, pool_proj = (
+            validation.check_positive_integers(
+                in_channels=in_channels,
+                ch1x1=ch1x1,
+                ch3x3red=ch3x3red,
+                ch3x3=ch3x3,
+                ch5x5red=ch5x5red,
+                ch5x5=ch5x5,
+                pool_proj=pool_proj,
+            )
         )
         self.in_channels = in_channels
         self.out_channels = ch1x1 + ch3x3 + ch5x5 + pool_proj
@@ -114,7 +90,7 @@ class Inception(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Concatenate the four branches; ``x`` is N x in_channels x H x W."""
-        _check_input(x, self.in_channels, "Inception")
+        validation.tensor_shape("x", x, ("N", self.in_channels, "H", "W"), owner="Inception")
         branch1 = self.branch1(x)  # N x ch1x1 x H x W
         branch2 = self.branch2(x)  # N x ch3x3 x H x W
         branch3 = self.branch3(x)  # N x ch5x5 x H x W
@@ -137,11 +113,17 @@ class NaiveInception(nn.Module):
 
     Attributes:
         out_channels: ``ch1x1 + ch3x3 + ch5x5 + in_channels`` (``branch4`` is the pooled input).
+
+    Raises:
+        TypeError, ValueError: a channel count that is not a positive integer; in the forward
+            pass, an input that is not ``N x in_channels x H x W``.
     """
 
     def __init__(self, in_channels: int, ch1x1: int, ch3x3: int, ch5x5: int) -> None:
         super().__init__()
-        check_positive_integers(in_channels=in_channels, ch1x1=ch1x1, ch3x3=ch3x3, ch5x5=ch5x5)
+        in_channels, ch1x1, ch3x3, ch5x5 = validation.check_positive_integers(
+            in_channels=in_channels, ch1x1=ch1x1, ch3x3=ch3x3, ch5x5=ch5x5
+        )
         self.in_channels = in_channels
         self.out_channels = ch1x1 + ch3x3 + ch5x5 + in_channels
         self.branch1 = conv_relu(in_channels, ch1x1, kernel_size=1)
@@ -151,7 +133,7 @@ class NaiveInception(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Concatenate the four branches; ``x`` is N x in_channels x H x W."""
-        _check_input(x, self.in_channels, "NaiveInception")
+        validation.tensor_shape("x", x, ("N", self.in_channels, "H", "W"), owner="NaiveInception")
         branch1 = self.branch1(x)  # N x ch1x1 x H x W
         branch2 = self.branch2(x)  # N x ch3x3 x H x W
         branch3 = self.branch3(x)  # N x ch5x5 x H x W
@@ -160,8 +142,7 @@ class NaiveInception(nn.Module):
 
 
 def _check_module(module: nn.Module) -> None:
-    if not isinstance(module, (Inception, NaiveInception)):
-        raise TypeError(f"expected an Inception or NaiveInception, got {type(module).__name__}")
+    validation.module("module", module, (Inception, NaiveInception))
 
 
 def branch_costs(module: nn.Module, input_shape: tuple[int, int, int, int]) -> dict[str, int]:
@@ -178,10 +159,13 @@ def branch_costs(module: nn.Module, input_shape: tuple[int, int, int, int]) -> d
         ``{"branch1": MACs, ..., "branch4": MACs}``, batch included; a branch without a
         convolution (the naive pooling) costs 0 MACs here (pooling is not counted, see
         :mod:`onebyone.cost`). The values add up to :func:`onebyone.cost.model_macs`.
+
+    Raises:
+        TypeError: ``module`` is not an Inception module; ``input_shape`` holds non-integers.
+        ValueError: ``input_shape`` is not four positive sizes, or has the wrong channels.
     """
     _check_module(module)
-    if len(input_shape) != 4:
-        raise ValueError(f"input_shape must be (N, C, H, W), got {input_shape!r}")
+    input_shape = validation.shape("input_shape", input_shape, dims=4)
     macs = dict.fromkeys(BRANCHES, 0)
     for layer in count_model(module, input_shape):
         macs[layer.name.split(".")[0]] += layer.macs
@@ -199,6 +183,9 @@ def branch_parameters(module: nn.Module) -> dict[str, int]:
 
     Returns:
         ``{"branch1": parameters, ..., "branch4": parameters}``.
+
+    Raises:
+        TypeError: ``module`` is not an Inception module.
     """
     _check_module(module)
     return {name: count_parameters(getattr(module, name)) for name in BRANCHES}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from onebyone import validation
 from onebyone.separable import DepthwiseSeparable
 
 SEPARABLE_LAYERS: tuple[tuple[int, int, int], ...] = (
@@ -35,12 +36,15 @@ class MobileNet(nn.Module):
 
     Args:
         num_classes: outputs of the final fully connected layer (1000 for ImageNet).
+
+    Raises:
+        TypeError, ValueError: ``num_classes`` not a positive integer; in the forward pass, an
+            input that is not ``N x 3 x H x W``.
     """
 
     def __init__(self, num_classes: int = 1000) -> None:
         super().__init__()
-        if num_classes < 1:
-            raise ValueError(f"num_classes must be positive, got {num_classes}")
+        num_classes = validation.positive_integer("num_classes", num_classes)
         self.stem = nn.Sequential(
             nn.Conv2d(3, 32, kernel_size=3, stride=2, padding=1, bias=False),
             nn.BatchNorm2d(32),
@@ -53,8 +57,8 @@ class MobileNet(nn.Module):
         self.fc = nn.Linear(1024, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 4 or x.shape[1] != 3:
-            raise ValueError(f"expected N x 3 x H x W images, got {tuple(x.shape)}")
+        """``N x 3 x 224 x 224`` images to ``N x num_classes`` logits."""
+        validation.tensor_shape("x", x, ("N", 3, "H", "W"), owner="MobileNet")
         x = self.stem(x)  # N x 32 x 112 x 112
         x = self.features(x)  # N x 1024 x 7 x 7
         return self.fc(torch.flatten(self.pool(x), 1))  # N x num_classes

@@ -20,6 +20,7 @@ from importlib import resources
 
 from torch import nn
 
+from onebyone import validation
 from onebyone.cost import count_model
 from onebyone.mobilenet import MobileNet
 
@@ -63,11 +64,15 @@ def load_table2() -> dict[str, Table2Row]:
 
 
 def layer_type(module: nn.Module) -> str:
-    """The Table 2 type of a ``Conv2d`` or ``Linear`` of MobileNet."""
+    """The Table 2 type of a ``Conv2d`` or ``Linear`` of MobileNet.
+
+    Raises:
+        TypeError: ``module`` is not a ``Conv2d`` or ``Linear``.
+        ValueError: a layer no row of Table 2 describes.
+    """
+    validation.module("module", module, (nn.Conv2d, nn.Linear))
     if isinstance(module, nn.Linear):
         return "Fully Connected"
-    if not isinstance(module, nn.Conv2d):
-        raise TypeError(f"expected a Conv2d or Linear, got {type(module).__name__}")
     if module.kernel_size == (1, 1) and module.groups == 1:
         return "Conv 1x1"
     if module.kernel_size == (3, 3) and module.groups == module.in_channels > 1:
@@ -87,8 +92,14 @@ def recount_table2(model: nn.Module | None = None, biases: bool = False) -> dict
 
     Returns:
         One :class:`Table2Row` per type of :data:`LAYER_TYPES`, with counts and percentages.
+
+    Raises:
+        TypeError: ``model`` is neither ``None`` nor a module, or ``biases`` not a bool.
+        ValueError: a layer Table 2 has no row for, or one :func:`onebyone.cost.count_model`
+            refuses.
     """
-    model = MobileNet() if model is None else model
+    biases = validation.boolean("biases", biases)
+    model = MobileNet() if model is None else validation.module("model", model)
     modules = dict(model.named_modules())
     macs = dict.fromkeys(LAYER_TYPES, 0)
     parameters = dict.fromkeys(LAYER_TYPES, 0)
@@ -105,7 +116,18 @@ def recount_table2(model: nn.Module | None = None, biases: bool = False) -> dict
 
 
 def format_table2(published: dict[str, Table2Row], recount: dict[str, Table2Row]) -> str:
-    """Published and recounted shares side by side, as text (percent)."""
+    """Published and recounted shares side by side, as text (percent).
+
+    Raises:
+        TypeError: an argument that is not a dict of :class:`Table2Row`.
+        ValueError: a layer type of :data:`LAYER_TYPES` missing from either.
+    """
+    for which, table in (("published", published), ("recount", recount)):
+        if not isinstance(table, dict):
+            raise TypeError(f"{which} must be a dict of Table2Row, got {type(table).__name__}")
+        missing = [kind for kind in LAYER_TYPES if not isinstance(table.get(kind), Table2Row)]
+        if missing:
+            raise ValueError(f"{which} has no Table2Row for {missing}")
     lines = [f"{'type':<16} {'mult-adds %':>22} {'parameters %':>22}",
              f"{'':<16} {'paper':>10} {'ours':>11} {'paper':>10} {'ours':>11}"]
     for kind in LAYER_TYPES:

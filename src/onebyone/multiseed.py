@@ -29,6 +29,7 @@ import torch
 from scipy.stats import t as student_t
 from torch import nn
 
+from onebyone import validation
 from onebyone.digits import load_digits_split
 from onebyone.runtime import seed_everything
 from onebyone.training import TrainingHistory, train_classifier
@@ -87,7 +88,16 @@ def mean_and_interval(values: list[float], confidence: float = CONFIDENCE) -> tu
 
     Returns:
         ``(mean, half_width)``, in the unit of ``values``.
+
+    Raises:
+        TypeError: ``values`` is not a sequence of real numbers, or ``confidence`` not a number.
+        ValueError: fewer than two values, a non-finite value, ``confidence`` outside (0, 1).
     """
+    values = [
+        validation.real_number(f"values[{i}]", v)
+        for i, v in enumerate(validation.items("values", values))
+    ]
+    confidence = validation.real_number("confidence", confidence)
     if len(values) < 2:
         raise ValueError(f"need at least two values for an interval, got {len(values)}")
     if not 0.0 < confidence < 1.0:
@@ -154,8 +164,19 @@ class SeedRuns:
         return max(0.0, mean - half_width), min(1.0, mean + half_width)
 
 
+def _check_runs(name: str, runs: object) -> None:
+    if not isinstance(runs, SeedRuns):
+        raise TypeError(f"{name} must be SeedRuns, got {type(runs).__name__}")
+
+
 def intervals_overlap(first: SeedRuns, second: SeedRuns) -> bool:
-    """Whether the two models' confidence intervals overlap, i.e. they are indistinguishable."""
+    """Whether the two models' confidence intervals overlap, i.e. they are indistinguishable.
+
+    Raises:
+        TypeError: an argument that is not :class:`SeedRuns`.
+    """
+    _check_runs("first", first)
+    _check_runs("second", second)
     (low1, high1), (low2, high2) = first.interval, second.interval
     return low1 <= high2 and low2 <= high1
 
@@ -193,7 +214,13 @@ def paired_difference(first: SeedRuns, second: SeedRuns) -> PairedDifference:
 
     Returns:
         A :class:`PairedDifference`, ``first`` minus ``second``.
+
+    Raises:
+        TypeError: an argument that is not :class:`SeedRuns`.
+        ValueError: runs over different seeds.
     """
+    _check_runs("first", first)
+    _check_runs("second", second)
     if first.seeds != second.seeds:
         raise ValueError(
             f"the runs are not paired: seeds {first.seeds!r} and {second.seeds!r} differ"
@@ -223,7 +250,18 @@ def train_over_seeds(
 
     Returns:
         A :class:`SeedRuns` per name, in the order of ``architectures``.
+
+    Raises:
+        TypeError: ``architectures`` is not a dict of callables, or ``settings`` not
+            :class:`ComparisonSettings`.
+        ValueError: no architectures.
     """
+    if not isinstance(architectures, dict) or not all(map(callable, architectures.values())):
+        raise TypeError(
+            f"architectures must be a dict of name: constructor, got {architectures!r:.80}"
+        )
+    if not isinstance(settings, ComparisonSettings):
+        raise TypeError(f"settings must be ComparisonSettings, got {type(settings).__name__}")
     if not architectures:
         raise ValueError("no architectures to train")
     histories: dict[str, list[TrainingHistory]] = {name: [] for name in architectures}
@@ -264,7 +302,15 @@ def format_runs(runs: dict[str, SeedRuns]) -> str:
 
     Returns:
         One header line and one line per model, accuracies in percent.
+
+    Raises:
+        TypeError: ``runs`` is not a dict of :class:`SeedRuns`.
+        ValueError: no runs.
     """
+    if not isinstance(runs, dict):
+        raise TypeError(f"runs must be a dict of name: SeedRuns, got {type(runs).__name__}")
+    for name, run in runs.items():
+        _check_runs(f"runs[{name!r}]", run)
     if not runs:
         raise ValueError("no runs to format")
     seeds = next(iter(runs.values())).seeds

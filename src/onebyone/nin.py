@@ -23,28 +23,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from onebyone import validation
+from onebyone.layers import init_he_normal
 from onebyone.pointwise import conv1x1_to_linear
-from onebyone.validation import check_positive_integers
-
-
-def init_he_normal(model: nn.Module) -> None:
-    """Draw every convolution and linear weight from He et al.'s (2015) normal, zero every bias.
-
-    Why: a NiN stacks three layers per block, nine in all, each followed by a ReLU. PyTorch's
-    default initialisation shrinks the signal at every layer, and a network this deep then
-    starts so close to zero that it spends its first epochs learning nothing; drawing weights
-    with variance ``2 / fan_in`` keeps the signal's scale through each ReLU. Both models of this
-    module use it, so that they are compared on the same footing. Uses PyTorch's global random
-    generator: seed it first (:func:`onebyone.runtime.seed_everything`).
-
-    Args:
-        model: initialised in place.
-    """
-    for module in model.modules():
-        if isinstance(module, (nn.Conv2d, nn.Linear)):
-            nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
 
 
 class MlpConv(nn.Module):
@@ -64,6 +45,11 @@ class MlpConv(nn.Module):
         stride: stride of the spatial convolution, in pixels.
         final_relu: apply a ReLU after the last 1x1 convolution, as the authors' released model
             does in every mlpconv layer (including the last, before global average pooling).
+
+    Raises:
+        TypeError, ValueError: a size that is not a positive integer (``padding``: negative),
+            ``final_relu`` not a bool; in the forward pass, an input that is not
+            ``N x in_channels x H x W``.
     """
 
     def __init__(
@@ -77,20 +63,26 @@ class MlpConv(nn.Module):
         final_relu: bool = True,
     ) -> None:
         super().__init__()
-        check_positive_integers(
-            in_channels=in_channels,
-            hidden_channels=hidden_channels,
-            out_channels=out_channels,
-            kernel_size=kernel_size,
+        in_channels, hidden_channels, out_channels, kernel_size, stride = (
+            validation.check_positive_integers(
+                in_channels=in_channels,
+                hidden_channels=hidden_channels,
+                out_channels=out_channels,
+                kernel_size=kernel_size,
+                stride=stride,
+            )
         )
+        padding = validation.non_negative_integer("padding", padding)
+        self.in_channels = in_channels
         self.conv = nn.Conv2d(in_channels, hidden_channels, kernel_size, stride, padding)
         self.cccp1 = nn.Conv2d(hidden_channels, hidden_channels, kernel_size=1)
         self.cccp2 = nn.Conv2d(hidden_channels, out_channels, kernel_size=1)
         self.relu = nn.ReLU()
-        self.final_relu = final_relu
+        self.final_relu = validation.boolean("final_relu", final_relu)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``N x in_channels x H x W`` to ``N x out_channels x H' x W'``."""
+        validation.tensor_shape("x", x, ("N", self.in_channels, "H", "W"), owner="MlpConv")
         x = self.relu(self.conv(x))  # N x hidden x H' x W'
         x = self.relu(self.cccp1(x))  # N x hidden x H' x W'
         x = self.cccp2(x)  # N x out x H' x W'
@@ -112,9 +104,11 @@ def per_pixel_mlp(block: MlpConv) -> nn.Sequential:
     Returns:
         ``Linear(hidden, hidden), ReLU, Linear(hidden, out)`` and a final ``ReLU`` when the block
         has one; apply it to inputs whose last axis holds the channels.
+
+    Raises:
+        TypeError: ``block`` is not an :class:`MlpConv`.
     """
-    if not isinstance(block, MlpConv):
-        raise TypeError(f"expected an MlpConv, got {type(block).__name__}")
+    validation.module("block", block, MlpConv)
     layers: list[nn.Module] = [
         conv1x1_to_linear(block.cccp1),
         nn.ReLU(),
@@ -123,6 +117,16 @@ def per_pixel_mlp(block: MlpConv) -> nn.Sequential:
     if block.final_relu:
         layers.append(nn.ReLU())
     return nn.Sequential(*layers)
+
+
+def _three_widths(channels: object) -> tuple[int, int, int]:
+    if isinstance(channels, (str, bytes)) or not isinstance(channels, (tuple, list)):
+        raise TypeError(f"channels must be a tuple of three widths, got {channels!r}")
+    if len(channels) != 3:
+        raise ValueError(f"channels must be three channel widths, got {channels!r}")
+    return validation.check_positive_integers(
+        **{f"channels[{i}]": c for i, c in enumerate(channels)}
+    )
 
 
 class SmallNiN(nn.Module):
@@ -145,6 +149,11 @@ class SmallNiN(nn.Module):
             gradient back to its own 1x1 weights, so that class can stay at a score of zero; in
             Chapter 3's multi-seed runs this happened in ordinary training (see
             :func:`dead_class_maps`).
+
+    Raises:
+        TypeError, ValueError: a count that is not a positive integer, not three widths, an
+            even kernel, ``dropout`` outside ``[0, 1)``; in the forward pass, an input that is
+            not ``N x in_channels x H x W``.
     """
 
     def __init__(
@@ -157,13 +166,14 @@ class SmallNiN(nn.Module):
         relu_on_class_maps: bool = False,
     ) -> None:
         super().__init__()
-        if len(channels) != 3:
-            raise ValueError(f"expected three channel widths, got {channels!r}")
-        if kernel_size % 2 == 0:
-            raise ValueError(f"kernel_size must be odd to keep the image size, got {kernel_size}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        ch1, ch2, ch3 = channels
+        in_channels, num_classes = validation.check_positive_integers(
+            in_channels=in_channels, num_classes=num_classes
+        )
+        ch1, ch2, ch3 = _three_widths(channels)
+        kernel_size = validation.odd_kernel("kernel_size", kernel_size)
+        dropout = validation.probability("dropout", dropout)
+        relu_on_class_maps = validation.boolean("relu_on_class_maps", relu_on_class_maps)
+        self.in_channels = in_channels
         padding = kernel_size // 2
         self.mlpconv1 = MlpConv(in_channels, ch1, ch1, kernel_size, padding)
         self.pool1 = nn.MaxPool2d(kernel_size=2)
@@ -179,6 +189,7 @@ class SmallNiN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``N x 1 x 8 x 8`` images to ``N x num_classes`` class scores."""
+        validation.tensor_shape("x", x, ("N", self.in_channels, "H", "W"), owner="SmallNiN")
         x = self.mlpconv1(x)  # N x 32 x 8 x 8
         x = self.pool1(x)  # N x 32 x 4 x 4
         x = self.dropout1(x)  # N x 32 x 4 x 4
@@ -204,7 +215,13 @@ def dead_class_maps(model: SmallNiN, images: torch.Tensor) -> list[int]:
 
     Returns:
         The dead classes, in increasing order (empty when every class scores somewhere).
+
+    Raises:
+        TypeError: ``model`` is not a :class:`SmallNiN` or ``images`` not a tensor.
+        ValueError: ``images`` without the model's input channels.
     """
+    validation.module("model", model, SmallNiN)
+    validation.tensor("images", images)
     was_training = model.training
     model.eval()
     with torch.no_grad():
@@ -228,6 +245,12 @@ class PlainCNN(nn.Module):
         image_size: side of the input images, in pixels (fixes the flattened size).
         kernel_size: side of every spatial kernel, in pixels (odd; padded to keep the size).
         dropout: probability of dropping a unit, between the blocks and in the head.
+
+    Raises:
+        TypeError, ValueError: a count that is not a positive integer, not three widths, an
+            even kernel, an image size that is not a multiple of 4, ``dropout`` outside
+            ``[0, 1)``; in the forward pass, an input that is not
+            ``N x in_channels x image_size x image_size``.
     """
 
     def __init__(
@@ -241,17 +264,20 @@ class PlainCNN(nn.Module):
         dropout: float = 0.25,
     ) -> None:
         super().__init__()
-        if len(channels) != 3:
-            raise ValueError(f"expected three channel widths, got {channels!r}")
-        if kernel_size % 2 == 0:
-            raise ValueError(f"kernel_size must be odd to keep the image size, got {kernel_size}")
+        in_channels, num_classes, hidden_features, image_size = validation.check_positive_integers(
+            in_channels=in_channels,
+            num_classes=num_classes,
+            hidden_features=hidden_features,
+            image_size=image_size,
+        )
+        ch1, ch2, ch3 = _three_widths(channels)
+        kernel_size = validation.odd_kernel("kernel_size", kernel_size)
         if image_size % 4:
             raise ValueError(
                 f"image_size must be a multiple of 4 (two 2x2 poolings), got {image_size}"
             )
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        ch1, ch2, ch3 = channels
+        dropout = validation.probability("dropout", dropout)
+        self.in_channels, self.image_size = in_channels, image_size
         padding = kernel_size // 2
         self.conv1 = nn.Conv2d(in_channels, ch1, kernel_size, padding=padding)
         self.pool1 = nn.MaxPool2d(kernel_size=2)
@@ -273,6 +299,8 @@ class PlainCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``N x 1 x 8 x 8`` images to ``N x num_classes`` class scores."""
+        size = self.image_size
+        validation.tensor_shape("x", x, ("N", self.in_channels, size, size), owner="PlainCNN")
         x = self.relu(self.conv1(x))  # N x 32 x 8 x 8
         x = self.pool1(x)  # N x 32 x 4 x 4
         x = self.dropout1(x)  # N x 32 x 4 x 4

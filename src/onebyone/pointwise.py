@@ -19,8 +19,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from onebyone import validation
 
-def check_pointwise_conv(conv: nn.Module) -> None:
+
+def check_pointwise_conv(conv: nn.Module, name: str = "conv") -> None:
     """Raise ``ValueError`` unless ``conv`` is a plain 1x1 ``nn.Conv2d`` (any dilation).
 
     Why: a stride or padding changes which positions are computed (a stride skips pixels,
@@ -32,9 +34,13 @@ def check_pointwise_conv(conv: nn.Module) -> None:
 
     Args:
         conv: the module to check.
+        name: the argument's name, for the message.
+
+    Raises:
+        TypeError: ``conv`` is not an ``nn.Conv2d``.
+        ValueError: a kernel other than 1x1, a stride, padding or groups.
     """
-    if not isinstance(conv, nn.Conv2d):
-        raise TypeError(f"expected an nn.Conv2d, got {type(conv).__name__}")
+    validation.module(name, conv, nn.Conv2d)
     problems = []
     if tuple(conv.kernel_size) != (1, 1):
         problems.append(f"kernel_size is {tuple(conv.kernel_size)}, not (1, 1)")
@@ -45,10 +51,11 @@ def check_pointwise_conv(conv: nn.Module) -> None:
     if conv.groups != 1:
         problems.append(f"groups is {conv.groups}, not 1")
     if problems:
-        raise ValueError("not a plain 1x1 convolution: " + "; ".join(problems))
+        raise ValueError(f"{name} is not a plain 1x1 convolution: " + "; ".join(problems))
 
 
 def _check_input(x: torch.Tensor, in_channels: int) -> None:
+    validation.tensor("x", x)
     if x.dim() != 4:
         raise ValueError(
             f"expected a 4-D input N x C x H x W, got a {x.dim()}-D tensor of shape "
@@ -63,6 +70,7 @@ def _check_input(x: torch.Tensor, in_channels: int) -> None:
 
 def _weight_matrix(weight: torch.Tensor) -> torch.Tensor:
     """``C_out x C_in`` view of a Linear weight or of a 1x1 Conv2d weight."""
+    validation.tensor("weight", weight)
     if weight.dim() == 4:
         if tuple(weight.shape[2:]) != (1, 1):
             raise ValueError(
@@ -79,6 +87,8 @@ def _weight_matrix(weight: torch.Tensor) -> torch.Tensor:
 
 
 def _check_bias(bias: torch.Tensor | None, out_channels: int) -> None:
+    if bias is not None:
+        validation.tensor("bias", bias)
     if bias is not None and tuple(bias.shape) != (out_channels,):
         raise ValueError(f"bias has shape {tuple(bias.shape)}, expected ({out_channels},)")
 
@@ -98,6 +108,10 @@ def pointwise_as_matmul(
 
     Returns:
         ``N x C_out x H x W``, the same function as ``nn.Conv2d(C_in, C_out, 1)``.
+
+    Raises:
+        TypeError: an argument that is not a tensor (``bias`` may be ``None``).
+        ValueError: shapes that do not fit together (the message shows them).
     """
     matrix = _weight_matrix(weight)  # C_out x C_in
     _check_input(x, matrix.shape[1])
@@ -125,6 +139,10 @@ def pointwise_as_einsum(
 
     Returns:
         ``N x C_out x H x W``.
+
+    Raises:
+        TypeError: an argument that is not a tensor (``bias`` may be ``None``).
+        ValueError: shapes that do not fit together (the message shows them).
     """
     matrix = _weight_matrix(weight)  # C_out x C_in
     _check_input(x, matrix.shape[1])
@@ -147,9 +165,12 @@ def linear_per_pixel(linear: nn.Linear, x: torch.Tensor) -> torch.Tensor:
 
     Returns:
         ``N x out_features x H x W``.
+
+    Raises:
+        TypeError: ``linear`` is not an ``nn.Linear``, or ``x`` not a tensor.
+        ValueError: ``x`` is not ``N x in_features x H x W``.
     """
-    if not isinstance(linear, nn.Linear):
-        raise TypeError(f"expected an nn.Linear, got {type(linear).__name__}")
+    validation.module("linear", linear, nn.Linear)
     _check_input(x, linear.in_features)
     channels_last = x.permute(0, 2, 3, 1)  # N x H x W x C_in
     return linear(channels_last).permute(0, 3, 1, 2)  # N x C_out x H x W
@@ -166,6 +187,9 @@ def conv1x1_to_linear(conv: nn.Conv2d) -> nn.Linear:
 
     Returns:
         ``nn.Linear(conv.in_channels, conv.out_channels, bias=conv.bias is not None)``.
+
+    Raises:
+        TypeError, ValueError: as :func:`check_pointwise_conv`.
     """
     check_pointwise_conv(conv)
     weight = conv.weight
@@ -194,9 +218,11 @@ def linear_to_conv1x1(linear: nn.Linear) -> nn.Conv2d:
 
     Returns:
         ``nn.Conv2d(linear.in_features, linear.out_features, kernel_size=1)``.
+
+    Raises:
+        TypeError: ``linear`` is not an ``nn.Linear``.
     """
-    if not isinstance(linear, nn.Linear):
-        raise TypeError(f"expected an nn.Linear, got {type(linear).__name__}")
+    validation.module("linear", linear, nn.Linear)
     weight = linear.weight
     conv = nn.Conv2d(
         linear.in_features,

@@ -15,10 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-
-def _check_input(x: torch.Tensor, channels: int, block: str) -> None:
-    if x.dim() != 4 or x.shape[1] != channels:
-        raise ValueError(f"{block} expects N x {channels} x H x W, got {tuple(x.shape)}")
+from onebyone import validation
 
 
 class Bottleneck(nn.Module):
@@ -30,12 +27,15 @@ class Bottleneck(nn.Module):
     Args:
         channels: channels in and out of the block (256 in ResNet-50's first stage).
         width: channels of the 3x3 convolution (64 there).
+
+    Raises:
+        TypeError, ValueError: a width that is not a positive integer; in the forward pass, an
+            input that is not ``N x channels x H x W``.
     """
 
     def __init__(self, channels: int = 256, width: int = 64) -> None:
         super().__init__()
-        if channels < 1 or width < 1:
-            raise ValueError(f"channels and width must be positive, got {channels}, {width}")
+        channels, width = validation.check_positive_integers(channels=channels, width=width)
         self.channels, self.width = channels, width
         self.conv1 = nn.Conv2d(channels, width, kernel_size=1, bias=False)
         self.bn1 = nn.BatchNorm2d(width)
@@ -46,7 +46,8 @@ class Bottleneck(nn.Module):
         self.relu = nn.ReLU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_input(x, self.channels, "Bottleneck")
+        """``N x channels x H x W`` to the same shape."""
+        validation.tensor_shape("x", x, ("N", self.channels, "H", "W"), owner="Bottleneck")
         out = self.relu(self.bn1(self.conv1(x)))  # N x width x H x W
         out = self.relu(self.bn2(self.conv2(out)))  # N x width x H x W
         out = self.bn3(self.conv3(out))  # N x channels x H x W
@@ -61,12 +62,15 @@ class BasicBlock(nn.Module):
 
     Args:
         channels: channels in, between and out.
+
+    Raises:
+        TypeError, ValueError: ``channels`` not a positive integer; in the forward pass, an
+            input that is not ``N x channels x H x W``.
     """
 
     def __init__(self, channels: int = 256) -> None:
         super().__init__()
-        if channels < 1:
-            raise ValueError(f"channels must be positive, got {channels}")
+        channels = validation.positive_integer("channels", channels)
         self.channels = channels
         self.conv1 = nn.Conv2d(channels, channels, kernel_size=3, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(channels)
@@ -75,12 +79,18 @@ class BasicBlock(nn.Module):
         self.relu = nn.ReLU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_input(x, self.channels, "BasicBlock")
+        """``N x channels x H x W`` to the same shape."""
+        validation.tensor_shape("x", x, ("N", self.channels, "H", "W"), owner="BasicBlock")
         out = self.relu(self.bn1(self.conv1(x)))  # N x channels x H x W
         out = self.bn2(self.conv2(out))  # N x channels x H x W
         return self.relu(out + x)  # N x channels x H x W
 
 
 def convolution_weights(block: nn.Module) -> int:
-    """Weights (scalars) of the convolutions of ``block``; batch normalisation not counted."""
+    """Weights (scalars) of the convolutions of ``block``; batch normalisation not counted.
+
+    Raises:
+        TypeError: ``block`` is not an ``nn.Module``.
+    """
+    validation.module("block", block)
     return sum(m.weight.numel() for m in block.modules() if isinstance(m, nn.Conv2d))

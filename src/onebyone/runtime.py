@@ -12,15 +12,20 @@ import random
 import numpy as np
 import torch
 
+from onebyone import validation
+
 
 def seed_everything(seed: int = 0) -> None:
     """Seed Python's, NumPy's and PyTorch's random generators (CPU and every CUDA device).
 
     Args:
         seed: a non-negative integer.
+
+    Raises:
+        TypeError: ``seed`` is not an integer.
+        ValueError: ``seed`` is negative.
     """
-    if seed < 0:
-        raise ValueError(f"seed must be non-negative, got {seed}")
+    seed = validation.non_negative_integer("seed", seed)
     random.seed(seed)
     np.random.seed(seed)  # noqa: NPY002 (the legacy global generator is what code calls)
     torch.manual_seed(seed)  # also seeds every CUDA device

@@ -18,7 +18,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from onebyone.roofline import Workload
+from onebyone import validation
+from onebyone.perf.roofline import Workload
 
 
 class DepthwiseSeparable(nn.Module):
@@ -28,14 +29,18 @@ class DepthwiseSeparable(nn.Module):
         in_channels, out_channels: ``M`` and ``N``.
         stride: of the depthwise convolution (the pointwise one always has stride 1).
         kernel_size: ``D_K``, odd; padding keeps the size at stride 1.
+
+    Raises:
+        TypeError, ValueError: a count that is not a positive integer, an even kernel; in the
+            forward pass, an input that is not ``N x in_channels x H x W``.
     """
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1,
                  kernel_size: int = 3) -> None:
         super().__init__()
-        if min(in_channels, out_channels, stride) < 1 or kernel_size < 1 or kernel_size % 2 == 0:
-            raise ValueError("channels and stride must be positive and the kernel size odd, got "
-                             f"{in_channels}, {out_channels}, {stride}, {kernel_size}")
+        in_channels, out_channels, stride = validation.check_positive_integers(
+            in_channels=in_channels, out_channels=out_channels, stride=stride)
+        kernel_size = validation.odd_kernel("kernel_size", kernel_size)
         self.in_channels, self.out_channels = in_channels, out_channels
         self.depthwise = nn.Conv2d(in_channels, in_channels, kernel_size, stride=stride,
                                    padding=kernel_size // 2, groups=in_channels, bias=False)
@@ -45,8 +50,9 @@ class DepthwiseSeparable(nn.Module):
         self.relu = nn.ReLU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(f"expected N x {self.in_channels} x H x W, got {tuple(x.shape)}")
+        """``N x M x H x W`` to ``N x N_out x D_F x D_F``."""
+        validation.tensor_shape("x", x, ("N", self.in_channels, "H", "W"),
+                                owner="DepthwiseSeparable")
         x = self.relu(self.bn1(self.depthwise(x)))  # N x M x D_F x D_F
         return self.relu(self.bn2(self.pointwise(x)))  # N x N_out x D_F x D_F
 
@@ -55,9 +61,12 @@ def separable_cost_ratio(out_channels: int, kernel_size: int) -> float:
     """MACs of a depthwise-separable convolution over those of the standard one: ``1/N + 1/k^2``.
 
     The same ratio holds for the weights. It does not depend on the input channels or the size.
+
+    Raises:
+        TypeError, ValueError: an argument that is not a positive integer.
     """
-    if out_channels < 1 or kernel_size < 1:
-        raise ValueError(f"sizes must be positive, got {out_channels} and {kernel_size}")
+    out_channels, kernel_size = validation.check_positive_integers(
+        out_channels=out_channels, kernel_size=kernel_size)
     return 1 / out_channels + 1 / kernel_size**2
 
 
@@ -73,16 +82,20 @@ def depthwise_conv_workload(batch_size: int, channels: int, height: int, width: 
 
     so the intensity tends to ``k^2 / bytes_per_element`` FLOP/byte (2.25 for 3x3 in float32),
     whatever the width, where a 1x1 convolution's grows with its channels
-    (:func:`onebyone.roofline.pointwise_conv_workload`).
+    (:func:`onebyone.perf.roofline.pointwise_conv_workload`).
 
     Args:
         batch_size, channels, height, width: ``N``, ``C``, ``H``, ``W`` (pixels, kept at stride 1).
         kernel_size: ``k``.
         bytes_per_element: 4 for float32.
+
+    Raises:
+        TypeError, ValueError: an argument that is not a positive integer.
     """
-    sizes = (batch_size, channels, height, width, kernel_size, bytes_per_element)
-    if any(size < 1 for size in sizes):
-        raise ValueError(f"all sizes must be positive, got {sizes}")
+    batch_size, channels, height, width, kernel_size, bytes_per_element = (
+        validation.check_positive_integers(
+            batch_size=batch_size, channels=channels, height=height, width=width,
+            kernel_size=kernel_size, bytes_per_element=bytes_per_element))
     elements = batch_size * channels * height * width
     flops = 2 * elements * kernel_size**2
     return Workload(flops=flops,

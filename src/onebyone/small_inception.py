@@ -16,8 +16,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from onebyone.inception import Inception, conv_relu
-from onebyone.nin import init_he_normal
+from onebyone import validation
+from onebyone.inception import Inception
+from onebyone.layers import conv_relu, init_he_normal
 
 
 class SmallInceptionNet(nn.Module):
@@ -32,13 +33,20 @@ class SmallInceptionNet(nn.Module):
         dropout: probability of zeroing an input of the linear classifier.
 
     Weights are drawn with He et al.'s normal initialisation, as for Chapter 3's networks
-    (:func:`onebyone.nin.init_he_normal`); seed PyTorch before building the model.
+    (:func:`onebyone.layers.init_he_normal`); seed PyTorch before building the model.
+
+    Raises:
+        TypeError, ValueError: a count that is not a positive integer, ``dropout`` not in
+            ``[0, 1)``; in the forward pass, an input without ``in_channels`` channels.
     """
 
     def __init__(self, in_channels: int = 1, num_classes: int = 10, dropout: float = 0.25) -> None:
         super().__init__()
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        in_channels, num_classes = validation.check_positive_integers(
+            in_channels=in_channels, num_classes=num_classes
+        )
+        dropout = validation.probability("dropout", dropout)
+        self.in_channels = in_channels
         self.stem = conv_relu(in_channels, 32, kernel_size=3, padding=1)
         self.inception1 = Inception(
             32, ch1x1=16, ch3x3red=16, ch3x3=24, ch5x5red=4, ch5x5=8, pool_proj=8
@@ -60,6 +68,9 @@ class SmallInceptionNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``N x in_channels x 8 x 8`` images to ``N x num_classes`` class scores."""
+        validation.tensor_shape(
+            "x", x, ("N", self.in_channels, "H", "W"), owner="SmallInceptionNet"
+        )
         x = self.stem(x)  # N x 32 x 8 x 8
         x = self.inception1(x)  # N x 56 x 8 x 8
         x = self.maxpool(x)  # N x 56 x 4 x 4

@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from onebyone.validation import check_positive_integers
+from onebyone import validation
 
 CHANNELS = 2
 """Channels of every synthetic image: the two whose signs are XOR-ed."""
@@ -67,10 +67,18 @@ def sign_xor_labels(images: torch.Tensor) -> torch.Tensor:
 
     Returns:
         ``N x H x W`` int64 labels in {0, 1}.
+
+    Raises:
+        TypeError: ``images`` is not a tensor.
+        ValueError: ``images`` is not ``N x 2 x H x W``.
     """
-    if images.dim() != 4 or images.shape[1] != CHANNELS:
-        raise ValueError(f"expected N x 2 x H x W images, got shape {tuple(images.shape)}")
+    validation.tensor_shape("images", images, ("N", CHANNELS, "H", "W"))
     return ((images[:, 0] > 0) ^ (images[:, 1] > 0)).long()  # N x H x W
+
+
+def _check_data(data: object) -> None:
+    if not isinstance(data, SignXorImages):
+        raise TypeError(f"data must be SignXorImages, got {type(data).__name__}")
 
 
 def make_sign_xor_images(
@@ -89,12 +97,16 @@ def make_sign_xor_images(
 
     Returns:
         :class:`SignXorImages` with ``count x 2 x size x size`` images and their labels.
+
+    Raises:
+        TypeError: a count or seed that is not an integer, a spread that is not a number.
+        ValueError: a count below 1, a negative seed, a negative or non-finite spread.
     """
-    check_positive_integers(count=count, size=size)
-    if seed < 0:
-        raise ValueError(f"seed must be non-negative, got {seed}")
-    if not contrast_spread >= 0:
-        raise ValueError(f"contrast_spread must be non-negative, got {contrast_spread}")
+    count, size = validation.check_positive_integers(count=count, size=size)
+    seed = validation.non_negative_integer("seed", seed)
+    contrast_spread = validation.real_number("contrast_spread", contrast_spread)
+    if contrast_spread < 0:
+        raise ValueError(f"contrast_spread must be non-negative, got {contrast_spread!r}")
     generator = torch.Generator().manual_seed(seed)
     directions = torch.randn(count, CHANNELS, size, size, generator=generator)  # N x 2 x H x W
     log_contrast = contrast_spread * torch.randn(count, 1, size, size, generator=generator)
@@ -112,8 +124,12 @@ def pointwise_stack(depth: int, width: int = 16, relu: bool = False) -> nn.Seque
 
     Returns:
         The stack; applied to ``N x 2 x H x W`` images it returns ``N x 2 x H x W`` scores.
+
+    Raises:
+        TypeError, ValueError: ``depth`` or ``width`` not a positive integer, ``relu`` not a bool.
     """
-    check_positive_integers(depth=depth, width=width)
+    depth, width = validation.check_positive_integers(depth=depth, width=width)
+    relu = validation.boolean("relu", relu)
     widths = [CHANNELS] + [width] * (depth - 1) + [2]
     layers: list[nn.Module] = []
     for index, (c_in, c_out) in enumerate(itertools.pairwise(widths)):
@@ -124,7 +140,13 @@ def pointwise_stack(depth: int, width: int = 16, relu: bool = False) -> nn.Seque
 
 
 def pixel_accuracy(model: nn.Module, data: SignXorImages) -> float:
-    """Share of pixels whose arg-max score is their label, in [0, 1]."""
+    """Share of pixels whose arg-max score is their label, in [0, 1].
+
+    Raises:
+        TypeError: ``model`` is not an ``nn.Module`` or ``data`` not :class:`SignXorImages`.
+    """
+    validation.module("model", model)
+    _check_data(data)
     model.eval()
     with torch.no_grad():
         predicted = model(data.images).argmax(dim=1)  # N x H x W
@@ -149,10 +171,17 @@ def train_pixel_classifier(
 
     Returns:
         The training loss (mean cross-entropy per pixel, in nats) after each step.
+
+    Raises:
+        TypeError: ``model`` is not a module, ``data`` not :class:`SignXorImages`, or a number
+            of the wrong type.
+        ValueError: ``steps`` below 1, ``learning_rate`` not positive, a negative seed.
     """
-    check_positive_integers(steps=steps)
-    if not learning_rate > 0:
-        raise ValueError(f"learning_rate must be positive, got {learning_rate}")
+    validation.module("model", model)
+    _check_data(data)
+    steps = validation.positive_integer("steps", steps)
+    learning_rate = validation.positive_number("learning_rate", learning_rate)
+    seed = validation.non_negative_integer("seed", seed)
     torch.manual_seed(seed)
     for module in model.modules():
         if isinstance(module, nn.Conv2d):
@@ -193,8 +222,13 @@ def best_affine_accuracy(data: SignXorImages, directions: int = 720) -> float:
     Returns:
         The best accuracy found, in [0, 1]: at least the share of the larger class, and at most
         the best accuracy of any affine rule.
+
+    Raises:
+        TypeError, ValueError: ``data`` not :class:`SignXorImages`, ``directions`` not a
+            positive integer.
     """
-    check_positive_integers(directions=directions)
+    _check_data(data)
+    directions = validation.positive_integer("directions", directions)
     x = data.images.permute(0, 2, 3, 1).reshape(-1, CHANNELS).double()  # P x 2, one row per pixel
     y = data.labels.reshape(-1).double()  # P
     positives = y.sum()

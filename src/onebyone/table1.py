@@ -27,9 +27,9 @@ from importlib import resources
 
 from torch import nn
 
+from onebyone import validation
 from onebyone.cost import conv2d_macs, conv2d_output_size, conv2d_parameters, count_model
 from onebyone.googlenet import GoogLeNet
-from onebyone.validation import check_positive_integers
 
 PAPER_KILO = 1024
 """The paper's "K" in the params column: 1024 weights (see the module docstring)."""
@@ -179,8 +179,11 @@ def recount_table1(model: GoogLeNet | None = None) -> list[RecountRow]:
     Returns:
         One :class:`RecountRow` per row of :func:`load_table1`, in the same order; rows without
         weights (pooling, dropout, softmax) count zero.
+
+    Raises:
+        TypeError: ``model`` is neither ``None`` nor a :class:`~onebyone.googlenet.GoogLeNet`.
     """
-    model = GoogLeNet() if model is None else model
+    model = GoogLeNet() if model is None else validation.module("model", model, GoogLeNet)
     weights: dict[str, int] = {}
     biases: dict[str, int] = {}
     for name, module in model.named_modules():
@@ -206,12 +209,21 @@ def recount_table1(model: GoogLeNet | None = None) -> list[RecountRow]:
     ]
 
 
+def _recount_rows(rows: object, name: str = "rows") -> list[RecountRow]:
+    return validation.items(name, rows, RecountRow)
+
+
 def total(rows: list[RecountRow]) -> RecountRow:
     """The network's total: every column summed over ``rows`` (empty published cells count 0).
 
     Why: the paper's text gives the network's budget as "1.5 billion multiply-adds"; the sum of
     its ops column is the table's own version of that total.
+
+    Raises:
+        TypeError: ``rows`` holds something other than :class:`RecountRow`.
+        ValueError: ``rows`` is empty.
     """
+    rows = _recount_rows(rows)
     if not rows:
         raise ValueError("cannot total an empty table")
     return RecountRow(
@@ -237,7 +249,13 @@ def weights_implied_by_ops(row: PublishedRow) -> float:
     Returns:
         ``ops_m * 10^6 / (H * W)``, in weights (the published ops are rounded to 1 M, so this
         is uncertain by ``0.5 * 10^6 / (H * W)`` weights).
+
+    Raises:
+        TypeError: ``row`` is not a :class:`PublishedRow`.
+        ValueError: ``row`` is not an Inception row with published ops.
     """
+    if not isinstance(row, PublishedRow):
+        raise TypeError(f"row must be a PublishedRow, got {type(row).__name__}")
     if row.type != "inception" or row.ops_m is None:
         raise ValueError(f"only Inception rows with published ops imply weights, not {row.stage}")
     _, height, width = row.output_size
@@ -272,11 +290,18 @@ def diagnose(published: PublishedRow, recount: RecountRow, tolerance_percent: fl
         :data:`AGREES` when "params" matches the recount; otherwise :data:`PARAMS_OFF` when
         "ops" matches the recount, :data:`CHANNELS_OFF` when "params" and "ops" match each other,
         else :data:`UNEXPLAINED`.
+
+    Raises:
+        TypeError: rows of the wrong types, or ``tolerance_percent`` not a number.
+        ValueError: rows of different stages, a non-Inception row, or ``tolerance_percent``
+            not positive.
     """
+    if not isinstance(published, PublishedRow):
+        raise TypeError(f"published must be a PublishedRow, got {type(published).__name__}")
+    (recount,) = _recount_rows([recount], "recount")
+    tolerance_percent = validation.positive_number("tolerance_percent", tolerance_percent)
     if published.stage != recount.stage:
         raise ValueError(f"rows of different stages: {published.stage} and {recount.stage}")
-    if tolerance_percent <= 0:
-        raise ValueError(f"tolerance_percent must be positive, got {tolerance_percent!r}")
     implied = weights_implied_by_ops(published)
     from_params = published.params_k * PAPER_KILO
     if _close(from_params, recount.weights, tolerance_percent):
@@ -325,8 +350,11 @@ def separable_stem_cost(depth_multiplier: int = 8) -> StemCost:
 
     Args:
         depth_multiplier: output maps of the depthwise convolution per input channel.
+
+    Raises:
+        TypeError, ValueError: ``depth_multiplier`` not a positive integer.
     """
-    check_positive_integers(depth_multiplier=depth_multiplier)
+    depth_multiplier = validation.positive_integer("depth_multiplier", depth_multiplier)
     middle = 3 * depth_multiplier
     output_size = conv2d_output_size(224, 7, stride=2, padding=3)  # 112 x 112 pixels
     return StemCost(
@@ -357,7 +385,11 @@ def format_table1(rows: list[RecountRow]) -> str:
     Returns:
         Text with one line per row. Units: params in K = 1024 weights (no biases), ops in
         millions of MACs; differences in percent of the published value.
+
+    Raises:
+        TypeError: ``rows`` holds something other than :class:`RecountRow`.
     """
+    rows = _recount_rows(rows)
     header = (
         f"{'stage':<12} {'params K':>9} {'ours K':>9} {'diff %':>7}"
         f" {'ops M':>7} {'ours M':>8} {'diff %':>7}"

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
-from matplotlib.figure import Figure
 from torch import nn
 from tqdm import TqdmWarning
 
@@ -25,8 +24,8 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", TqdmWarning)
     from tqdm.auto import tqdm
 
+from onebyone import validation
 from onebyone.digits import DigitsSplit
-from onebyone.plotting import book_style
 from onebyone.runtime import default_device, seed_everything
 
 EVALUATION_BATCH_SIZE = 1024
@@ -82,6 +81,8 @@ def _one_cpu_thread(device: torch.device) -> Iterator[None]:
 
 
 def _check_images_and_labels(images: torch.Tensor, labels: torch.Tensor) -> None:
+    validation.tensor("images", images)
+    validation.tensor("labels", labels)
     if images.dim() != 4:
         raise ValueError(f"expected images N x C x H x W, got shape {tuple(images.shape)}")
     if labels.dim() != 1 or labels.shape[0] != images.shape[0]:
@@ -118,7 +119,13 @@ def accuracy(
 
     Returns:
         The accuracy as a Python float in [0, 1].
+
+    Raises:
+        TypeError: ``model`` is not a module, ``images`` or ``labels`` not tensors.
+        ValueError: images that are not ``N x C x H x W``, not one label per image, no images,
+            or a model without parameters (when ``device`` is ``None``).
     """
+    validation.module("model", model)
     _check_images_and_labels(images, labels)
     if images.shape[0] == 0:
         raise ValueError("cannot measure accuracy on zero images")
@@ -192,13 +199,20 @@ def train_classifier(
     Returns:
         A :class:`TrainingHistory` with one training loss and one test accuracy per epoch, and
         one validation accuracy per epoch when ``split`` has a validation set.
+
+    Raises:
+        TypeError: ``model`` not a module, ``split`` not a :class:`DigitsSplit`, a number of the
+            wrong type.
+        ValueError: ``epochs`` or ``batch_size`` below 1, ``learning_rate`` not positive, a
+            negative seed, badly shaped images or labels.
     """
-    if epochs < 1:
-        raise ValueError(f"epochs must be at least 1, got {epochs}")
-    if not learning_rate > 0:
-        raise ValueError(f"learning_rate must be positive, got {learning_rate}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    validation.module("model", model)
+    if not isinstance(split, DigitsSplit):
+        raise TypeError(f"split must be a DigitsSplit, got {type(split).__name__}")
+    epochs, batch_size = validation.check_positive_integers(epochs=epochs, batch_size=batch_size)
+    learning_rate = validation.positive_number("learning_rate", learning_rate)
+    seed = validation.non_negative_integer("seed", seed)
+    progress = validation.boolean("progress", progress)
     _check_images_and_labels(split.train_images, split.train_labels)
     _check_images_and_labels(split.test_images, split.test_labels)
     if split.has_validation:
@@ -231,38 +245,3 @@ def train_classifier(
             )
     model.eval()
     return history
-
-
-@book_style
-def plot_histories(histories: dict[str, TrainingHistory]) -> Figure:
-    """Plot training loss and test accuracy per epoch for several models, side by side.
-
-    Why: a final accuracy hides how a model got there; the curves show which model learns
-    faster and whether one still improves when training stops. When the histories hold
-    validation accuracies, those are plotted (they are what epochs are chosen on); otherwise
-    the test accuracies.
-
-    Args:
-        histories: a :class:`TrainingHistory` per model name (the legend's labels).
-
-    Returns:
-        A figure with two panels: training loss (nats per image) and validation (or test)
-        accuracy (percent).
-    """
-    if not histories:
-        raise ValueError("no histories to plot")
-    figure = Figure(figsize=(10, 3.6), layout="constrained")  # inches
-    loss_axes, accuracy_axes = figure.subplots(1, 2)
-    on_validation = all(history.validation_accuracy for history in histories.values())
-    for name, history in histories.items():
-        epochs = range(1, history.epochs + 1)
-        curve = history.validation_accuracy if on_validation else history.test_accuracy
-        loss_axes.plot(epochs, history.train_loss, marker=".", label=name)
-        accuracy_axes.plot(epochs, [100 * a for a in curve], marker=".", label=name)
-    loss_axes.set_xlabel("epoch")
-    loss_axes.set_ylabel("training loss (cross-entropy, nats per image)")
-    accuracy_axes.set_xlabel("epoch")
-    accuracy_axes.set_ylabel(f"{'validation' if on_validation else 'test'} accuracy (%)")
-    for axes in (loss_axes, accuracy_axes):
-        axes.legend()
-    return figure

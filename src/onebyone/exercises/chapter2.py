@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from onebyone.bottleneck import break_even_width, compare_bottleneck
+from onebyone.bottleneck import break_even_channels, compare_bottleneck
 from onebyone.cost import conv2d_parameters
 from onebyone.exercises.checks import expect, expect_integer, passed
 
@@ -26,7 +26,7 @@ def check_inception_3x3_branch_macs(answer: object) -> None:
 
 def check_break_even_width(answer: object) -> None:
     """Exercise 2: the smallest 1x1 reduction width that saves nothing before a 3x3, 256 -> 256."""
-    expected = break_even_width(256, 256, 3)
+    expected = break_even_channels(256, 256, 3)
     expect_integer(answer, expected, "the break-even width (channels)")
     passed("the saving disappears from r = C_in k^2 C_out / (C_in + k^2 C_out) up")
 

@@ -1,7 +1,7 @@
 """Checks for the exercises of Chapter 5 (timing, arithmetic intensity and the roofline).
 
 Each expected value is computed here from the package's roofline model
-(``onebyone.roofline``) and datasheet table (``onebyone.gpu_specs``), never typed in.
+(``onebyone.perf.roofline``) and datasheet table (``onebyone.perf.gpu_specs``), never typed in.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import math
 
 from onebyone.bottleneck import compare_bottleneck
 from onebyone.exercises.checks import expect, expect_close, expect_integer, passed
-from onebyone.gpu_specs import load_gpu_specs
-from onebyone.roofline import compute_bound_channels, pointwise_conv_workload
+from onebyone.perf.gpu_specs import load_gpu_specs
+from onebyone.perf.roofline import compute_bound_channels, pointwise_conv_workload
 
 # The layer of exercises 1 and 2: 256 -> 256 channels on 32 images of 28 x 28, float32.
 LAYER = {"batch_size": 32, "in_channels": 256, "out_channels": 256, "height": 28, "width": 28}

@@ -1,4 +1,4 @@
-"""The roofline model (Williams et al., 2009), with the roof measured on the spot.
+"""The roofline model (Williams et al., 2009): a roof, the work of a kernel, and its bound.
 
 Why: a kernel is limited either by arithmetic or by memory traffic. With a peak arithmetic rate
 ``P`` (FLOP/s) and a memory bandwidth ``B`` (bytes/s), a kernel of arithmetic intensity
@@ -10,7 +10,7 @@ and so takes at least ``max(FLOPs / P, bytes / B)`` seconds. Below the ridge poi
 it is memory-bound, above it compute-bound. A 1x1 convolution is a matrix product whose
 intensity grows with its channel counts, so a sweep over channels walks along the roof.
 
-The roof can be *measured* with :mod:`onebyone.timing` (a large matrix product for ``P``, a
+The roof can be *measured* (:mod:`onebyone.perf.peak`: a large matrix product for ``P``, a
 large device-to-device copy for ``B``), so it is what this device achieves, not its datasheet;
 Chapter 5 raises ``P`` to the best rate any kernel reached, since one library's matrix product
 need not be the fastest code on the device, and compares it with :func:`instruction_set_peak`.
@@ -21,17 +21,13 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
 import torch
-from matplotlib.figure import Figure
 from torch import nn
 
+from onebyone import validation
 from onebyone.cost import conv2d_macs, count_model
-from onebyone.plotting import book_style
-from onebyone.timing import Timing, make_input, time_callable
 
 
 @dataclass(frozen=True)
@@ -49,11 +45,8 @@ class Roofline:
     label: str = ""
 
     def __post_init__(self) -> None:
-        if not (self.peak_flops_per_s > 0 and self.bandwidth_bytes_per_s > 0):
-            raise ValueError(
-                f"a roofline needs a positive peak (FLOP/s) and bandwidth (bytes/s), got "
-                f"{self.peak_flops_per_s} and {self.bandwidth_bytes_per_s}"
-            )
+        validation.positive_number("peak_flops_per_s", self.peak_flops_per_s)
+        validation.positive_number("bandwidth_bytes_per_s", self.bandwidth_bytes_per_s)
 
     @property
     def ridge_intensity(self) -> float:
@@ -116,9 +109,10 @@ def pointwise_conv_workload(
         height, width: spatial size in pixels (a 1x1 kernel keeps it).
         bytes_per_element: 4 for float32, 2 for bfloat16.
     """
-    sizes = (batch_size, in_channels, out_channels, height, width, bytes_per_element)
-    if any(size < 1 for size in sizes):
-        raise ValueError(f"all sizes must be positive, got {sizes}")
+    batch_size, in_channels, out_channels, height, width, bytes_per_element = (
+        validation.check_positive_integers(
+            batch_size=batch_size, in_channels=in_channels, out_channels=out_channels,
+            height=height, width=width, bytes_per_element=bytes_per_element))
     macs = conv2d_macs(in_channels, out_channels, 1, (height, width), batch_size=batch_size)
     pixels = batch_size * height * width
     elements = pixels * in_channels + out_channels * in_channels + pixels * out_channels
@@ -140,9 +134,10 @@ def compute_bound_channels(
         batch_size, height, width: the pixels ``N x H x W``.
         bytes_per_element: 4 for float32 (and TF32), 2 for bfloat16.
     """
-    sizes = (batch_size, height, width, bytes_per_element)
-    if any(size < 1 for size in sizes):
-        raise ValueError(f"all sizes must be positive, got {sizes}")
+    if not isinstance(roof, Roofline):
+        raise TypeError(f"roof must be a Roofline, got {type(roof).__name__}")
+    batch_size, height, width, bytes_per_element = validation.check_positive_integers(
+        batch_size=batch_size, height=height, width=width, bytes_per_element=bytes_per_element)
     pixels, ridge = batch_size * height * width, roof.ridge_intensity
     denominator = 2 * pixels - ridge * bytes_per_element
     if denominator <= 0:
@@ -176,12 +171,15 @@ def fma_units_per_cycle(processor: str, isa: str) -> int | None:
 
     Args:
         processor: the CPU's name with family and model, as
-            :func:`onebyone.machine.cpu_model` writes it (``"AMD EPYC (family 25, model 17)"``).
-        isa: its vector instruction sets, as :func:`onebyone.machine.isa_summary` writes them.
+            :func:`onebyone.perf.machine.cpu_model` writes it
+            (``"AMD EPYC (family 25, model 17)"``).
+        isa: its vector instruction sets, as :func:`onebyone.perf.machine.isa_summary` writes them.
 
     Returns:
         FMA instructions per cycle, or ``None`` for a CPU this table does not know.
     """
+    if not isinstance(processor, str) or not isinstance(isa, str):
+        raise TypeError(f"processor and isa must be str, got {processor!r} and {isa!r}")
     names = set(isa.split())
     family = re.search(r"family (\d+)", processor)
     family_number = int(family.group(1)) if family else None
@@ -211,7 +209,7 @@ def instruction_set_peak(isa: str, clock_mhz: float | None, cores: int, *,
 
     Args:
         isa: the instruction sets, e.g. ``"AVX2 FMA AVX-512"`` (see
-            :func:`onebyone.machine.isa_summary`).
+            :func:`onebyone.perf.machine.isa_summary`).
         clock_mhz: the core clock in MHz; ``None`` when unknown (then so is the bound).
         cores: cores (threads) used.
         fma_units: FMA instructions of the widest vector a core issues per cycle; ``None``
@@ -220,8 +218,13 @@ def instruction_set_peak(isa: str, clock_mhz: float | None, cores: int, *,
     Returns:
         FLOP/s, or ``None`` when the clock, the FMA units or a known vector set is missing.
     """
-    if cores < 1 or (fma_units is not None and fma_units < 1):
-        raise ValueError(f"cores and fma_units must be >= 1, got {cores} and {fma_units}")
+    cores = validation.positive_integer("cores", cores)
+    if fma_units is not None:
+        fma_units = validation.positive_integer("fma_units", fma_units)
+    if not isinstance(isa, str):
+        raise TypeError(f"isa must be a str, got {isa!r}")
+    if clock_mhz is not None:
+        clock_mhz = validation.positive_number("clock_mhz", clock_mhz)
     names = set(isa.split())
     lanes = max((VECTOR_LANES_FP32[name] for name in VECTOR_LANES_FP32 if name in names),
                 default=None)
@@ -245,167 +248,10 @@ def layer_workloads(
         input_shape: e.g. ``(32, 192, 28, 28)``.
         bytes_per_element: 4 for float32, 2 for bfloat16.
     """
-    if bytes_per_element < 1:
-        raise ValueError(f"bytes_per_element must be positive, got {bytes_per_element}")
+    bytes_per_element = validation.positive_integer("bytes_per_element", bytes_per_element)
     workloads = []
     for layer in count_model(model, input_shape):
         elements = (torch.Size(layer.input_shape).numel() + layer.parameters
                     + torch.Size(layer.output_shape).numel())
         workloads.append(Workload(flops=2 * layer.macs, bytes_moved=elements * bytes_per_element))
     return workloads
-
-
-def measure_matmul_rate(
-    device: torch.device | str = "cpu",
-    dtype: torch.dtype = torch.float32,
-    size: int = 4096,
-    min_run_time: float = 0.5,
-    num_threads: int | None = None,
-) -> tuple[float, Timing]:
-    """The device's achievable matrix-multiply rate: a large square GEMM, timed.
-
-    Why: the roof of the roofline must be what this device really reaches with the same
-    library (cuBLAS, oneDNN/MKL) the convolutions use, not the datasheet's peak.
-
-    Args:
-        device, dtype: where and in which format (TF32 follows the global switch, see
-            :func:`onebyone.precision.tf32_allowed`).
-        size: ``n`` of the ``n x n`` by ``n x n`` product (``2 n^3`` FLOPs).
-        min_run_time: seconds of timed calls.
-        num_threads: CPU threads (see :func:`onebyone.timing.time_callable`).
-
-    Returns:
-        ``(FLOP/s, timing)``.
-    """
-    if size < 1:
-        raise ValueError(f"matrix size must be positive, got {size}")
-    other = make_input((size, size), device=device, dtype=dtype, seed=1)
-    timing = time_callable(
-        lambda x: torch.mm(x, other),
-        (size, size),
-        device=device,
-        dtype=dtype,
-        label=f"matmul {size}x{size} @ {size}x{size}",
-        min_run_time=min_run_time,
-        num_threads=num_threads,
-    )
-    return 2 * size**3 / timing.median_s, timing
-
-
-def measure_copy_bandwidth(
-    device: torch.device | str = "cpu",
-    megabytes: int = 256,
-    min_run_time: float = 0.5,
-    num_threads: int | None = None,
-) -> tuple[float, Timing]:
-    """The device's achievable memory bandwidth: a large device-to-device copy, timed.
-
-    Why: a copy does no arithmetic, so its speed is the memory system's. It reads every byte
-    once and writes it once, so ``2 x size`` bytes move per call. Make the buffer much larger
-    than the caches (256 MB by default; an H100's L2 holds 50 MB) or the cache is measured.
-
-    Args:
-        device: where to copy.
-        megabytes: size of the source buffer, in MB (10^6 bytes).
-        min_run_time: seconds of timed calls.
-        num_threads: CPU threads (see :func:`onebyone.timing.time_callable`).
-
-    Returns:
-        ``(bytes/s, timing)``.
-    """
-    if megabytes < 1:
-        raise ValueError(f"buffer size must be at least 1 MB, got {megabytes}")
-    elements = megabytes * 10**6 // 4  # float32
-    destination = torch.empty(elements, device=device)
-    timing = time_callable(
-        destination.copy_,
-        (elements,),
-        device=device,
-        label=f"copy {megabytes} MB",
-        min_run_time=min_run_time,
-        num_threads=num_threads,
-    )
-    return 2 * elements * 4 / timing.median_s, timing
-
-
-def measure_roofline(
-    device: torch.device | str = "cpu",
-    dtype: torch.dtype = torch.float32,
-    matmul_size: int = 4096,
-    copy_megabytes: int = 256,
-    min_run_time: float = 0.5,
-    num_threads: int | None = None,
-) -> Roofline:
-    """Measure this device's roof: :func:`measure_matmul_rate` and :func:`measure_copy_bandwidth`.
-
-    Args:
-        device, dtype: where, and in which format the matrix product runs.
-        matmul_size: ``n`` of the square GEMM.
-        copy_megabytes: size of the copied buffer, in MB.
-        min_run_time: seconds of timed calls for each of the two measurements.
-        num_threads: CPU threads.
-    """
-    peak, matmul = measure_matmul_rate(device, dtype, matmul_size, min_run_time, num_threads)
-    bandwidth, _ = measure_copy_bandwidth(device, copy_megabytes, min_run_time, num_threads)
-    dtype_name = str(dtype).removeprefix("torch.")
-    return Roofline(peak, bandwidth, label=f"measured on {matmul.device_name}, {dtype_name}")
-
-
-@book_style
-def plot_roofline(
-    rooflines: Sequence[Roofline],
-    intensities: Sequence[float] = (),
-    rates: Sequence[float] = (),
-    point_labels: Sequence[str] = (),
-    title: str = "Roofline",
-    points_label: str = "measured",
-) -> Figure:
-    """A log-log roofline: attainable FLOP/s against FLOP/byte, with measured points.
-
-    Args:
-        rooflines: one or more roofs, drawn as lines and labelled with ``Roofline.label``.
-        intensities: arithmetic intensities of measured kernels, FLOP/byte.
-        rates: their achieved rates, FLOP/s (same length).
-        point_labels: optional text beside each point (e.g. the channel count).
-        title: the figure's title.
-        points_label: legend entry of the points (``"measured"``, or ``"predicted"`` for points
-            placed by a model rather than a clock).
-
-    Returns:
-        The figure (shown by the chapter, closed by the caller).
-    """
-    if not rooflines:
-        raise ValueError("give at least one roofline to draw")
-    if len(intensities) != len(rates):
-        raise ValueError(f"{len(intensities)} intensities but {len(rates)} rates")
-    if point_labels and len(point_labels) != len(rates):
-        raise ValueError(f"{len(point_labels)} labels for {len(rates)} points")
-    ridges = [roof.ridge_intensity for roof in rooflines]
-    low = min([*intensities, *ridges]) / 4
-    high = max([*intensities, *ridges]) * 4
-    axis_intensity = np.geomspace(low, high, 200)
-    figure = Figure(figsize=(7, 4.5))
-    axes = figure.add_subplot()
-    for roof in rooflines:
-        attainable = [roof.attainable(value) for value in axis_intensity]
-        axes.loglog(axis_intensity, np.array(attainable) / 1e9, label=roof.label)
-    if len(rates):
-        axes.loglog(intensities, np.array(rates) / 1e9, "o", color="black", label=points_label)
-        texts = point_labels or [""] * len(rates)
-        order = np.argsort(intensities)
-        for rank, index in enumerate(order):
-            # Neighbouring points sit close together on a log axis: put their labels in turn
-            # below, above and further above the points, centred, so that no two overlap.
-            offset = (-6, 6, 18)[rank % 3]
-            axes.annotate(texts[index], (intensities[index], rates[index] / 1e9),
-                          textcoords="offset points", xytext=(0, offset), ha="center",
-                          va="top" if offset < 0 else "bottom", fontsize="small")
-        low, high = axes.get_ylim()
-        axes.set_ylim(low, high * 3)  # headroom for the labels above the highest points
-    axes.set_xlabel("arithmetic intensity (FLOP/byte)")
-    axes.set_ylabel("rate (GFLOP/s)")
-    axes.set_title(title)
-    axes.grid(True, which="both", alpha=0.3)
-    axes.legend()
-    figure.tight_layout()
-    return figure

@@ -13,8 +13,8 @@ import csv
 from dataclasses import dataclass
 from importlib import resources
 
-from onebyone.precision import precision_dtype
-from onebyone.roofline import Roofline, Workload
+from onebyone.perf.precision import precision_dtype
+from onebyone.perf.roofline import Roofline, Workload
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class GpuSpec:
     note: str
 
     def peak_flops_per_s(self, precision: str) -> float | None:
-        """Datasheet peak for ``precision`` (see :mod:`onebyone.precision`), FLOP/s.
+        """Datasheet peak for ``precision`` (see :mod:`onebyone.perf.precision`), FLOP/s.
 
         ``float32`` uses the plain FP32 rate; ``tf32`` the TF32 tensor-core rate;
         ``bfloat16`` the BF16 tensor-core rate. ``None`` when the GPU lacks that mode.
@@ -66,9 +66,9 @@ class GpuSpec:
         predicted on the TF32 roof unless ``tf32_conv`` is ``False`` (IEEE float32 asked for).
 
         Args:
-            precision: the storage precision (:data:`onebyone.precision.PRECISIONS`).
+            precision: the storage precision (:data:`onebyone.perf.precision.PRECISIONS`).
             tf32_conv: whether TF32 is allowed for convolutions (PyTorch's default: yes; see
-                :func:`onebyone.precision.precision_settings` for the setting in force).
+                :func:`onebyone.perf.precision.precision_settings` for the setting in force).
         """
         precision_dtype(precision)  # validates the name
         if precision == "float32" and tf32_conv and self.tf32_tensor_tflops is not None:

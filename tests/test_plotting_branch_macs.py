@@ -4,7 +4,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from onebyone.inception import Inception, NaiveInception, branch_costs
-from onebyone.inception_plots import plot_branch_macs
+from onebyone.plotting import plot_branch_macs
 
 NAIVE = {"branch1": 3_000_000, "branch2": 40_000_000, "branch3": 25_000_000, "branch4": 0}
 REDUCED = {"branch1": 3_000_000, "branch2": 9_000_000, "branch3": 1_000_000, "branch4": 2_000_000}

@@ -16,7 +16,7 @@ long enough to make the clock's own cost negligible. This module adds the rest:
   separated from its conditions;
 - a flag on noisy measurements: a relative IQR above :data:`NOISE_THRESHOLD` (5 %);
 - on CUDA, one call at a time between CUDA events with the L2 cache flushed before each, and
-  optionally CUDA-graph replay (:mod:`onebyone.gpu_timing`).
+  optionally CUDA-graph replay (:mod:`onebyone.perf.gpu_timing`).
 
 All times are in seconds, per call.
 """
@@ -33,9 +33,15 @@ from torch import nn
 from torch.utils import benchmark
 from torch.utils.benchmark.utils.common import set_torch_threads
 
-from onebyone.gpu_timing import CudaEventClock, EventClock, capture_cuda_graph, time_with_events
-from onebyone.machine import cpu_model
-from onebyone.precision import precision_settings
+from onebyone import validation
+from onebyone.perf.gpu_timing import (
+    CudaEventClock,
+    EventClock,
+    capture_cuda_graph,
+    time_with_events,
+)
+from onebyone.perf.machine import cpu_model
+from onebyone.perf.precision import precision_settings
 
 NOISE_THRESHOLD = 0.05
 """A measurement whose IQR exceeds 5 % of its median is flagged ``noisy``."""
@@ -61,7 +67,7 @@ class Timing:
         cudnn_benchmark: whether cuDNN autotuned its algorithms (``torch.backends.cudnn``).
         matmul_fp32_precision, conv_fp32_precision, mkldnn_fp32_precision: the float32
             settings in force (``"ieee"``, ``"tf32"``, ``"bf16"``; see
-            :func:`onebyone.precision.precision_settings`).
+            :func:`onebyone.perf.precision.precision_settings`).
         num_threads: CPU threads PyTorch used.
         input_shape: shape of the input tensor.
         times_s: per-call time of every block, in seconds (the raw data of the median/IQR).
@@ -150,7 +156,7 @@ def describe_device(device: torch.device | str) -> str:
 
     Returns:
         The GPU's name from the CUDA driver, or the CPU's model name with its family and model
-        numbers (:func:`onebyone.machine.cpu_model`).
+        numbers (:func:`onebyone.perf.machine.cpu_model`).
     """
     device = torch.device(device)
     if device.type == "cuda":
@@ -164,7 +170,8 @@ def memory_format_name(memory_format: torch.memory_format) -> str:
     """``"contiguous"`` or ``"channels_last"``: the short name used in records and CSV files."""
     names = {torch.contiguous_format: "contiguous", torch.channels_last: "channels_last"}
     if memory_format not in names:
-        raise ValueError(f"unsupported memory format {memory_format}; use one of {list(names)}")
+        raise ValueError(f"memory_format: unsupported memory format {memory_format}; "
+                         f"use one of {list(names)}")
     return names[memory_format]
 
 
@@ -187,9 +194,8 @@ def make_input(
         memory_format: ``torch.contiguous_format`` or ``torch.channels_last`` (4-D only).
         seed: seed of the generator used for this tensor alone (global state is untouched).
     """
-    shape = tuple(int(size) for size in shape)
-    if not shape or any(size < 1 for size in shape):
-        raise ValueError(f"input shape must be non-empty with positive sizes, got {shape}")
+    shape = validation.shape("shape", shape)
+    seed = validation.non_negative_integer("seed", seed)
     memory_format_name(memory_format)  # validates it
     if memory_format == torch.channels_last and len(shape) != 4:
         raise ValueError(f"channels_last needs a 4-D N x C x H x W shape, got {shape}")
@@ -256,27 +262,27 @@ def time_callable(
             which synchronises the device before reading ``time.perf_counter``. Tests pass a
             fake clock.
         flush_l2: on CUDA, flush the L2 cache before every timed call (see
-            :mod:`onebyone.gpu_timing`).
+            :mod:`onebyone.perf.gpu_timing`).
         cuda_graph: on CUDA, time replays of a captured CUDA graph of ``fn(x)`` instead of
             ordinary calls (their difference is the launch overhead).
         event_clock: time one call at a time with this event clock (default on CUDA:
-            :class:`onebyone.gpu_timing.CudaEventClock`); tests pass a scripted one on a CPU.
+            :class:`onebyone.perf.gpu_timing.CudaEventClock`); tests pass a scripted one on a CPU.
 
     Returns:
         A :class:`Timing`, per-call times in seconds.
     """
     if not callable(fn):
         raise TypeError(f"fn must be a module or a function, got {type(fn).__name__}")
-    if not (isinstance(min_run_time, (int, float)) and math.isfinite(min_run_time)
+    if isinstance(min_run_time, bool) or not (
+            isinstance(min_run_time, (int, float)) and math.isfinite(min_run_time)
             and min_run_time > 0):
         raise ValueError(f"min_run_time must be a positive, finite number of seconds, "
                          f"got {min_run_time!r}")
-    if warmup < 0:
-        raise ValueError(f"warmup must be >= 0 calls, got {warmup}")
+    warmup = validation.non_negative_integer("warmup", warmup)
+    input_shape = validation.shape("input_shape", input_shape)
     device = torch.device(device)
     threads = torch.get_num_threads() if num_threads is None else num_threads
-    if threads < 1:
-        raise ValueError(f"num_threads must be >= 1, got {threads}")
+    threads = validation.positive_integer("num_threads", threads)
     if cuda_graph and device.type != "cuda":
         raise ValueError(f"cuda_graph needs a CUDA device, got {device}")
     if isinstance(fn, nn.Module):

@@ -18,6 +18,8 @@ from collections.abc import Iterable, Sequence
 
 import torch
 
+from onebyone import validation
+
 # /proc/cpuinfo flag -> the name the vendors use, in the order the chapter prints them.
 ISA_FLAGS: dict[str, str] = {
     "avx2": "AVX2",
@@ -131,6 +133,9 @@ def run_metadata(device: torch.device | str, rounds: int, command: str) -> dict[
         ``command``, ``processor`` (CPU model, or GPU name), ``isa`` (the CPU's vector
         instruction sets; the host CPU's on a GPU machine) and ``clock_mhz`` (blank if unknown).
     """
+    rounds = validation.positive_integer("rounds", rounds)
+    if not isinstance(command, str):
+        raise TypeError(f"command must be a str, got {command!r}")
     device = torch.device(device)
     cuda = device.type == "cuda"
     clock = gpu_clock_mhz(device) if cuda else cpu_clock_mhz()

@@ -24,6 +24,8 @@ from typing import Protocol
 
 import torch
 
+from onebyone import validation
+
 
 class Event(Protocol):
     """A point in a stream: ``record()`` it, then ask another event for the time between."""
@@ -87,7 +89,10 @@ def time_with_events(
     after each group, until ``min_run_time`` seconds of calls (and ``min_calls`` calls) are
     timed, or ``max_calls`` calls. The flush lies outside the events, so it is never timed.
     """
-    if min_calls < 1 or max_calls < min_calls or calls_between_waits < 1:
+    min_run_time = validation.positive_number("min_run_time", min_run_time)
+    min_calls, max_calls, calls_between_waits = validation.check_positive_integers(
+        min_calls=min_calls, max_calls=max_calls, calls_between_waits=calls_between_waits)
+    if max_calls < min_calls:
         raise ValueError("need 1 <= min_calls <= max_calls and calls_between_waits >= 1")
     times: list[float] = []
     while len(times) < max_calls and (len(times) < min_calls or sum(times) < min_run_time):

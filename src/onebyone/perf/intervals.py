@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from onebyone import validation
+
 Rounds = Sequence[Sequence[float]]
 """A measurement's per-call block times in seconds, one sequence per round."""
 
@@ -141,6 +143,7 @@ def ratio_interval(
         ValueError: fewer than two rounds (one round says nothing about the next), unequal
             numbers of rounds, or bad times.
     """
+    confidence = validation.real_number("confidence", confidence)
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must lie strictly between 0 and 1, got {confidence}")
     ratios = per_round_ratios(numerator, denominator)

@@ -29,7 +29,7 @@ from collections.abc import Iterator
 
 import torch
 
-from onebyone.machine import has_native_cpu_bfloat16
+from onebyone.perf.machine import has_native_cpu_bfloat16
 
 PRECISIONS: tuple[str, ...] = ("float32", "tf32", "bfloat16")
 
@@ -47,6 +47,12 @@ def precision_dtype(precision: str) -> torch.dtype:
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; expected one of {PRECISIONS}")
     return torch.bfloat16 if precision == "bfloat16" else torch.float32
+
+
+def element_bytes(precision: str) -> int:
+    """Bytes per stored number in ``precision``: 4 for float32 and TF32 (TF32 is float32 in
+    memory, only the arithmetic is narrower), 2 for bfloat16."""
+    return torch.finfo(precision_dtype(precision)).bits // 8
 
 
 def skip_reason(precision: str, device: torch.device | str) -> str:

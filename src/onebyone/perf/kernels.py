@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterator
 import torch
 from torch.profiler import ProfilerActivity, profile
 
+from onebyone import validation
+
 SHARE = 0.1
 """A kernel is named when it takes at least this share of the profiled time (10 %)."""
 
@@ -97,8 +99,8 @@ def top_kernels(
         Names such as ``("aten::mkldnn_convolution",)`` on a CPU or the CUDA kernel names on a
         GPU; ``()`` when nothing took measurable time.
     """
-    if calls < 1 or most < 1:
-        raise ValueError(f"calls and most must be >= 1, got {calls} and {most}")
+    calls, most = validation.check_positive_integers(calls=calls, most=most)
+    validation.tensor("x", x)
     cuda = x.device.type == "cuda"
     activities = [ProfilerActivity.CPU, *([ProfilerActivity.CUDA] if cuda else [])]
     with torch.inference_mode():

@@ -2,13 +2,16 @@
 
 Why: by multiply-accumulates the depthwise half is almost free; by the clock it need not be.
 :func:`measure_parts` times both halves of one layer with the book's harness
-(:func:`onebyone.timing.time_callable`) in interleaved rounds, on the CPU and one thread, and
-names the kernel that ran each (:func:`onebyone.kernels.top_kernels`). Chapter 6 quotes a
+(:func:`onebyone.perf.timing.time_callable`) in interleaved rounds, on the CPU and one thread, and
+names the kernel that ran each (:func:`onebyone.perf.kernels.top_kernels`). Chapter 6 quotes a
 recorded file, written by this module's command, so its sentences do not change from build to
 build; it also runs :func:`measure_parts` again on the reader's machine. The command is::
 
-    python -m onebyone.separable_timing --out benchmarks/results/separable_cpu.csv \
+    python -m onebyone.perf.separable_timing --out benchmarks/results/separable_cpu.csv \
         --rounds 5 --min-run-time 0.3
+
+(The recorded file names it ``python -m onebyone.separable_timing``: it was made before this
+module moved into :mod:`onebyone.perf`; the code and options are the same.)
 
 The allocator matters more than the kernel here. Each call allocates its 800 kB output, and glibc's
 ``malloc`` serves a block that large with a fresh ``mmap`` (its default threshold is 128 kiB, and it
@@ -35,10 +38,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from onebyone.intervals import Interval, ratio_interval
-from onebyone.kernels import convolution_kernel, top_kernels
-from onebyone.roofline import measure_copy_bandwidth
-from onebyone.timing import format_rounds, merge_timings, parse_rounds, time_callable
+from onebyone import validation
+from onebyone.perf.intervals import Interval, ratio_interval
+from onebyone.perf.kernels import convolution_kernel, top_kernels
+from onebyone.perf.peak import measure_copy_bandwidth
+from onebyone.perf.timing import format_rounds, merge_timings, parse_rounds, time_callable
 
 LAYER_INPUT = (1, 256, 28, 28)
 """MobileNet's separable layer at 28 x 28 with 256 channels in and out: N x C x H x W."""
@@ -116,7 +120,7 @@ def depthwise_time_share(depthwise_rounds, pointwise_rounds, **options) -> Inter
     """The depthwise part's share of the layer's time, ``d / (d + p)``, with its interval.
 
     Why: the share is ``1 / (1 + p/d)``, a decreasing function of the ratio of the medians, so the
-    interval of ``p/d`` over paired rounds (:func:`onebyone.intervals.ratio_interval`: one
+    interval of ``p/d`` over paired rounds (:func:`onebyone.perf.intervals.ratio_interval`: one
     ratio per interleaved round) maps onto an interval of the share. Arguments: block times in
     seconds per call, by round; ``options`` go to ``ratio_interval``.
     """
@@ -127,8 +131,7 @@ def depthwise_time_share(depthwise_rounds, pointwise_rounds, **options) -> Inter
 
 def layer_parts(channels: int = 256) -> dict[str, nn.Conv2d]:
     """The depthwise 3x3 and the pointwise 1x1 convolution of a separable layer (no biases)."""
-    if channels < 1:
-        raise ValueError(f"channels must be positive, got {channels}")
+    channels = validation.positive_integer("channels", channels)
     return {
         "depthwise": nn.Conv2d(channels, channels, 3, padding=1, groups=channels, bias=False),
         "pointwise": nn.Conv2d(channels, channels, 1, bias=False),
@@ -137,7 +140,7 @@ def layer_parts(channels: int = 256) -> dict[str, nn.Conv2d]:
 
 def part_flops(input_shape: Sequence[int] = LAYER_INPUT) -> dict[str, int]:
     """FLOPs of each part on ``input_shape`` (``N x C x H x W``, stride 1, ``C`` to ``C``)."""
-    batch, channels, height, width = input_shape
+    batch, channels, height, width = validation.shape("input_shape", input_shape, dims=4)
     pixels = batch * height * width
     return {"depthwise": 2 * pixels * channels * 9, "pointwise": 2 * pixels * channels**2}
 
@@ -162,7 +165,7 @@ def measure_parts(input_shape: Sequence[int] = LAYER_INPUT, rounds: int = 3,
 
     Returns:
         One row per part (the keys of :data:`FIELDS`); ``rounds`` holds the per-call block
-        times of every round, as :func:`onebyone.timing.format_rounds` writes them.
+        times of every round, as :func:`onebyone.perf.timing.format_rounds` writes them.
     """
     if rounds < 1 or min_run_time <= 0:
         raise ValueError(f"rounds must be >= 1 and min_run_time > 0, got {rounds}, {min_run_time}")
@@ -246,7 +249,7 @@ def read_parts(path: str | Path) -> dict[str, dict[str, object]]:
 
 def main(argv: Sequence[str] | None = None) -> Path:
     """Measure both parts and write them to ``--out`` (a CSV file), replacing it."""
-    parser = argparse.ArgumentParser(prog="python -m onebyone.separable_timing",
+    parser = argparse.ArgumentParser(prog="python -m onebyone.perf.separable_timing",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--rounds", type=int, default=5)
@@ -254,7 +257,7 @@ def main(argv: Sequence[str] | None = None) -> Path:
     arguments = parser.parse_args(argv)
     if not arguments.out.parent.is_dir():
         parser.error(f"--out: no folder {arguments.out.parent}")
-    command = "python -m onebyone.separable_timing " + " ".join(
+    command = "python -m onebyone.perf.separable_timing " + " ".join(
         argv if argv is not None else sys.argv[1:])
     rows = measure_parts(rounds=arguments.rounds, min_run_time=arguments.min_run_time,
                          command=command, bandwidth=True)

@@ -1,7 +1,8 @@
-"""Figures shared by several chapters, and the one style every figure of the book is drawn in.
+"""The one style and the one layout rule every figure of the book is drawn with.
 
-Why: a chapter should show a real plot without carrying plotting code; each function here
-returns a ``matplotlib.figure.Figure`` and changes no global matplotlib state.
+Why: a chapter should show a real plot without carrying plotting code; each figure function of
+:mod:`onebyone.plotting` returns a ``matplotlib.figure.Figure`` and changes no global
+matplotlib state.
 
 The style exists because the web book is read on phones too: a figure is scaled to the width of
 the text column, 358 pixels on a phone 390 pixels wide, so a 10-inch figure with 10-point labels
@@ -13,13 +14,14 @@ showed them about 5 pixels high. Every plotting function of the package is decor
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import ParamSpec
 
 import matplotlib
-import torch
 from matplotlib.figure import Figure
 from matplotlib.text import Text
+
+from onebyone import validation
 
 FIGURE_WIDTH_INCHES = 6.4  # the widest a figure is drawn; wider ones are scaled down to this
 PHONE_COLUMN_PIXELS = 358  # the text column on a phone 390 CSS pixels wide
@@ -45,20 +47,26 @@ def book_style(draw: Callable[P, Figure]) -> Callable[P, Figure]:
     Why: font sizes are read from matplotlib's settings when each label is made, so the style
     must be in force while the function draws; it is, inside this decorator, and only there.
     A figure wider than :data:`FIGURE_WIDTH_INCHES` is scaled down to it (its text keeps its
-    size in points, so it grows relative to the plot), and laid out with matplotlib's
-    constrained layout if it had no layout, so that labels do not overlap.
+    size in points, so it grows relative to the plot).
+
+    The layout rule: every figure is laid out here, with matplotlib's constrained layout, so
+    that labels do not overlap and a figure looks the same whichever chapter draws it. The
+    drawing function chooses no layout of its own (no ``layout=``, no ``tight_layout``); one
+    that does raises ``ValueError``.
     """
 
     @functools.wraps(draw)
     def drawn(*args: P.args, **kwargs: P.kwargs) -> Figure:
         with matplotlib.rc_context(STYLE):
             figure = draw(*args, **kwargs)
+            if figure.get_layout_engine() is not None:
+                raise ValueError(f"{draw.__qualname__} chose a layout; book_style lays figures "
+                                 "out (constrained layout)")
             width, height = figure.get_size_inches()
             if width > FIGURE_WIDTH_INCHES:
                 scale = FIGURE_WIDTH_INCHES / width
                 figure.set_size_inches(FIGURE_WIDTH_INCHES, height * max(scale, 0.75))
-            if figure.get_layout_engine() is None:
-                figure.set_layout_engine("constrained")
+            figure.set_layout_engine("constrained")
         return figure
 
     return drawn
@@ -69,7 +77,14 @@ def smallest_text_pixels(figure: Figure, column_pixels: float = PHONE_COLUMN_PIX
 
     A figure ``w`` inches wide is shown at ``column_pixels / w`` pixels per inch, and a font of
     ``s`` points is ``s / 72`` inches high. Figures narrower than the column are not enlarged.
+
+    Raises:
+        TypeError: ``figure`` is not a matplotlib ``Figure``; ``column_pixels`` not a number.
+        ValueError: ``column_pixels`` not positive, or a figure without visible text.
     """
+    if not isinstance(figure, Figure):
+        raise TypeError(f"figure must be a matplotlib Figure, got {type(figure).__name__}")
+    column_pixels = validation.positive_number("column_pixels", column_pixels)
     width_inches = figure.get_size_inches()[0]
     pixels_per_inch = min(column_pixels / width_inches, figure.dpi)
     sizes = [
@@ -80,49 +95,3 @@ def smallest_text_pixels(figure: Figure, column_pixels: float = PHONE_COLUMN_PIX
     if not sizes:
         raise ValueError("the figure has no text")
     return min(sizes) / 72 * pixels_per_inch
-
-
-@book_style
-def show_channels(
-    rows: Sequence[torch.Tensor],
-    row_titles: Sequence[str],
-    channel_names: Sequence[Sequence[str]] | None = None,
-    cell_inches: float = 1.6,
-) -> Figure:
-    """Draw the channels of one or more ``C x H x W`` tensors as grey-scale images, a row each.
-
-    Why: seeing that each output channel of a 1x1 convolution is a per-pixel mix of the input
-    channels, at the same resolution, makes the definition concrete.
-
-    Args:
-        rows: tensors of shape ``C x H x W`` (one per row; rows may have different ``C``).
-        row_titles: a title for each row, shown on its left.
-        channel_names: optional titles for each channel of each row.
-        cell_inches: width and height of one small image, in inches.
-
-    Returns:
-        The figure (not shown; a notebook displays it when it is a cell's value).
-    """
-    if len(rows) != len(row_titles):
-        raise ValueError(f"{len(rows)} rows but {len(row_titles)} row titles")
-    for tensor in rows:
-        if tensor.dim() != 3:
-            raise ValueError(f"each row must be C x H x W, got shape {tuple(tensor.shape)}")
-    columns = max(tensor.shape[0] for tensor in rows)
-    size = (cell_inches * columns + 1.2, cell_inches * len(rows))  # inches
-    figure = Figure(figsize=size, layout="constrained")
-    axes = figure.subplots(len(rows), columns, squeeze=False)
-    for row, (tensor, title) in enumerate(zip(rows, row_titles, strict=True)):
-        images = tensor.detach().float().cpu()
-        for column in range(columns):
-            ax = axes[row][column]
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if column >= images.shape[0]:
-                ax.set_axis_off()
-                continue
-            ax.imshow(images[column].numpy(), cmap="gray")
-            if channel_names is not None:
-                ax.set_title(channel_names[row][column], fontsize=STYLE["xtick.labelsize"])
-        axes[row][0].set_ylabel(title)
-    return figure
