@@ -92,7 +92,7 @@ lock: $(STAMP)
 # "forkserver"` makes every worker a fork of a fork server that has only imported the tests, and
 # one thread per process (OMP/MKL below) leaves no thread pool to inherit. One worker at a time:
 # the tests share two cores with whatever else runs. MUTANTS selects mutants by name, e.g.
-#   make mutation MUTANTS='onebyone.timing.*'
+#   make mutation MUTANTS='onebyone.perf.timing.*'
 MUTANTS ?=
 mutation: $(STAMP)
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/mutmut run --max-children 1 $(MUTANTS)
