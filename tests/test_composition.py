@@ -151,3 +151,14 @@ def test_collapse_errors_name_the_layer():
     with pytest.raises(ValueError, match=r"^channel mismatch: the first layer outputs 4 channels "
                                          r"but the second expects 5$"):
         collapse_pointwise_stack([pointwise(3, 4), pointwise(5, 2)])
+
+
+def test_errors_name_the_argument():
+    with pytest.raises(ValueError, match=r"^first is not a plain 1x1 convolution"):
+        compose_pointwise(nn.Conv2d(3, 4, 3), pointwise(4, 2))
+    with pytest.raises(ValueError, match=r"^second is not a plain 1x1 convolution"):
+        compose_pointwise(pointwise(3, 4), nn.Conv2d(4, 2, 3))
+    with pytest.raises(ValueError, match=r"^layers\[0\] is not a plain 1x1 convolution"):
+        collapse_pointwise_stack([nn.Conv2d(3, 4, 3)])
+    with pytest.raises(TypeError, match=r"^layers must be a list"):
+        collapse_pointwise_stack(5)
