@@ -13,7 +13,8 @@ STAMP := $(VENV)/.installed
 export PATH := $(BIN):$(PATH)
 export PYTHONHASHSEED := 0
 
-.PHONY: book test lint notebooks check-notebooks colab pytest browser clean lock assignments
+.PHONY: book test lint notebooks check-notebooks colab pytest browser clean lock assignments \
+	mutation
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,10 +22,21 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps --editable .
 	touch $(STAMP)
 
+# Jupyter Book's execution cache re-runs a page only when its code cells change, not when the
+# package or the recorded data it reads do. tools/book_cache.py keys the cache on those too: it
+# clears _build/.jupyter_cache whenever the digest of src/onebyone/, book/data/ and
+# requirements.txt differs from the one recorded for the cache, so a local build never shows
+# numbers computed by an older package.
 book: $(STAMP)
+	$(BIN)/python tools/book_cache.py
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
-test: $(STAMP) browser lint check-notebooks book pytest
+# Safe with `make -j`: the quick checks (lint, the twins in sync, the browser) run first, in
+# parallel; then the book is built; then pytest runs, which checks the built book. The last two
+# are steps of this recipe, not prerequisites, so no -j can start pytest before the build ends.
+test: $(STAMP) browser lint check-notebooks
+	$(MAKE) --no-print-directory book
+	$(MAKE) --no-print-directory pytest
 
 # The browser tests (tests/test_browser.py) drive Debian's `chromium` with Playwright, which never
 # downloads a browser of its own. Install the package when it is missing (CI runs as root); when
@@ -67,10 +79,25 @@ colab: $(STAMP)
 	$(BIN)/python -m pytest tests/test_colab.py -p no:cacheprovider
 
 # Re-pin requirements.txt from the current environment (see the comment at its top).
+# requirements.txt is the one place that pins torch: its torch line is kept as it is written.
 lock: $(STAMP)
-	{ sed -n '1,3p' requirements.txt; echo 'torch==2.13.0'; \
+	{ sed -n '1,3p' requirements.txt; grep '^torch==' requirements.txt; \
 	  $(BIN)/python -m pip freeze --exclude-editable | grep -v '^torch=='; } > requirements.lock.tmp
 	mv requirements.lock.tmp requirements.txt
 
+# Mutation testing with mutmut (configured in pyproject.toml's [tool.mutmut]); slow, so not part
+# of `make test`. The result and the equivalent mutants are in mutation/. Process isolation:
+# mutmut's default forks each mutant's worker from a process that has run the whole test suite,
+# and a fork of a process whose torch thread pools have run deadlocks. `process_isolation =
+# "forkserver"` makes every worker a fork of a fork server that has only imported the tests, and
+# one thread per process (OMP/MKL below) leaves no thread pool to inherit. One worker at a time:
+# the tests share two cores with whatever else runs. MUTANTS selects mutants by name, e.g.
+#   make mutation MUTANTS='onebyone.perf.timing.*'
+MUTANTS ?=
+mutation: $(STAMP)
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/mutmut run --max-children 1 $(MUTANTS)
+	$(BIN)/python tools/mutation_report.py --record --command "\`make mutation MUTANTS='$(MUTANTS)'\`"
+
 clean:
 	rm -rf _build  # the book, its execution cache and the browser tests' screenshots
+	rm -rf mutants  # mutmut's mutated copy and its results

@@ -216,6 +216,7 @@ def test_nbval_compares_the_outputs_of_checked_cells(notebooks_tool, tmp_path):
 
 def _declared_distributions(root) -> set[str]:
     import tomllib
+
     from packaging.requirements import Requirement
 
     project = tomllib.loads((root / "pyproject.toml").read_text())["project"]

@@ -22,8 +22,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# What Colab already has, from the pinned set. torch must stay pinned exactly (see the README).
-COLAB_BASE = ["torch==2.13.0", "numpy", "ipykernel", "nbclient"]
+# What Colab already has, from the pinned set. torch must stay pinned exactly (see the README);
+# requirements.txt is the one place that pins it.
+TORCH_PIN = next(line for line in (ROOT / "requirements.txt").read_text().splitlines()
+                 if line.startswith("torch=="))
+COLAB_BASE = [TORCH_PIN, "numpy", "ipykernel", "nbclient"]
 # The chapter run end to end: the first, which imports most of the package and plots.
 CHAPTER = "01_pointwise"
 DOCUMENTATION_TOOLING = ("sphinx", "docutils", "myst-", "jupyter-book", "jupytext", "pybtex")
@@ -153,7 +156,7 @@ def test_a_twin_runs_end_to_end_as_on_colab(colab, notebooks_tool):
     assert facts["cwd"] == str(checkout / "notebooks")  # relative paths work as locally
     assert facts["commit"] == twin.metadata["onebyone"]["commit"]  # the pinned commit
     assert facts["package"].startswith(str(colab["home"] / "venv"))  # installed, not this repo's
-    assert facts["torch"].startswith("2.13.0")  # Colab's torch is kept
+    assert facts["torch"].startswith(TORCH_PIN.removeprefix("torch=="))  # Colab's torch is kept
     assert facts["myst_nb"] is False and facts["glued"] > 0  # glue recorded without MyST-NB
 
 

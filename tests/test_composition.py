@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 from hypothesis import given, settings
@@ -40,8 +42,9 @@ def test_weight_and_bias_are_the_matrix_formulas():
     w1, w2 = first.weight[:, :, 0, 0], second.weight[:, :, 0, 0]  # C_mid x C_in, C_out x C_mid
     expected_weight = torch.einsum("om,mi->oi", w2, w1)
     expected_bias = torch.einsum("om,m->o", w2, first.bias) + second.bias
-    torch.testing.assert_close(composed.weight[:, :, 0, 0], expected_weight)
-    torch.testing.assert_close(composed.bias, expected_bias)
+    # float64 to the last few bits: a step through float32 would be off by about 1e-8
+    torch.testing.assert_close(composed.weight[:, :, 0, 0], expected_weight, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(composed.bias, expected_bias, rtol=1e-12, atol=1e-12)
 
 
 def test_composition_keeps_dtype_and_leaves_the_inputs_alone():
@@ -62,6 +65,9 @@ def test_a_whole_stack_collapses_and_a_single_layer_is_copied():
     single = collapse_pointwise_stack([stack[0]])
     assert single is not stack[0]
     torch.testing.assert_close(single(x), stack[0](x))
+    with torch.no_grad():
+        single.weight.add_(1.0)  # a copy of the weights too: the stack is left as it was
+    assert not torch.equal(single.weight, stack[0].weight)
 
 
 def test_relu_in_between_is_refused_and_really_does_not_collapse():
@@ -92,3 +98,67 @@ def test_bad_inputs():
         compose_pointwise(nn.Linear(3, 4), pointwise(4, 2))
     with pytest.raises(ValueError, match="empty"):
         collapse_pointwise_stack([])
+
+
+def test_mixed_dtypes_compose_in_the_first_layers_dtype():
+    torch.manual_seed(0)
+    first = pointwise(3, 4)  # float64
+    second = nn.Conv2d(4, 2, 1)  # float32
+    composed = compose_pointwise(first, second)
+    assert composed.weight.dtype == composed.bias.dtype == torch.float64
+    x = torch.randn(2, 3, 4, 5, dtype=torch.float64)
+    second_in_float64 = copy.deepcopy(second).double()
+    expected = second_in_float64(first(x))  # 2 x 2 x 4 x 5
+    torch.testing.assert_close(composed(x), expected)
+    w2 = second_in_float64.weight[:, :, 0, 0]
+    torch.testing.assert_close(composed.bias, w2 @ first.bias + second_in_float64.bias,
+                               rtol=1e-12, atol=1e-12)
+    no_first_bias = compose_pointwise(pointwise(3, 4, bias=False), second)
+    assert no_first_bias.bias.dtype == torch.float64
+    torch.testing.assert_close(no_first_bias.bias, second.bias.double())
+
+
+def test_composition_stays_on_the_layers_device():
+    first = nn.Conv2d(3, 4, 1, device="meta")
+    second = nn.Conv2d(4, 2, 1, device="meta", dtype=torch.float16)
+    composed = compose_pointwise(first, second)
+    assert composed.weight.is_meta and composed.bias.is_meta
+    assert composed.weight.shape == (2, 3, 1, 1) and composed.bias.shape == (2,)
+    assert composed.weight.dtype == composed.bias.dtype == torch.float32
+    assert collapse_pointwise_stack([first, second, nn.Conv2d(2, 5, 1, device="meta")]
+                                    ).weight.shape == (5, 3, 1, 1)
+
+
+def test_a_bias_only_in_one_layer_is_carried_through():
+    torch.manual_seed(0)
+    first, second = pointwise(3, 4, bias=True), pointwise(4, 2, bias=False)
+    composed = compose_pointwise(first, second)
+    torch.testing.assert_close(composed.bias, second.weight[:, :, 0, 0] @ first.bias)
+    first, second = pointwise(3, 4, bias=False), pointwise(4, 2, bias=True)
+    torch.testing.assert_close(compose_pointwise(first, second).bias, second.bias)
+    assert compose_pointwise(pointwise(3, 4, False), pointwise(4, 2, False)).bias is None
+
+
+def test_collapse_errors_name_the_layer():
+    with pytest.raises(TypeError, match=r"^layer 1 is a ReLU, not an nn\.Conv2d: a stack with a "
+                                        r"non-linearity between its 1x1 convolutions does not "
+                                        r"collapse to one$"):
+        collapse_pointwise_stack([pointwise(3, 4), nn.ReLU(), pointwise(4, 2)])
+    with pytest.raises(ValueError, match=r"^the stack is empty: give at least one 1x1"):
+        collapse_pointwise_stack(nn.Sequential())
+    with pytest.raises(ValueError, match=r"kernel_size is \(3, 3\)"):  # a stack of one, checked
+        collapse_pointwise_stack([nn.Conv2d(3, 4, 3)])
+    with pytest.raises(ValueError, match=r"^channel mismatch: the first layer outputs 4 channels "
+                                         r"but the second expects 5$"):
+        collapse_pointwise_stack([pointwise(3, 4), pointwise(5, 2)])
+
+
+def test_errors_name_the_argument():
+    with pytest.raises(ValueError, match=r"^first is not a plain 1x1 convolution"):
+        compose_pointwise(nn.Conv2d(3, 4, 3), pointwise(4, 2))
+    with pytest.raises(ValueError, match=r"^second is not a plain 1x1 convolution"):
+        compose_pointwise(pointwise(3, 4), nn.Conv2d(4, 2, 3))
+    with pytest.raises(ValueError, match=r"^layers\[0\] is not a plain 1x1 convolution"):
+        collapse_pointwise_stack([nn.Conv2d(3, 4, 3)])
+    with pytest.raises(TypeError, match=r"^layers must be a list"):
+        collapse_pointwise_stack(5)

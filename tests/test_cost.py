@@ -76,6 +76,12 @@ def test_parameters_by_hand():
     # depthwise 3 x 3 on 32 channels: one 3 x 3 filter per channel
     assert conv2d_parameters(32, 32, 3, groups=32, bias=False) == 32 * 9
     assert conv2d_parameters(8, 4, (1, 3), groups=2) == 4 * (8 // 2) * 3 + 4
+    # a count is an int, also when groups divide the channels
+    assert all(type(count) is int for count in (conv2d_parameters(8, 4, 3, groups=2),
+                                                conv2d_output_size(9, 3, stride=2)[0],
+                                                conv2d_macs(8, 4, 3, 5, groups=2)))
+    model = nn.Sequential(nn.Conv2d(4, 2, 1, groups=2), nn.Flatten(), nn.Linear(18, 3))
+    assert all(type(cost.macs) is int for cost in count_model(model, (2, 4, 3, 3)))
 
 
 def test_macs_by_hand_classic_bottleneck():

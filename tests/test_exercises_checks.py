@@ -57,16 +57,74 @@ def test_expect_close():
     expect_close(torch.tensor(2.0), 2.0, "ratio")
     with pytest.raises(ExerciseFailed, match=r"ratio is 1\.1"):
         expect_close(1.1, 1.0, "ratio")
-    with pytest.raises(ExerciseFailed, match="should be a number"):
+    with pytest.raises(ExerciseFailed, match="ratio should be a number, got str"):
         expect_close("1.0", 1.0, "ratio")
 
 
 def test_expect_tensor_close():
     expected = torch.arange(6.0).reshape(2, 3)
     expect_tensor_close(expected.clone(), expected, "y")
-    with pytest.raises(ExerciseFailed, match=r"should be a torch\.Tensor"):
+    with pytest.raises(ExerciseFailed, match=r"y should be a torch\.Tensor, got list"):
         expect_tensor_close([1, 2], expected, "y")
     with pytest.raises(ExerciseFailed, match=r"shape \(3, 2\), expected \(2, 3\)"):
         expect_tensor_close(expected.T, expected, "y")
-    with pytest.raises(ExerciseFailed, match="largest difference 1"):
+    with pytest.raises(ExerciseFailed, match=r"wrong values \(largest difference 1\)"):
         expect_tensor_close(expected + 1, expected, "y")
+    with pytest.raises(ExerciseFailed, match=r"largest difference 0\.5\)"):
+        expect_tensor_close(expected - torch.tensor([0.0, 0.5, 0.25]), expected, "y")
+
+
+def test_expect_close_default_tolerance_is_one_part_in_a_million():
+    expect_close(1e6 + 0.9, 1e6, "count")  # 0.9e-6 relative
+    with pytest.raises(ExerciseFailed, match=r"relative tolerance 1e-06\)"):
+        expect_close(1e6 + 1.1, 1e6, "count")  # 1.1e-6 relative
+    expect_close(1.09, 1.0, "ratio", rel_tol=0.1)
+    with pytest.raises(ExerciseFailed, match=r"relative tolerance 0\.1\)"):
+        expect_close(1.12, 1.0, "ratio", rel_tol=0.1)  # 0.12 > 0.1 x 1.12
+
+
+def test_expect_tensor_close_default_tolerances():
+    """``|value - expected| <= atol + rtol |expected|`` with rtol 1e-5 and atol 1e-6."""
+    large = torch.full((3,), 1000.0, dtype=torch.float64)  # the relative term: 1e-2
+    expect_tensor_close(large + 0.009, large, "y")
+    with pytest.raises(ExerciseFailed, match="wrong values"):
+        expect_tensor_close(large + 0.011, large, "y")
+    zero = torch.zeros(3, dtype=torch.float64)  # the absolute term alone: 1e-6
+    expect_tensor_close(zero + 0.9e-6, zero, "y")
+    with pytest.raises(ExerciseFailed, match="wrong values"):
+        expect_tensor_close(zero + 1.1e-6, zero, "y")
+    # tolerances passed by name are the ones used
+    expect_tensor_close(large + 9.0, large, "y", rtol=1e-2)
+    with pytest.raises(ExerciseFailed, match="wrong values"):
+        expect_tensor_close(large + 11.0, large, "y", rtol=1e-2)
+    expect_tensor_close(zero + 0.09, zero, "y", atol=0.1)
+    with pytest.raises(ExerciseFailed, match="wrong values"):
+        expect_tensor_close(zero + 0.11, zero, "y", atol=0.1)
+
+
+def test_a_tensor_in_another_dtype_gets_a_hint_naming_both_dtypes():
+    expected = torch.arange(6.0).reshape(2, 3)  # float32
+    hint = r"y has dtype torch\.float64, expected torch\.float32"
+    with pytest.raises(ExerciseFailed, match=hint):
+        expect_tensor_close(expected.double(), expected, "y")
+    with pytest.raises(ExerciseFailed, match=r"dtype torch\.int64, expected torch\.float32"):
+        expect_tensor_close(expected.long(), expected, "y")
+    with pytest.raises(ExerciseFailed, match=r"dtype torch\.float32, expected torch\.float64"):
+        expect_tensor_close(expected, expected.double(), "y")
+
+
+def test_a_meta_tensor_has_no_values_and_is_refused():
+    expected = torch.zeros(2, 3)
+    with pytest.raises(ExerciseFailed, match="y is on the meta device"):
+        expect_tensor_close(torch.zeros(2, 3, device="meta"), expected, "y")
+    with pytest.raises(ExerciseFailed, match=r"y has shape \(3, 2\)"):  # shape comes first
+        expect_tensor_close(torch.zeros(3, 2, device="meta"), expected, "y")
+
+
+def test_empty_tensors_and_tensors_needing_grad():
+    empty = torch.zeros(0, 3)
+    expect_tensor_close(torch.zeros(0, 3), empty, "y")
+    with pytest.raises(ExerciseFailed, match=r"shape \(3, 0\), expected \(0, 3\)"):
+        expect_tensor_close(torch.zeros(3, 0), empty, "y")
+    weight = torch.ones(2, requires_grad=True)
+    expect_tensor_close(weight * 1, torch.ones(2), "y")  # detached, no autograd error

@@ -30,7 +30,7 @@ STAGES = (
 ).split()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture  # per test: mutmut maps each test to the functions it calls
 def recount():
     return {row.stage: row for row in recount_table1()}
 
@@ -203,3 +203,40 @@ def test_format_table1_never_prints_minus_zero(recount):
     )
     assert recount["inception4e"].ops_difference_percent < 0  # 169.996 M against 170 M
     assert line_4e.split()[-1] == "+0.0"
+
+
+def test_recount_counts_the_model_it_is_given():
+    model = GoogLeNet(num_classes=10)
+    rows = {row.stage: row for row in recount_table1(model)}
+    assert (rows["fc"].weights, rows["fc"].biases, rows["fc"].macs) == (1024 * 10, 10, 1024 * 10)
+    assert rows["conv2"].weights == 64 * 64 + 64 * 192 * 9  # the rest as published
+    assert (rows["maxpool1"].weights, rows["maxpool1"].biases) == (0, 0)  # no layer: zeros
+    model.fc = torch.nn.Linear(1024, 10, bias=False)
+    assert next(row for row in recount_table1(model) if row.stage == "fc").biases == 0
+
+
+def test_format_table1_leaves_unpublished_cells_blank():
+    lines = format_table1([_recount_row(2048)]).splitlines()  # 2 K weights, 0.2 M MACs
+    assert lines[1] == "-" * len(lines[0])
+    assert lines[2].split() == ["x", "2.0", "0.2"]
+
+
+def test_default_tolerance_is_one_percent_inclusive():
+    from onebyone.table1 import _close
+
+    assert _close(101.0, 100.0, 1.0) and _close(99.0, 100.0, 1.0)  # exactly 1 %: agrees
+    assert not _close(101.5, 100.0, 1.0)
+    weights = 10 * 1024  # published 10.15 K is 1.5 % off; ops 1.024 M agree with the recount
+    assert diagnose(_inception_row(10.15, 1.024), _recount_row(weights)) == PARAMS_OFF
+    assert diagnose(_inception_row(10.05, 1.024), _recount_row(weights)) == AGREES
+
+
+def test_percent_differences_and_total_of_made_up_rows():
+    row = RecountRow("a", 2048, 2, 3_000_000, published_params_k=1.0, published_ops_m=None)
+    assert row.params_difference_percent == 100.0  # 2 K counted, 1 K published
+    assert row.ops_difference_percent is None
+    assert RecountRow("b", 1, 0, 0, 0.0, 0.0).params_difference_percent is None  # no divide by 0
+    other = RecountRow("b", 1024, 3, 1_000_000, published_params_k=None, published_ops_m=5.0)
+    assert total([row, other]) == RecountRow("total", 3072, 5, 4_000_000, 1.0, 5.0)
+    with pytest.raises(ValueError, match=r"^cannot total an empty table$"):
+        total([])

@@ -9,6 +9,8 @@ clock's own log. Real-clock tests only check types and sanity.
 from __future__ import annotations
 
 import itertools
+import re
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -18,10 +20,12 @@ from hypothesis import strategies as st
 from torch import nn
 
 from onebyone.perf.gpu_timing import time_with_events
+from onebyone.perf.machine import cpu_model
 from onebyone.perf.precision import tf32_allowed, tf32_is_allowed
 from onebyone.perf.timing import (
     NOISE_THRESHOLD,
     Timing,
+    _version_or_blank,
     describe_device,
     format_rounds,
     make_input,
@@ -161,11 +165,12 @@ def test_timing_runs_without_autograd():
 
 
 def test_a_module_is_moved_to_the_dtype_and_memory_format_and_put_in_eval_mode():
-    conv = nn.Conv2d(3, 4, 1).train()
+    conv = nn.Conv2d(3, 4, 3).train()  # a 3x3 weight: channels-last differs from contiguous
     timing = time_callable(conv, (1, 3, 4, 4), dtype=torch.float64,
                            memory_format=torch.channels_last, min_run_time=1e-3)
     assert conv.weight.dtype == torch.float64 and not conv.training
     assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    assert not conv.weight.is_contiguous()
     assert (timing.dtype, timing.memory_format) == ("float64", "channels_last")
 
 
@@ -217,7 +222,7 @@ def test_tf32_switch_is_restored():
 @pytest.mark.parametrize(
     ("arguments", "error", "match"),
     [
-        ({"fn": 3}, TypeError, "module or a function"),
+        ({"fn": 3}, TypeError, "^fn must be a module or a function, got int$"),
         ({"min_run_time": 0}, ValueError, "min_run_time must be a positive, finite"),
         ({"min_run_time": float("nan")}, ValueError, "min_run_time must be a positive, finite"),
         ({"min_run_time": float("inf")}, ValueError, "min_run_time must be a positive, finite"),
@@ -332,3 +337,317 @@ def test_on_cuda_the_default_is_events_with_a_flushed_l2_and_graphs_replay():
     graph = time_callable(conv, (8, 16, 28, 28), device="cuda", min_run_time=0.05,
                           cuda_graph=True)
     assert graph.timer == "cuda_graph" and graph.median_s > 0
+
+
+# --- The record of a timing: every metadata field checked against its source ----------------
+
+
+def test_record_fields_come_from_their_sources():
+    timing, _ = fake_timing([1e-3], label="fake", dtype=torch.float64)
+    assert timing.device == "cpu" and timing.label == "fake" and timing.dtype == "float64"
+    assert timing.device_name == describe_device("cpu") == cpu_model()
+    assert timing.torch_version == torch.__version__
+    assert timing.cuda_version == _version_or_blank(torch.version.cuda)
+    assert timing.cudnn_version == _version_or_blank(torch.backends.cudnn.version())
+    assert timing.memory_format == "contiguous" and timing.input_shape == (2, 3)
+    assert timing.num_threads == torch.get_num_threads()  # the user's setting by default
+    assert timing.blocks == len(timing.times_s) and timing.round_blocks == ()
+    assert timing.runs == timing.blocks * timing.calls_per_block
+    assert timing.timer == "blocked_autorange" and timing.l2_flush is False
+    assert fake_timing([1e-3])[0].label == ""
+
+
+def test_versions_are_blank_when_absent_and_text_otherwise():
+    assert _version_or_blank(None) == ""
+    assert _version_or_blank(90100) == "90100" and _version_or_blank("12.8") == "12.8"
+
+
+@pytest.mark.parametrize("allowed", [False, True])
+def test_record_takes_the_float32_settings_in_force(allowed):
+    with tf32_allowed(allowed):
+        timing, _ = fake_timing([1e-3], min_run_time=0.01)
+    mode = "tf32" if allowed else "ieee"
+    assert (timing.matmul_fp32_precision, timing.conv_fp32_precision) == (mode, mode)
+    assert timing.mkldnn_fp32_precision == "ieee"
+    row = timing.as_row()
+    assert (row["matmul_fp32_precision"], row["conv_fp32_precision"]) == (mode, mode)
+
+
+def test_the_timed_calls_run_on_the_requested_threads():
+    default = torch.get_num_threads()
+    seen = []
+    clock = FakeClock([1e-3])
+
+    def work(x):
+        seen.append(torch.get_num_threads())
+        clock.work(x)
+
+    for threads in (1, 2):
+        seen.clear()
+        timing = time_callable(work, (2,), timer=clock.read, min_run_time=0.01, warmup=0,
+                               num_threads=threads)
+        assert timing.num_threads == threads and set(seen) == {threads}
+    assert torch.get_num_threads() == default  # restored
+    events = ScriptedEventClock([1e-3])
+    seen.clear()
+
+    def work_on_events(x):
+        seen.append(torch.get_num_threads())
+        events.work(x)
+
+    timing = time_callable(work_on_events, (2,), event_clock=events, min_run_time=0.01,
+                           warmup=0, num_threads=1)
+    assert timing.num_threads == 1 and set(seen) == {1}
+
+
+@pytest.mark.parametrize("setting", [None, False, True])
+def test_cudnn_benchmark_is_recorded_and_restored(setting):
+    before = torch.backends.cudnn.benchmark
+    try:
+        torch.backends.cudnn.benchmark = True  # a user's setting
+        seen = []
+        clock = FakeClock([1e-3])
+
+        def work(x):
+            seen.append(torch.backends.cudnn.benchmark)
+            clock.work(x)
+
+        timing = time_callable(work, (2,), timer=clock.read, min_run_time=0.01,
+                               cudnn_benchmark=setting)
+        expected = True if setting is None else setting  # None leaves the user's setting
+        assert timing.cudnn_benchmark is expected and set(seen) == {expected}
+        assert torch.backends.cudnn.benchmark is True
+    finally:
+        torch.backends.cudnn.benchmark = before
+
+
+def test_default_min_run_time_is_a_fifth_of_a_second():
+    clock = FakeClock([1e-3])
+    timing = time_callable(clock.work, (2, 3), timer=clock.read)
+    timed = sum(timing.times_s) * timing.calls_per_block  # seconds of timed calls
+    assert 0.2 <= timed < 0.3
+
+
+def test_describe_device_asks_the_cuda_driver_for_a_gpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device: f"GPU of {device}")
+    assert describe_device("cuda:1") == "GPU of cuda:1"
+    assert describe_device(torch.device("cuda", 0)) == "GPU of cuda:0"
+
+
+def test_default_warmup_seed_and_input():
+    timing, clock = fake_timing([1e-3])
+    assert clock.reads[0][1] == 3  # three warm-up calls by default
+    assert torch.equal(clock.inputs[0], make_input((2, 3), seed=0))
+    assert timing.input_shape == tuple(clock.inputs[0].shape)
+
+
+def test_event_timing_without_flush_records_no_flush():
+    clock = ScriptedEventClock([1e-3])
+    timing = time_callable(clock.work, (2,), event_clock=clock, min_run_time=0.01,
+                           flush_l2=False, warmup=0)
+    assert timing.timer == "cuda_events" and timing.l2_flush is False
+    assert timing.calls_per_block == 1 and timing.runs == timing.blocks == len(timing.times_s)
+
+
+def test_as_row_has_every_field_but_the_raw_times():
+    timing, _ = fake_timing([1e-3, 2e-3])
+    row = timing.as_row()
+    fields = set(Timing.__dataclass_fields__) - {"times_s", "round_blocks"}
+    assert set(row) == fields | {"relative_iqr", "noisy"}
+    assert row["input_shape"] == "2x3" and row["relative_iqr"] == timing.relative_iqr
+    assert row["device_name"] == timing.device_name and row["noisy"] is timing.noisy
+
+
+def test_noisy_means_strictly_above_five_percent():
+    assert NOISE_THRESHOLD == 0.05
+    timing, _ = fake_timing([1e-3])
+    at = replace(timing, median_s=1.0, iqr_s=0.05)
+    above = replace(timing, median_s=1.0, iqr_s=0.0501)
+    assert at.relative_iqr == 0.05 and not at.noisy
+    assert above.noisy
+    assert replace(timing, median_s=2.0, iqr_s=0.5).relative_iqr == 0.25
+
+
+def test_merged_fields():
+    first, _ = fake_timing([1e-3], min_run_time=0.02, label="conv")
+    second, _ = fake_timing([2e-3, 3e-3], min_run_time=0.02, label="conv")
+    merged = merge_timings([first, second])
+    assert merged.round_blocks == (first.blocks, second.blocks)
+    assert merged.blocks == first.blocks + second.blocks == len(merged.times_s)
+    assert merged.times_s == first.times_s + second.times_s
+    assert merged.runs == first.runs + second.runs
+    q25, median, q75 = np.percentile(merged.times_s, [25, 50, 75])
+    assert merged.median_s == pytest.approx(median, rel=1e-9)
+    assert merged.iqr_s == pytest.approx(q75 - q25, rel=1e-9) and first.iqr_s == 0 < merged.iqr_s
+    for name in ("label", "device", "device_name", "torch_version", "dtype", "num_threads",
+                 "matmul_fp32_precision", "timer", "input_shape"):
+        assert getattr(merged, name) == getattr(first, name), name
+    same_blocks = replace(second, calls_per_block=first.calls_per_block)
+    assert merge_timings([first, same_blocks]).calls_per_block == first.calls_per_block
+    different = replace(second, calls_per_block=first.calls_per_block + 1)
+    assert merge_timings([first, different]).calls_per_block == 0
+    # merging a merged timing keeps its rounds
+    again = merge_timings([merged, first])
+    assert again.round_blocks == (first.blocks, second.blocks, first.blocks)
+    assert again.rounds == (first.times_s, second.times_s, first.times_s)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"label": "other"}, {"device": "cuda:0"}, {"dtype": "float16"},
+     {"memory_format": "channels_last"}, {"num_threads": 7}, {"input_shape": (9,)},
+     {"matmul_fp32_precision": "tf32"}, {"conv_fp32_precision": "bf16"},
+     {"mkldnn_fp32_precision": "bf16"}, {"timer": "cuda_graph"}],
+    ids=lambda change: next(iter(change)),
+)
+def test_merging_refuses_each_difference_by_name(change):
+    timing, _ = fake_timing([1e-3], min_run_time=0.02)
+    name = next(iter(change))
+    with pytest.raises(ValueError, match=rf"^cannot merge timings of different things: "
+                                         rf"\['{name}'\] differ$"):
+        merge_timings([timing, replace(timing, **change)])
+    with pytest.raises(ValueError, match=r"^every timing needs its raw times_s to be merged$"):
+        merge_timings([timing, replace(timing, times_s=())])
+    with pytest.raises(ValueError, match=r"^nothing to merge: give at least one timing$"):
+        merge_timings([])
+
+
+def test_rounds_of_an_unmerged_timing_is_one_round():
+    timing, _ = fake_timing([1e-3, 2e-3], min_run_time=0.02)
+    assert timing.rounds == (timing.times_s,)
+
+
+def test_format_and_parse_rounds_exactly():
+    text = format_rounds([[1e-3, 2.5e-3], [3.14159e-3]])
+    assert text == "0.001 0.0025|0.003142"
+    assert parse_rounds(text) == ((0.001, 0.0025), (0.003142,))
+    assert parse_rounds("  ") == () and format_rounds([]) == ""
+
+
+def test_describe_device_of_other_devices_and_device_objects():
+    assert describe_device(torch.device("cpu")) == cpu_model()
+    assert describe_device("meta") == "meta"
+    assert describe_device(torch.device("meta")) == "meta"
+
+
+def test_make_input_validates_and_leaves_the_global_generator_alone():
+    for shape, message in [((), "shape must have at least one size, got ()"),
+                           ((2, 0), "shape[1] must be a positive integer, got 0"),
+                           ((-1, 3), "shape[0] must be a positive integer, got -1")]:
+        with pytest.raises(ValueError, match=rf"^{re.escape(message)}"):
+            make_input(shape)
+    with pytest.raises(ValueError, match=r"^channels_last needs a 4-D N x C x H x W shape"):
+        make_input((2, 3, 4), memory_format=torch.channels_last)
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    make_input((4, 4), seed=1)
+    assert torch.equal(torch.rand(3), expected)
+    half = make_input((8,), dtype=torch.float16, seed=2)
+    assert half.dtype == torch.float16 and make_input([8]).shape == (8,)
+    assert torch.equal(half, make_input((8,), seed=2).half())
+    assert make_input((1, 2, 3, 4), memory_format=torch.contiguous_format).is_contiguous()
+    with pytest.raises(ValueError, match=r"^memory_format: unsupported memory format "
+                                         r"torch\.preserve_format; "
+                                         r"use one of \[torch\.contiguous_format, "
+                                         r"torch\.channels_last\]$"):
+        memory_format_name(torch.preserve_format)
+
+
+# --- The device paths, on a CPU: what a CUDA run would call is stood in for --------------------
+
+
+class InputMade(Exception):
+    """Raised by a stand-in for make_input, to stop a timing once its input is asked for."""
+
+
+def test_a_module_and_its_input_go_to_the_requested_device(monkeypatch):
+    import onebyone.perf.timing as timing_module
+
+    asked = {}
+
+    def make_input(shape, **options):
+        asked.update(options)
+        raise InputMade
+
+    monkeypatch.setattr(timing_module, "make_input", make_input)
+    conv = nn.Conv2d(3, 4, 1)
+    with pytest.raises(InputMade):
+        time_callable(conv, (1, 3, 4, 4), device="meta", dtype=torch.float16, seed=7)
+    assert conv.weight.is_meta and conv.weight.dtype == torch.float16  # moved before the input
+    assert asked == {"device": torch.device("meta"), "dtype": torch.float16,
+                     "memory_format": torch.contiguous_format, "seed": 7}
+
+
+@pytest.fixture
+def simulated_cuda(monkeypatch):
+    """A CUDA device as time_callable sees it, on a CPU: inputs are made on the CPU, the event
+    clock is a scripted one, and graph capture and synchronisation are recorded, not run."""
+    import onebyone.perf.timing as timing_module
+
+    made = {"clock": ScriptedEventClock([1e-3, 3e-3]), "graphs": [], "synchronized": [],
+            "inputs": []}
+
+    def event_clock(device, flush_l2):
+        made.update(device=device, flush_l2=flush_l2)
+        return made["clock"]
+
+    def capture(fn, x):
+        made["graphs"].append((fn, x))
+        return fn
+
+    real_make_input = timing_module.make_input
+    monkeypatch.setattr(timing_module, "make_input",
+                        lambda shape, device, **options: real_make_input(shape, **options))
+    monkeypatch.setattr(timing_module, "CudaEventClock", event_clock)
+    monkeypatch.setattr(timing_module, "capture_cuda_graph", capture)
+    monkeypatch.setattr(torch.cuda, "synchronize", made["synchronized"].append)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device: f"GPU of {device}")
+    monkeypatch.setattr(torch.version, "cuda", "12.8")
+    monkeypatch.setattr(torch.backends.cudnn, "version", lambda: 91002)
+    return made
+
+
+def work_recording_inputs(made):
+    def work(x):
+        made["inputs"].append(x)
+        made["clock"].work(x)
+
+    return work
+
+
+@pytest.mark.parametrize("flush_l2", [True, False])
+def test_on_cuda_the_default_clock_is_cuda_events(simulated_cuda, flush_l2):
+    timing = time_callable(work_recording_inputs(simulated_cuda), (2, 3), device="cuda:0",
+                           min_run_time=0.02, flush_l2=flush_l2)
+    assert simulated_cuda["device"] == torch.device("cuda:0")
+    assert simulated_cuda["synchronized"] == [torch.device("cuda:0")]  # after the warm-up
+    assert all(x.shape == (2, 3) for x in simulated_cuda["inputs"])  # the timed calls get x
+    assert (timing.cuda_version, timing.cudnn_version) == ("12.8", "91002")
+    assert simulated_cuda["flush_l2"] is flush_l2 and timing.l2_flush is flush_l2
+    assert (timing.timer, timing.device, timing.device_name) == (
+        "cuda_events", "cuda:0", "GPU of cuda:0")
+    assert simulated_cuda["graphs"] == [] and timing.calls_per_block == 1
+    assert sorted({round(t, 9) for t in timing.times_s}) == pytest.approx([1e-3, 3e-3])
+
+
+def test_on_cuda_a_graph_is_captured_and_replayed(simulated_cuda):
+    work = work_recording_inputs(simulated_cuda)
+    timing = time_callable(work, (2, 3), device="cuda", min_run_time=0.02, cuda_graph=True,
+                           seed=4)
+    [(captured, x)] = simulated_cuda["graphs"]
+    assert captured is work and torch.equal(x, make_input((2, 3), seed=4))
+    assert timing.timer == "cuda_graph" and timing.calls_per_block == 1
+
+
+def test_make_input_draws_in_float32_whatever_the_default_dtype():
+    """The same seed gives the same input when a user has changed torch's default dtype."""
+    expected = make_input((5,), dtype=torch.float64, seed=3)
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        assert torch.equal(make_input((5,), dtype=torch.float64, seed=3), expected)
+    finally:
+        torch.set_default_dtype(before)
+    assert torch.equal(expected, make_input((5,), seed=3).double())
+    assert torch.equal(make_input((5,)), make_input((5,), seed=0))  # seed 0 by default

@@ -102,3 +102,17 @@ def test_tensor_shape_names_both_shapes():
         validation.tensor_shape("x", torch.zeros(2, 7), ("...", 8))
     with pytest.raises(ValueError, match=r"got a 0-D tensor"):
         validation.tensor_shape("x", torch.tensor(1.0), ("...", 8))
+
+
+def test_probability_bounds_and_the_interval_named():
+    from onebyone import validation
+
+    assert validation.probability("p", 0.0, include_one=True) == 0.0
+    assert validation.probability("p", 1.0, include_one=True) == 1.0
+    assert validation.probability("p", 0.5, include_one=True) == 0.5
+    with pytest.raises(ValueError, match=r"^p must be a probability in \[0, 1\], got 1\.5$"):
+        validation.probability("p", 1.5, include_one=True)
+    with pytest.raises(ValueError, match=r"^p must be a probability in \[0, 1\), got 1\.0$"):
+        validation.probability("p", 1.0)
+    with pytest.raises(TypeError, match=r"^layers must be a list, got int: 5"):
+        validation.items("layers", 5)

@@ -51,25 +51,15 @@ from pathlib import Path
 import nbformat
 import yaml
 
+# A sibling script: tools/ is not a package, but it is on the path of a script run as
+# `python tools/assignments.py` (its own folder) and of the tests (pytest's `pythonpath`).
+import notebooks
+
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "_build" / "assignments"
 SECTION = "## Exercises"
 DEFAULT_TIMEOUT_S = 300
 POINTS_PER_EXERCISE = 1
-
-
-def _load_sibling(name: str):
-    """A module next to this script (``tools/`` is not a package)."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-notebooks = _load_sibling("notebooks")
 
 
 class AssignmentError(ValueError):

@@ -34,12 +34,14 @@ from __future__ import annotations
 
 import argparse
 import copy
-import importlib.util
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+# A sibling script: tools/ is not a package, but it is on the path of a script run as
+# `python tools/notebooks.py` (its own folder) and of the tests (pytest's `pythonpath`).
+import jupyter_markdown
 import jupytext
 import nbformat
 import yaml
@@ -54,17 +56,6 @@ METADATA_KEY = "onebyone"
 # from either gives the same package.
 PACKAGE_PATHS = ("src", "pyproject.toml")
 
-
-def _load_sibling(name: str):
-    """A module next to this script (``tools/`` is not a package)."""
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-jupyter_markdown = _load_sibling("jupyter_markdown")
 
 COLAB_CELL = '''\
 # On Google Colab only: fetch this book's repository at the commit the book was made from, and

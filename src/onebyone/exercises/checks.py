@@ -50,7 +50,8 @@ def expect_close(value: object, expected: float, what: str, rel_tol: float = 1e-
     """Check that the number ``value`` equals ``expected`` within a relative tolerance."""
     if isinstance(value, torch.Tensor) and value.numel() == 1:
         value = value.item()
-    expect(isinstance(value, (int, float)), f"{what} should be a number, got {type(value)}")
+    expect(isinstance(value, (int, float)),
+           f"{what} should be a number, got {type(value).__name__}")
     expect(
         math.isclose(float(value), expected, rel_tol=rel_tol),
         f"{what} is {value}, which is not right (relative tolerance {rel_tol:g})",
@@ -60,15 +61,30 @@ def expect_close(value: object, expected: float, what: str, rel_tol: float = 1e-
 def expect_tensor_close(
     value: object, expected: torch.Tensor, what: str, rtol: float = 1e-5, atol: float = 1e-6
 ) -> None:
-    """Check that ``value`` is a tensor of ``expected``'s shape whose entries match it."""
-    expect(isinstance(value, torch.Tensor), f"{what} should be a torch.Tensor, got {type(value)}")
+    """Check that ``value`` is a tensor of ``expected``'s shape and dtype whose entries match it.
+
+    Entries match when ``|value - expected| <= atol + rtol * |expected|`` (``torch.allclose``).
+    A tensor in another dtype is refused with a hint naming both dtypes, not converted: a
+    float64 answer to a float32 question hides a float64 tensor somewhere in the student's
+    code. A tensor on another device is compared on ``expected``'s device; one on the ``meta``
+    device has a shape but no values, and is refused.
+    """
+    expect(isinstance(value, torch.Tensor),
+           f"{what} should be a torch.Tensor, got {type(value).__name__}")
     expect(
         tuple(value.shape) == tuple(expected.shape),
         f"{what} has shape {tuple(value.shape)}, expected {tuple(expected.shape)}",
     )
-    value = value.detach().to(device=expected.device, dtype=expected.dtype)
-    worst = (value - expected).abs().max().item() if expected.numel() else 0.0
     expect(
-        torch.allclose(value, expected, rtol=rtol, atol=atol),
-        f"{what} has the right shape but wrong values (largest difference {worst:.3g})",
+        value.dtype == expected.dtype,
+        f"{what} has dtype {value.dtype}, expected {expected.dtype}: "
+        f"make it with (or convert it to) {expected.dtype}",
     )
+    expect(not value.is_meta, f"{what} is on the meta device: it has a shape but no values")
+    value = value.detach().to(expected.device)
+    if expected.numel():  # an empty tensor of the right shape is the right empty tensor
+        worst = (value - expected).abs().max().item()
+        expect(
+            torch.allclose(value, expected, rtol=rtol, atol=atol),
+            f"{what} has the right shape but wrong values (largest difference {worst:.3g})",
+        )
