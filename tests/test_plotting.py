@@ -85,3 +85,51 @@ def test_book_style_is_the_one_layout_rule():
         own_layout()
     figure = show_channels([torch.rand(1, 2, 2)], ["x"])
     assert type(figure.get_layout_engine()).__name__ == "ConstrainedLayoutEngine"
+
+
+def _overlapping_texts(figure: Figure) -> list[tuple[str, str]]:
+    """Pairs of non-empty titles, axis labels and legends whose drawn boxes overlap."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(figure).get_renderer()
+    figure.draw(renderer)
+    boxes = []
+    for axes in figure.axes:
+        for text in (axes.title, axes.xaxis.label, axes.yaxis.label):
+            if text.get_text():
+                boxes.append((text.get_text(), text.get_window_extent(renderer)))
+    for legend in [*figure.legends, *(ax.get_legend() for ax in figure.axes)]:
+        if legend is not None:
+            boxes.append(("legend", legend.get_window_extent(renderer)))
+    if figure._suptitle is not None:
+        boxes.append((figure._suptitle.get_text(), figure._suptitle.get_window_extent(renderer)))
+    return [
+        (first, second)
+        for index, (first, box) in enumerate(boxes)
+        for second, other in boxes[index + 1:]
+        if box.overlaps(other)
+    ]
+
+
+@pytest.mark.parametrize(
+    "draw",
+    [
+        lambda plots, rows: plots.plot_same_math(rows),
+        lambda plots, rows: plots.plot_bottleneck(rows),
+        lambda plots, rows: plots.plot_roofline_sweep(rows),
+        lambda plots, rows: plots.plot_inception(rows, batch_size=1),
+        lambda plots, rows: plots.plot_precision(rows),
+    ],
+    ids=["same_math", "bottleneck", "roofline_sweep", "inception", "precision"],
+)
+def test_chapter5_figures_have_no_overlapping_titles_labels_or_legends(draw):
+    # Chapter 5's figures drawn from the recorded file, as the book draws them. The same-math
+    # figure's two panels sit side by side in a narrow column: its one-line titles ran into
+    # each other until they were split and its legends moved below the panels.
+    from pathlib import Path
+
+    from onebyone import plotting
+    from onebyone.perf import results
+
+    rows = results.read_results(Path(__file__).parent.parent / "book" / "data" / "cpu.csv")
+    assert _overlapping_texts(draw(plotting, rows)) == []

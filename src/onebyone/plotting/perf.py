@@ -110,7 +110,7 @@ def plot_same_math(rows: Iterable[Row], precision: str = "float32") -> Figure:
     shapes = sorted({row["input_shape"] for row in rows},
                     key=lambda shape: [int(size) for size in shape.split("x")])
     variants = ("conv2d", "linear", "matmul", "einsum")
-    figure = Figure(figsize=(4 * len(shapes), 3.6))
+    figure = Figure(figsize=(4 * len(shapes), 5.0))  # inches, scaled to the column by book_style
     for index, shape in enumerate(shapes):
         axes = figure.add_subplot(1, len(shapes), index + 1)
         for offset, layout in ((-0.2, "contiguous"), (0.2, "channels_last")):
@@ -125,10 +125,13 @@ def plot_same_math(rows: Iterable[Row], precision: str = "float32") -> Figure:
                      capsize=3, label=label)
         row = next(r for r in rows if r["input_shape"] == shape)
         axes.set_xticks(range(len(variants)), variants)
-        _axes_style(axes, "implementation", "median time per call (ms)",
-                    f"N x C x H x W = {shape}, C_out = {row['out_channels']}")
-        axes.legend()
-    figure.suptitle(f"Same math, same time? ({precision}, {device_label(rows)})")
+        # Two lines per panel title and one legend for the figure: side by side, the panels
+        # are half the column wide, too narrow for a one-line title or a legend inside each.
+        _axes_style(axes, "implementation", "median time per call (ms)" if index == 0 else "",
+                    f"N x C x H x W = {shape}\nC_out = {row['out_channels']}")
+    handles, labels = figure.axes[0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="outside lower center", ncols=2)
+    figure.suptitle(f"Same math, same time? ({precision},\n{device_label(rows)})")
     return figure
 
 
