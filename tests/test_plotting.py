@@ -88,7 +88,8 @@ def test_book_style_is_the_one_layout_rule():
 
 
 def _overlapping_texts(figure: Figure) -> list[tuple[str, str]]:
-    """Pairs of non-empty titles, axis labels and legends whose drawn boxes overlap."""
+    """Pairs of non-empty titles, axis labels and legends whose drawn boxes overlap, and those
+    that cross the figure's edge (paired with "the figure's edge")."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     renderer = FigureCanvasAgg(figure).get_renderer()
@@ -103,7 +104,14 @@ def _overlapping_texts(figure: Figure) -> list[tuple[str, str]]:
             boxes.append(("legend", legend.get_window_extent(renderer)))
     if figure._suptitle is not None:
         boxes.append((figure._suptitle.get_text(), figure._suptitle.get_window_extent(renderer)))
-    return [
+    inside = figure.bbox
+    clipped = [
+        (name, "the figure's edge")
+        for name, box in boxes
+        if box.x0 < inside.x0 - 1 or box.x1 > inside.x1 + 1
+        or box.y0 < inside.y0 - 1 or box.y1 > inside.y1 + 1
+    ]
+    return clipped + [
         (first, second)
         for index, (first, box) in enumerate(boxes)
         for second, other in boxes[index + 1:]
@@ -133,3 +141,28 @@ def test_chapter5_figures_have_no_overlapping_titles_labels_or_legends(draw):
 
     rows = results.read_results(Path(__file__).parent.parent / "book" / "data" / "cpu.csv")
     assert _overlapping_texts(draw(plotting, rows)) == []
+
+
+def _two_panel_figures() -> dict[str, Figure]:
+    from onebyone import bottleneck, plotting
+    from onebyone.training import TrainingHistory
+
+    sweep = bottleneck.bottleneck_sweep(192, 32, 5, 28, 28, list(range(1, 257, 8)))
+    history = TrainingHistory(
+        train_loss=[2.3, 1.0, 0.5], test_accuracy=[0.2, 0.6, 0.9],
+        validation_accuracy=[0.2, 0.6, 0.9],
+    )
+    names = ["NiN, GAP head", "plain CNN, FC head", "NiN, ReLU on class maps"]
+    return {
+        "bottleneck_sweep": plotting.plot_bottleneck_sweep(sweep),
+        "histories": plotting.plot_histories({name: history for name in names}),
+    }
+
+
+@pytest.mark.parametrize("name", ["bottleneck_sweep", "histories"])
+def test_two_panel_figures_keep_their_legend_below_and_their_text_apart(name):
+    # Chapters 2 and 3: each panel is half the column wide, so a legend inside a panel covered
+    # its lines and one-line axis labels ran off the figure.
+    figure = _two_panel_figures()[name]
+    assert _overlapping_texts(figure) == []
+    assert len(figure.legends) == 1 and all(ax.get_legend() is None for ax in figure.axes)

@@ -104,11 +104,13 @@ def plot_bottleneck_sweep(sweep: list[BottleneckComparison]) -> Figure:
         raise ValueError("the sweep mixes different layers: their direct costs differ")
     widths = [comparison.reduced_channels for comparison in sweep]  # r, channels
     direct = sweep[0].direct
-    figure = Figure(figsize=(10, 3.8))  # inches
+    # Side by side in the text column each panel is narrow: two-line axis labels, and one
+    # legend below both panels instead of one covering each panel's lines.
+    figure = Figure(figsize=(10, 5.6))  # inches, scaled to the column by book_style
     macs_axes, parameters_axes = figure.subplots(1, 2)
     panels = (
-        (macs_axes, "macs", 1e6, "multiply-accumulates (millions of MACs, one image)"),
-        (parameters_axes, "parameters", 1e3, "parameters (thousands of scalars)"),
+        (macs_axes, "macs", 1e6, "multiply-accumulates\n(millions of MACs, one image)"),
+        (parameters_axes, "parameters", 1e3, "parameters\n(thousands of scalars)"),
     )
     for axes, field, scale, label in panels:
         direct_cost = getattr(direct, field)
@@ -118,9 +120,9 @@ def plot_bottleneck_sweep(sweep: list[BottleneckComparison]) -> Figure:
         no_saving = [w for w, cost in zip(widths, bottleneck, strict=True) if cost >= direct_cost]
         if no_saving:
             axes.axvline(min(no_saving), color="grey", linestyle=":", label="saving disappears")
-        axes.set_xlabel("bottleneck width r (channels)")
+        axes.set_xlabel("bottleneck width r\n(channels)")
         axes.set_ylabel(label)
-        axes.legend()
+    figure.legend(*macs_axes.get_legend_handles_labels(), loc="outside lower center", ncols=3)
     return figure
 
 
@@ -150,7 +152,8 @@ def plot_histories(histories: dict[str, TrainingHistory]) -> Figure:
         raise TypeError(f"histories must be a dict of TrainingHistory, got {histories!r:.80}")
     if not histories:
         raise ValueError("no histories to plot")
-    figure = Figure(figsize=(10, 3.6))  # inches
+    # As in plot_bottleneck_sweep: two-line axis labels and one legend below both panels.
+    figure = Figure(figsize=(10, 5.6))  # inches, scaled to the column by book_style
     loss_axes, accuracy_axes = figure.subplots(1, 2)
     on_validation = all(history.validation_accuracy for history in histories.values())
     for name, history in histories.items():
@@ -159,11 +162,11 @@ def plot_histories(histories: dict[str, TrainingHistory]) -> Figure:
         loss_axes.plot(epochs, history.train_loss, marker=".", label=name)
         accuracy_axes.plot(epochs, [100 * a for a in curve], marker=".", label=name)
     loss_axes.set_xlabel("epoch")
-    loss_axes.set_ylabel("training loss (cross-entropy, nats per image)")
+    loss_axes.set_ylabel("training loss\n(cross-entropy, nats per image)")
     accuracy_axes.set_xlabel("epoch")
     accuracy_axes.set_ylabel(f"{'validation' if on_validation else 'test'} accuracy (%)")
-    for axes in (loss_axes, accuracy_axes):
-        axes.legend()
+    figure.legend(*loss_axes.get_legend_handles_labels(), loc="outside lower center",
+                  ncols=min(len(histories), 2))
     return figure
 
 

@@ -162,7 +162,7 @@ def plot_bottleneck(rows: Iterable[Row]) -> Figure:
     axes.set_ylim(bottom=0)
     k, size = BOTTLENECK["kernel_size"], IMAGE_SIZE
     title = (f"{k}x{k} conv {BOTTLENECK['in_channels']} -> {BOTTLENECK['out_channels']} on "
-             f"{size} x {size}, direct or through a 1x1 to {BOTTLENECK['reduced_channels']} "
+             f"{size} x {size},\ndirect or through a 1x1 to {BOTTLENECK['reduced_channels']} "
              "channels\n")
     _axes_style(axes, "batch size (images)", "direct time / reduced time",
                 title + device_label(select(rows, "bottleneck")))
@@ -244,6 +244,6 @@ def plot_precision(rows: Iterable[Row]) -> Figure:
     axes.yaxis.set_major_formatter(ScalarFormatter())
     axes.yaxis.set_minor_formatter(ScalarFormatter())
     _axes_style(axes, "channels C_in = C_out", "achieved rate (GFLOP/s)",
-                f"1x1 convolution by precision, {device_label(sweep)}")
+                f"1x1 convolution by precision,\n{device_label(sweep)}")
     axes.legend()
     return figure
