@@ -117,6 +117,8 @@ def test_weights_implied_by_ops():
     assert weights_implied_by_ops(table["inception5a"]) == pytest.approx(54e6 / 49)
     with pytest.raises(ValueError, match="only Inception rows with published ops imply weights"):
         weights_implied_by_ops(table["conv2"])
+    with pytest.raises(TypeError, match=r"^row must be a PublishedRow, got str$"):
+        weights_implied_by_ops("inception3a")
 
 
 def test_stem_costs_by_hand():
