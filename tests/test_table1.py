@@ -197,6 +197,12 @@ def test_diagnose_refuses_bad_input(recount):
         diagnose(table["inception3a"], recount["inception3b"])
     with pytest.raises(ValueError, match="tolerance_percent must be positive"):
         diagnose(table["inception3a"], recount["inception3a"], 0.0)
+    with pytest.raises(TypeError, match=r"^published must be a PublishedRow, got RecountRow$"):
+        diagnose(recount["inception3a"], recount["inception3a"])
+    with pytest.raises(
+        TypeError, match=r"^recount\[0\] must be an instance of RecountRow, got PublishedRow: "
+    ):
+        diagnose(table["inception3a"], table["inception3a"])
 
 
 def test_format_table1_never_prints_minus_zero(recount):
