@@ -278,3 +278,14 @@ def test_groups_must_divide_channels():
 def test_pairs_must_be_pairs():
     with pytest.raises(ValueError, match="pair of ints"):
         conv2d_output_size((8, 8, 8), 3)
+
+
+def test_a_bad_kernel_is_named_by_every_cost_function():
+    with pytest.raises(ValueError, match=r"^kernel_size must be at least 1 on each axis, got 0$"):
+        conv2d_parameters(3, 4, 0)
+    with pytest.raises(TypeError, match=r"^kernel_size must be an integer or a pair of ints, "
+                                        r"got 3\.0$"):
+        conv2d_parameters(3, 4, 3.0)
+    with pytest.raises(ValueError, match=r"^kernel_size must be at least 1 on each axis, "
+                                         r"got \(3, 0\)$"):
+        conv2d_macs(3, 4, (3, 0), 8)
