@@ -289,3 +289,23 @@ def test_a_bad_kernel_is_named_by_every_cost_function():
     with pytest.raises(ValueError, match=r"^kernel_size must be at least 1 on each axis, "
                                          r"got \(3, 0\)$"):
         conv2d_macs(3, 4, (3, 0), 8)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"input_size": 0}, r"input_size must be at least 1 on each axis, got 0"),
+        ({"kernel_size": (3, -1)}, r"kernel_size must be at least 1 on each axis, got \(3, -1\)"),
+        ({"stride": 0}, r"stride must be at least 1 on each axis, got 0"),
+        ({"padding": -1}, r"padding must be at least 0 on each axis, got -1"),
+        ({"dilation": (1, 0)}, r"dilation must be at least 1 on each axis, got \(1, 0\)"),
+    ],
+)
+def test_output_size_names_the_bad_argument_exactly(arguments, message):
+    with pytest.raises(ValueError, match=rf"^{message}$"):
+        conv2d_output_size(**{"input_size": 8, "kernel_size": 3, **arguments})
+
+
+def test_a_bias_that_is_not_a_bool_is_named():
+    with pytest.raises(TypeError, match=r"^bias must be True or False, got 'no'$"):
+        conv2d_parameters(3, 4, 1, bias="no")
