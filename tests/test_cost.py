@@ -7,6 +7,8 @@ counts FLOPs (2 x MACs) on a real forward pass.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 from hypothesis import given, settings
@@ -309,3 +311,25 @@ def test_output_size_names_the_bad_argument_exactly(arguments, message):
 def test_a_bias_that_is_not_a_bool_is_named():
     with pytest.raises(TypeError, match=r"^bias must be True or False, got 'no'$"):
         conv2d_parameters(3, 4, 1, bias="no")
+
+
+def test_count_model_refusals_say_which_layer_and_why():
+    with pytest.raises(ValueError, match=re.escape(
+        "layer '(the model itself)' (Conv1d) cannot be counted: count_model counts nn.Conv2d "
+        "and nn.Linear layers only, and would silently leave this one out"
+    )):
+        count_model(nn.Conv1d(3, 4, 1), (1, 3, 5))
+    # the lazy layer is named, not the Sequential holding it
+    with pytest.raises(ValueError, match="^" + re.escape(
+        "layer '1' (LazyConv2d) is lazy (uninitialised parameters): run one forward pass first, "
+        "or build it with explicit sizes"
+    ) + "$"):
+        count_model(nn.Sequential(nn.ReLU(), nn.LazyConv2d(4, 1)), (1, 3, 5, 5))
+
+
+def test_count_model_names_the_expected_shape_of_an_unbatched_input():
+    with pytest.raises(ValueError, match="^" + re.escape(
+        "layer '0' (Conv2d) of a model given input_shape (5, 4, 4): its input must be "
+        "3 x H x W, got 5 x 4 x 4"
+    ) + "$"):
+        count_model(nn.Sequential(nn.Conv2d(3, 4, 1)), (5, 4, 4))
