@@ -13,6 +13,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+import torch.nn.functional as F
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -333,3 +334,36 @@ def test_count_model_names_the_expected_shape_of_an_unbatched_input():
         "3 x H x W, got 5 x 4 x 4"
     ) + "$"):
         count_model(nn.Sequential(nn.Conv2d(3, 4, 1)), (5, 4, 4))
+
+
+def test_count_model_names_the_model_itself_when_it_is_the_layer():
+    with pytest.raises(ValueError, match="^" + re.escape(
+        "layer '(the model itself)' (Conv2d) of a model given input_shape (1, 5, 4, 4): its "
+        "input must be N x 3 x H x W, got 1 x 5 x 4 x 4"
+    ) + "$"):
+        count_model(nn.Conv2d(3, 4, 1), (1, 5, 4, 4))
+
+
+def test_count_model_says_which_model_cannot_run_and_prints_nothing(capsys):
+    # 2 x 2 images pooled 5 x 5: PyTorch's RuntimeError becomes a ValueError naming the model
+    with pytest.raises(ValueError, match=r"^Sequential cannot run on an input of shape "
+                                         r"\(1, 3, 4, 4\): \S"):
+        count_model(nn.Sequential(nn.Conv2d(3, 4, 1), nn.MaxPool2d(5)), (1, 3, 4, 4))
+    assert len(count_model(nn.Sequential(nn.Conv2d(3, 4, 1)), (1, 3, 4, 4))) == 1
+    assert capsys.readouterr().out == ""  # FlopCounterMode's table is not displayed
+
+
+def test_count_model_lists_the_operations_it_cannot_attribute():
+    class FunctionalConv(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weight = nn.Parameter(torch.randn(4, 3, 1, 1))
+
+        def forward(self, x):
+            return F.conv2d(x, self.weight)
+
+    with pytest.raises(ValueError, match="^" + re.escape(
+        "FunctionalConv's forward pass does 300 MACs (aten.convolution: 300) but its Conv2d "
+        "and Linear layers account for 0: it computes convolutions"
+    )):
+        count_model(FunctionalConv(), (1, 3, 5, 5))  # 4 x 3 weights x 25 pixels = 300 MACs
