@@ -358,12 +358,23 @@ def test_count_model_lists_the_operations_it_cannot_attribute():
         def __init__(self):
             super().__init__()
             self.weight = nn.Parameter(torch.randn(4, 3, 1, 1))
+            self.matrix = nn.Parameter(torch.randn(5, 2))
 
-        def forward(self, x):
-            return F.conv2d(x, self.weight)
+        def forward(self, x):  # 1 x 3 x 5 x 5 -> 1 x 4 x 5 x 5 -> 1 x 4 x 5 x 2
+            return F.conv2d(x, self.weight) @ self.matrix
 
+    # convolution: 4 x 3 weights x 25 pixels = 300 MACs; product: 20 rows x 5 x 2 = 200 MACs
     with pytest.raises(ValueError, match="^" + re.escape(
-        "FunctionalConv's forward pass does 300 MACs (aten.convolution: 300) but its Conv2d "
-        "and Linear layers account for 0: it computes convolutions"
-    )):
-        count_model(FunctionalConv(), (1, 3, 5, 5))  # 4 x 3 weights x 25 pixels = 300 MACs
+        "FunctionalConv's forward pass does 500 MACs (aten.convolution: 300, aten.mm: 200) but "
+        "its Conv2d and Linear layers account for 0: it computes convolutions or products "
+        "outside such layers (F.conv2d, a matmul in forward), which count_model cannot "
+        "attribute to a layer"
+    ) + "$"):
+        count_model(FunctionalConv(), (1, 3, 5, 5))
+
+
+def test_count_parameters_names_its_bad_arguments():
+    with pytest.raises(TypeError, match=r"^module must be an instance of Module, got str: 'conv'$"):
+        count_parameters("conv")
+    with pytest.raises(TypeError, match=r"^trainable_only must be True or False, got 'yes'$"):
+        count_parameters(nn.Linear(2, 2), trainable_only="yes")
