@@ -378,3 +378,8 @@ def test_count_parameters_names_its_bad_arguments():
         count_parameters("conv")
     with pytest.raises(TypeError, match=r"^trainable_only must be True or False, got 'yes'$"):
         count_parameters(nn.Linear(2, 2), trainable_only="yes")
+    with pytest.raises(ValueError, match="^" + re.escape(
+        "parameter 'weight' is lazy (uninitialised): run one forward pass first, or give the "
+        "layer explicit sizes"
+    ) + "$"):
+        count_parameters(nn.LazyLinear(3))
