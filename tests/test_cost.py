@@ -292,6 +292,11 @@ def test_a_bad_kernel_is_named_by_every_cost_function():
     with pytest.raises(ValueError, match=r"^kernel_size must be at least 1 on each axis, "
                                          r"got \(3, 0\)$"):
         conv2d_macs(3, 4, (3, 0), 8)
+    with pytest.raises(ValueError, match=r"^output_size must be at least 1 on each axis, "
+                                         r"got \(8, -2\)$"):
+        conv2d_macs(3, 4, 3, (8, -2))
+    with pytest.raises(ValueError, match=r"^batch_size must be a positive integer, got 0$"):
+        conv2d_macs(3, 4, 3, 8, batch_size=0)
 
 
 @pytest.mark.parametrize(
