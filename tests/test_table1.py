@@ -1,6 +1,7 @@
 """Table 1: the published data loads, and the recount agrees with formulas written out here."""
 
 import pytest
+from torch import nn
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -248,3 +249,10 @@ def test_percent_differences_and_total_of_made_up_rows():
     assert total([row, other]) == RecountRow("total", 3072, 5, 4_000_000, 1.0, 5.0)
     with pytest.raises(ValueError, match=r"^cannot total an empty table$"):
         total([])
+
+
+def test_recount_and_total_name_what_they_refuse():
+    with pytest.raises(TypeError, match=r"^model must be an instance of GoogLeNet, got Linear: "):
+        recount_table1(nn.Linear(2, 2))
+    with pytest.raises(TypeError, match=r"^rows must be a list, got str: 'inception3a'$"):
+        total("inception3a")
