@@ -1,8 +1,8 @@
 """Table 1: the published data loads, and the recount agrees with formulas written out here."""
 
 import pytest
-from torch import nn
 import torch
+from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from onebyone.googlenet import GoogLeNet
