@@ -189,3 +189,16 @@ def test_strategy_costs_names_the_strategy_that_is_not_a_module():
     with pytest.raises(TypeError, match=r"^strategies\['direct'\] must be an instance of Module, "
                                         r"got str: 'conv'$"):
         strategy_costs({"direct": "conv"}, 3, 4, 4)
+
+
+def test_bias_reaches_every_convolution_of_every_strategy():
+    def biases(module):
+        return [conv.bias is not None for conv in module.modules() if isinstance(conv, nn.Conv2d)]
+
+    assert biases(bottleneck_path(8, 4, 3, 2, bias=False)) == [False, False]
+    strategies = reduction_strategies(8, 4, 3, 2, 16)  # bias by default
+    assert [biases(module) for module in strategies.values()] == [[True], [True], [True],
+                                                                  [True, True], [True, True]]
+    strategies = reduction_strategies(8, 4, 3, 2, 16, bias=False)
+    assert [biases(module) for module in strategies.values()] == [[False], [False], [False],
+                                                                  [False, False], [False, False]]
