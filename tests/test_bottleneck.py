@@ -202,3 +202,14 @@ def test_bias_reaches_every_convolution_of_every_strategy():
     strategies = reduction_strategies(8, 4, 3, 2, 16, bias=False)
     assert [biases(module) for module in strategies.values()] == [[False], [False], [False],
                                                                   [False, False], [False, False]]
+
+
+def test_same_conv_and_sweep_count_biases_by_default():
+    conv = same_conv(3, 4, 3)
+    assert conv.bias.shape == (4,) and conv.padding == (1, 1)
+    (comparison,) = bottleneck_sweep(3, 4, 3, 8, 8, [2])
+    assert comparison.direct.parameters == 4 * 3 * 3 * 3 + 4  # weights + biases
+    assert comparison.reduction.parameters == 2 * 3 + 2
+    with pytest.raises(ValueError, match=r"^reduced_channels is empty: give at least one "
+                                         r"bottleneck width$"):
+        bottleneck_sweep(3, 4, 3, 8, 8, [])
