@@ -210,6 +210,7 @@ def test_same_conv_and_sweep_count_biases_by_default():
     (comparison,) = bottleneck_sweep(3, 4, 3, 8, 8, [2])
     assert comparison.direct.parameters == 4 * 3 * 3 * 3 + 4  # weights + biases
     assert comparison.reduction.parameters == 2 * 3 + 2
+    assert conv_cost(3, 4, 3, 8, 8).parameters == 4 * 3 * 3 * 3 + 4
     with pytest.raises(ValueError, match=r"^reduced_channels is empty: give at least one "
                                          r"bottleneck width$"):
         bottleneck_sweep(3, 4, 3, 8, 8, [])
