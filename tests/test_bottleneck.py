@@ -15,6 +15,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from onebyone.bottleneck import (
     BottleneckComparison,
     ConvCost,
+    bottleneck_path,
     bottleneck_sweep,
     break_even_channels,
     compare_bottleneck,
@@ -175,3 +176,41 @@ def test_comparison_is_a_frozen_record():
     assert isinstance(comparison, BottleneckComparison)
     with pytest.raises(AttributeError):
         comparison.reduced_channels = 3  # type: ignore[misc]
+
+
+def test_bottleneck_path_defaults_to_biases_and_a_relu():
+    path = bottleneck_path(8, 4, 3, 2)  # 1x1 8 -> 2, ReLU, 3x3 2 -> 4
+    assert [type(layer) for layer in path] == [nn.Conv2d, nn.ReLU, nn.Conv2d]
+    assert path[0].bias.shape == (2,) and path[2].bias.shape == (4,)
+    assert [type(layer) for layer in bottleneck_path(8, 4, 3, 2, relu=False)] == [nn.Conv2d] * 2
+
+
+def test_strategy_costs_names_the_strategy_that_is_not_a_module():
+    with pytest.raises(TypeError, match=r"^strategies\['direct'\] must be an instance of Module, "
+                                        r"got str: 'conv'$"):
+        strategy_costs({"direct": "conv"}, 3, 4, 4)
+
+
+def test_bias_reaches_every_convolution_of_every_strategy():
+    def biases(module):
+        return [conv.bias is not None for conv in module.modules() if isinstance(conv, nn.Conv2d)]
+
+    assert biases(bottleneck_path(8, 4, 3, 2, bias=False)) == [False, False]
+    strategies = reduction_strategies(8, 4, 3, 2, 16)  # bias by default
+    assert [biases(module) for module in strategies.values()] == [[True], [True], [True],
+                                                                  [True, True], [True, True]]
+    strategies = reduction_strategies(8, 4, 3, 2, 16, bias=False)
+    assert [biases(module) for module in strategies.values()] == [[False], [False], [False],
+                                                                  [False, False], [False, False]]
+
+
+def test_same_conv_and_sweep_count_biases_by_default():
+    conv = same_conv(3, 4, 3)
+    assert conv.bias.shape == (4,) and conv.padding == (1, 1)
+    (comparison,) = bottleneck_sweep(3, 4, 3, 8, 8, [2])
+    assert comparison.direct.parameters == 4 * 3 * 3 * 3 + 4  # weights + biases
+    assert comparison.reduction.parameters == 2 * 3 + 2
+    assert conv_cost(3, 4, 3, 8, 8).parameters == 4 * 3 * 3 * 3 + 4
+    with pytest.raises(ValueError, match=r"^reduced_channels is empty: give at least one "
+                                         r"bottleneck width$"):
+        bottleneck_sweep(3, 4, 3, 8, 8, [])

@@ -7,8 +7,11 @@ counts FLOPs (2 x MACs) on a real forward pass.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
+import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
@@ -278,3 +281,110 @@ def test_groups_must_divide_channels():
 def test_pairs_must_be_pairs():
     with pytest.raises(ValueError, match="pair of ints"):
         conv2d_output_size((8, 8, 8), 3)
+
+
+def test_a_bad_kernel_is_named_by_every_cost_function():
+    with pytest.raises(ValueError, match=r"^kernel_size must be at least 1 on each axis, got 0$"):
+        conv2d_parameters(3, 4, 0)
+    with pytest.raises(TypeError, match=r"^kernel_size must be an integer or a pair of ints, "
+                                        r"got 3\.0$"):
+        conv2d_parameters(3, 4, 3.0)
+    with pytest.raises(ValueError, match=r"^kernel_size must be at least 1 on each axis, "
+                                         r"got \(3, 0\)$"):
+        conv2d_macs(3, 4, (3, 0), 8)
+    with pytest.raises(ValueError, match=r"^output_size must be at least 1 on each axis, "
+                                         r"got \(8, -2\)$"):
+        conv2d_macs(3, 4, 3, (8, -2))
+    with pytest.raises(ValueError, match=r"^batch_size must be a positive integer, got 0$"):
+        conv2d_macs(3, 4, 3, 8, batch_size=0)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"input_size": 0}, r"input_size must be at least 1 on each axis, got 0"),
+        ({"kernel_size": (3, -1)}, r"kernel_size must be at least 1 on each axis, got \(3, -1\)"),
+        ({"stride": 0}, r"stride must be at least 1 on each axis, got 0"),
+        ({"padding": -1}, r"padding must be at least 0 on each axis, got -1"),
+        ({"dilation": (1, 0)}, r"dilation must be at least 1 on each axis, got \(1, 0\)"),
+    ],
+)
+def test_output_size_names_the_bad_argument_exactly(arguments, message):
+    with pytest.raises(ValueError, match=rf"^{message}$"):
+        conv2d_output_size(**{"input_size": 8, "kernel_size": 3, **arguments})
+
+
+def test_a_bias_that_is_not_a_bool_is_named():
+    with pytest.raises(TypeError, match=r"^bias must be True or False, got 'no'$"):
+        conv2d_parameters(3, 4, 1, bias="no")
+
+
+def test_count_model_refusals_say_which_layer_and_why():
+    with pytest.raises(ValueError, match=re.escape(
+        "layer '(the model itself)' (Conv1d) cannot be counted: count_model counts nn.Conv2d "
+        "and nn.Linear layers only, and would silently leave this one out"
+    )):
+        count_model(nn.Conv1d(3, 4, 1), (1, 3, 5))
+    # the lazy layer is named, not the Sequential holding it
+    with pytest.raises(ValueError, match="^" + re.escape(
+        "layer '1' (LazyConv2d) is lazy (uninitialised parameters): run one forward pass first, "
+        "or build it with explicit sizes"
+    ) + "$"):
+        count_model(nn.Sequential(nn.ReLU(), nn.LazyConv2d(4, 1)), (1, 3, 5, 5))
+
+
+def test_count_model_names_the_expected_shape_of_an_unbatched_input():
+    with pytest.raises(ValueError, match="^" + re.escape(
+        "layer '0' (Conv2d) of a model given input_shape (5, 4, 4): its input must be "
+        "3 x H x W, got 5 x 4 x 4"
+    ) + "$"):
+        count_model(nn.Sequential(nn.Conv2d(3, 4, 1)), (5, 4, 4))
+
+
+def test_count_model_names_the_model_itself_when_it_is_the_layer():
+    with pytest.raises(ValueError, match="^" + re.escape(
+        "layer '(the model itself)' (Conv2d) of a model given input_shape (1, 5, 4, 4): its "
+        "input must be N x 3 x H x W, got 1 x 5 x 4 x 4"
+    ) + "$"):
+        count_model(nn.Conv2d(3, 4, 1), (1, 5, 4, 4))
+
+
+def test_count_model_says_which_model_cannot_run_and_prints_nothing(capsys):
+    # 2 x 2 images pooled 5 x 5: PyTorch's RuntimeError becomes a ValueError naming the model
+    with pytest.raises(ValueError, match=r"^Sequential cannot run on an input of shape "
+                                         r"\(1, 3, 4, 4\): \S"):
+        count_model(nn.Sequential(nn.Conv2d(3, 4, 1), nn.MaxPool2d(5)), (1, 3, 4, 4))
+    assert len(count_model(nn.Sequential(nn.Conv2d(3, 4, 1)), (1, 3, 4, 4))) == 1
+    assert capsys.readouterr().out == ""  # FlopCounterMode's table is not displayed
+
+
+def test_count_model_lists_the_operations_it_cannot_attribute():
+    class FunctionalConv(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weight = nn.Parameter(torch.randn(4, 3, 1, 1))
+            self.matrix = nn.Parameter(torch.randn(5, 2))
+
+        def forward(self, x):  # 1 x 3 x 5 x 5 -> 1 x 4 x 5 x 5 -> 1 x 4 x 5 x 2
+            return F.conv2d(x, self.weight) @ self.matrix
+
+    # convolution: 4 x 3 weights x 25 pixels = 300 MACs; product: 20 rows x 5 x 2 = 200 MACs
+    with pytest.raises(ValueError, match="^" + re.escape(
+        "FunctionalConv's forward pass does 500 MACs (aten.convolution: 300, aten.mm: 200) but "
+        "its Conv2d and Linear layers account for 0: it computes convolutions or products "
+        "outside such layers (F.conv2d, a matmul in forward), which count_model cannot "
+        "attribute to a layer"
+    ) + "$"):
+        count_model(FunctionalConv(), (1, 3, 5, 5))
+
+
+def test_count_parameters_names_its_bad_arguments():
+    with pytest.raises(TypeError, match=r"^module must be an instance of Module, got str: 'conv'$"):
+        count_parameters("conv")
+    with pytest.raises(TypeError, match=r"^trainable_only must be True or False, got 'yes'$"):
+        count_parameters(nn.Linear(2, 2), trainable_only="yes")
+    with pytest.raises(ValueError, match="^" + re.escape(
+        "parameter 'weight' is lazy (uninitialised): run one forward pass first, or give the "
+        "layer explicit sizes"
+    ) + "$"):
+        count_parameters(nn.LazyLinear(3))

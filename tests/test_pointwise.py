@@ -170,3 +170,16 @@ def test_conversions_stay_on_the_layers_device():
     assert linear.weight.is_meta and linear.bias.is_meta
     conv = pointwise.linear_to_conv1x1(nn.Linear(4, 2, device="meta"))
     assert conv.weight.is_meta and conv.bias.is_meta and conv.weight.shape == (2, 4, 1, 1)
+
+
+@pytest.mark.parametrize(
+    "function", [pointwise.pointwise_as_matmul, pointwise.pointwise_as_einsum]
+)
+def test_non_tensors_are_refused_by_name(function):
+    x, weight = torch.randn(1, 3, 2, 2), torch.randn(2, 3)
+    with pytest.raises(TypeError, match=r"^x must be a torch\.Tensor, got list: \[1\.0\]$"):
+        function([1.0], weight)
+    with pytest.raises(TypeError, match=r"^weight must be a torch\.Tensor, got float: 2\.0$"):
+        function(x, 2.0)
+    with pytest.raises(TypeError, match=r"^bias must be a torch\.Tensor, got list: \[0, 0\]$"):
+        function(x, weight, [0, 0])

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from onebyone.googlenet import GoogLeNet
@@ -117,6 +118,8 @@ def test_weights_implied_by_ops():
     assert weights_implied_by_ops(table["inception5a"]) == pytest.approx(54e6 / 49)
     with pytest.raises(ValueError, match="only Inception rows with published ops imply weights"):
         weights_implied_by_ops(table["conv2"])
+    with pytest.raises(TypeError, match=r"^row must be a PublishedRow, got str$"):
+        weights_implied_by_ops("inception3a")
 
 
 def test_stem_costs_by_hand():
@@ -195,6 +198,12 @@ def test_diagnose_refuses_bad_input(recount):
         diagnose(table["inception3a"], recount["inception3b"])
     with pytest.raises(ValueError, match="tolerance_percent must be positive"):
         diagnose(table["inception3a"], recount["inception3a"], 0.0)
+    with pytest.raises(TypeError, match=r"^published must be a PublishedRow, got RecountRow$"):
+        diagnose(recount["inception3a"], recount["inception3a"])
+    with pytest.raises(
+        TypeError, match=r"^recount\[0\] must be an instance of RecountRow, got PublishedRow: "
+    ):
+        diagnose(table["inception3a"], table["inception3a"])
 
 
 def test_format_table1_never_prints_minus_zero(recount):
@@ -240,3 +249,10 @@ def test_percent_differences_and_total_of_made_up_rows():
     assert total([row, other]) == RecountRow("total", 3072, 5, 4_000_000, 1.0, 5.0)
     with pytest.raises(ValueError, match=r"^cannot total an empty table$"):
         total([])
+
+
+def test_recount_and_total_name_what_they_refuse():
+    with pytest.raises(TypeError, match=r"^model must be an instance of GoogLeNet, got Linear: "):
+        recount_table1(nn.Linear(2, 2))
+    with pytest.raises(TypeError, match=r"^rows must be a list, got str: 'inception3a'$"):
+        total("inception3a")

@@ -651,3 +651,10 @@ def test_make_input_draws_in_float32_whatever_the_default_dtype():
         torch.set_default_dtype(before)
     assert torch.equal(expected, make_input((5,), seed=3).double())
     assert torch.equal(make_input((5,)), make_input((5,), seed=0))  # seed 0 by default
+
+
+def test_make_input_names_a_bad_seed():
+    with pytest.raises(ValueError, match=r"^seed must be a non-negative integer, got -1$"):
+        make_input((2, 3), seed=-1)
+    with pytest.raises(TypeError, match=r"^seed must be an integer, got 1\.5 \(float\)$"):
+        make_input((2, 3), seed=1.5)

@@ -116,3 +116,28 @@ def test_probability_bounds_and_the_interval_named():
         validation.probability("p", 1.0)
     with pytest.raises(TypeError, match=r"^layers must be a list, got int: 5"):
         validation.items("layers", 5)
+
+
+@pytest.mark.parametrize(
+    ("bad", "type_name"), [(2.5, "float"), ("4", "str"), (None, "NoneType"), (True, "bool")]
+)
+def test_type_errors_name_the_type_that_was_given(bad, type_name):
+    with pytest.raises(TypeError, match=rf"^n must be an integer, got {bad!r} \({type_name}\)$"):
+        validation.integer("n", bad)
+    if type_name != "float":
+        with pytest.raises(TypeError, match=rf"^t must be a real number, got .* \({type_name}\)$"):
+            validation.real_number("t", bad)
+
+
+def test_tensor_shape_without_an_owner_starts_with_the_argument():
+    with pytest.raises(ValueError, match=r"^x must be N x 3 x H x W, got 3 x 28 x 28$"):
+        validation.tensor_shape("x", torch.zeros(3, 28, 28), ("N", 3, "H", "W"))
+    with pytest.raises(ValueError, match=r"^x must be N x 3 x H x W, got 2 x 4 x 28 x 28$"):
+        validation.tensor_shape("x", torch.zeros(2, 4, 28, 28), ("N", 3, "H", "W"), owner="")
+
+
+def test_leading_axes_alone_need_at_least_one_axis():
+    validation.tensor_shape("x", torch.zeros(3), ("...",))
+    validation.tensor_shape("x", torch.zeros(2, 3, 4), ("...",))
+    with pytest.raises(ValueError, match=r"^x must be \.\.\., got a 0-D tensor$"):
+        validation.tensor_shape("x", torch.tensor(1.0), ("...",))
