@@ -57,9 +57,6 @@ def show_channels(
         validation.tensor_shape(f"rows[{index}]", tensor, ("C", "H", "W"))
     if len(rows) != len(row_titles):
         raise ValueError(f"{len(rows)} rows but {len(row_titles)} row titles")
-    for tensor in rows:
-        if tensor.dim() != 3:
-            raise ValueError(f"each row must be C x H x W, got shape {tuple(tensor.shape)}")
     columns = max(tensor.shape[0] for tensor in rows)
     size = (cell_inches * columns + 1.2, cell_inches * len(rows))  # inches
     figure = Figure(figsize=size)
