@@ -27,3 +27,27 @@ def test_saved_activations_count_inputs_and_exclude_weights():
     assert layer.training  # the mode is restored
     assert saved_activation_bytes(Bottleneck(64, 16), (1, 64, 8, 8)) < saved_activation_bytes(
         BasicBlock(64), (1, 64, 8, 8))
+
+
+def test_saved_activations_treat_the_input_as_a_layer_inside_a_network():
+    # A ReLU saves its output for the backward pass only when its input needs a gradient, as the
+    # input of every layer after the first does.
+    assert saved_activation_bytes(nn.ReLU(), (2, 3, 4, 4)) == 2 * 3 * 4 * 4 * 4
+
+
+def test_saved_activations_draw_no_random_numbers():
+    layer = nn.Conv2d(4, 4, 1)
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    saved_activation_bytes(layer, (1, 4, 2, 2))
+    assert torch.equal(torch.rand(3), expected)
+
+
+@pytest.mark.parametrize("argument", range(5))
+def test_training_macs_name_the_bad_argument(argument):
+    names = ("batch_size", "in_channels", "out_channels", "height", "width")
+    arguments = [2, 32, 16, 7, 7]
+    arguments[argument] = 0
+    with pytest.raises(ValueError, match=names[argument]):
+        pointwise_training_macs(*arguments)

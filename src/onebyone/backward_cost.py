@@ -41,9 +41,9 @@ def pointwise_training_macs(batch_size: int, in_channels: int, out_channels: int
         TypeError, ValueError: a size that is not a positive integer, or
             ``input_requires_grad`` not a bool.
     """
-    validation.check_positive_integers(
-        batch_size=batch_size, in_channels=in_channels, out_channels=out_channels, height=height,
-        width=width)
+    # conv2d_macs checks the batch size and channel counts by the same names; the pixels are
+    # checked here, where they are named height and width rather than output_size.
+    validation.check_positive_integers(height=height, width=width)
     input_requires_grad = validation.boolean("input_requires_grad", input_requires_grad)
     macs = conv2d_macs(in_channels, out_channels, 1, (height, width), batch_size=batch_size)
     return {"forward": macs, "grad_input": macs if input_requires_grad else 0,
@@ -59,7 +59,9 @@ def saved_activation_bytes(model: nn.Module, input_shape: tuple[int, ...]) -> in
     saved twice (by two operations) is counted once.
 
     Args:
-        model: run in training mode on a random float32 input (its mode is restored after).
+        model: run in training mode on a float32 input of zeros that requires a gradient, as
+            the input of a layer inside a network does (its mode is restored after). The bytes
+            do not depend on the input's values, and no random number is drawn.
         input_shape: e.g. ``(1, 256, 56, 56)``.
 
     Returns:
@@ -82,7 +84,7 @@ def saved_activation_bytes(model: nn.Module, input_shape: tuple[int, ...]) -> in
 
     was_training = model.training
     model.train()
-    x = torch.randn(input_shape, generator=torch.Generator().manual_seed(0), requires_grad=True)
+    x = torch.zeros(input_shape, requires_grad=True)  # input_shape
     try:
         with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
             model(x)
