@@ -90,13 +90,15 @@ lock: $(STAMP)
 # mutmut's default forks each mutant's worker from a process that has run the whole test suite,
 # and a fork of a process whose torch thread pools have run deadlocks. `process_isolation =
 # "forkserver"` makes every worker a fork of a fork server that has only imported the tests, and
-# one thread per process (OMP/MKL below) leaves no thread pool to inherit. One worker at a time:
-# the tests share two cores with whatever else runs. MUTANTS selects mutants by name, e.g.
+# one thread per process (OMP/MKL below) leaves no thread pool to inherit, so one worker per core
+# (MUTATION_WORKERS, the number of cores unless set) runs safely. MUTANTS selects mutants by
+# name, e.g.
 #   make mutation MUTANTS='onebyone.perf.timing.*'
 MUTANTS ?=
+MUTATION_WORKERS ?= $(shell nproc)
 mutation: $(STAMP)
-	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/mutmut run --max-children 1 $(MUTANTS)
-	$(BIN)/python tools/mutation_report.py --record --command "\`make mutation MUTANTS='$(MUTANTS)'\`"
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/mutmut run --max-children $(MUTATION_WORKERS) $(MUTANTS)
+	$(BIN)/python tools/mutation_report.py --record --command "\`make mutation MUTANTS='$(MUTANTS)'\` ($(MUTATION_WORKERS) workers)"
 
 clean:
 	rm -rf _build  # the book, its execution cache and the browser tests' screenshots

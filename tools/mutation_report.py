@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import subprocess
 import sys
 from dataclasses import dataclass, field
 from importlib.metadata import version
@@ -93,7 +94,7 @@ def tally(mutants: Path, equivalents: dict[str, str]) -> list[Module]:
     return modules
 
 
-def report(modules: list[Module], equivalents: dict[str, str]) -> str:
+def report(modules: list[Module], equivalents: dict[str, str], mutants: Path = MUTANTS) -> str:
     """The table of scores (modules with mutants run) and the survivors, as Markdown."""
     ran = [module for module in modules if module.run]
     lines = [
@@ -115,7 +116,7 @@ def report(modules: list[Module], equivalents: dict[str, str]) -> str:
     if total.survived:
         lines += ["", "Survivors not yet killed or explained:", ""]
         lines += [f"- {name}" for name in total.survived]
-    surviving = _surviving_names(MUTANTS)
+    surviving = _surviving_names(mutants)
     stale = [name for name in equivalents if name not in surviving]
     if stale:
         lines += ["", "Listed as equivalent but not surviving in this record (killed, renumbered "
@@ -131,6 +132,18 @@ def _surviving_names(mutants: Path) -> set[str]:
         names |= {name for name, code in json.loads(meta.read_text())["exit_code_by_key"].items()
                   if code not in NOT_RUN and code not in KILLED_CODES}
     return names
+
+
+def source_commit(root: Path = ROOT) -> str:
+    """The commit the tests and the package were at, noting uncommitted changes to either."""
+    def git(*arguments: str) -> str:
+        return subprocess.run(["git", *arguments], cwd=root, capture_output=True, text=True,
+                              check=True).stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD")
+    if git("status", "--porcelain", "--", "src", "tests"):
+        commit += " with uncommitted changes to src/ or tests/"
+    return commit
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -150,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
         stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
         RECORD.write_text(
             "# Mutation testing: recorded result\n\n"
-            f"Date: {stamp}. Command: {args.command} (mutmut {version('mutmut')}, "
+            f"Date: {stamp}. Commit: {source_commit()}. Command: {args.command} "
+            f"(mutmut {version('mutmut')}, "
             f"torch {version('torch')}, Python {sys.version.split()[0]}).\n"
             "Score = (killed + equivalent) / run; equivalents are listed with their reasons in "
             "`equivalent.txt`.\n\n" + table + "\n"
