@@ -218,6 +218,19 @@ def test_conv_to_linear_accepts_float32_and_compares_at_float64_precision():
         f"{FIRST_CONV} on a channels-last input has the right shape but wrong values")
 
 
+def _linear_registering_on_the_conv(conv):
+    """Right linear layer, but it changes the convolution it was given (a new parameter)."""
+    conv.register_parameter("scale", torch.nn.Parameter(torch.ones(1, dtype=conv.weight.dtype)))
+    return _linear_copy(conv)
+
+
+def test_conv_to_linear_refuses_an_answer_that_changes_the_convolution():
+    # the check compares the convolution's parameters before and after, one for one; an extra
+    # parameter ends that comparison with zip's ValueError today, a hint would do as well
+    with pytest.raises((ExerciseFailed, ValueError)):
+        chapter1.check_conv_to_linear(_linear_registering_on_the_conv)
+
+
 class _RecordingLinear(torch.nn.Linear):
     """An nn.Linear that keeps a copy of every input it sees."""
 

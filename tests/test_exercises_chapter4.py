@@ -60,8 +60,11 @@ class _Block(_Branches):
         return torch.cat([branch(x) for branch in self.branches], dim=1)
 
 
-def test_inception_block():
+def test_inception_block(capsys):
     assert chapter4.check_inception_block(_Block) is None
+    # GoogLeNet has nine Inception modules: (3a), (3b), (4a) to (4e), (5a), (5b)
+    assert capsys.readouterr().out == (
+        "Correct: all 9 Inception rows of Table 1 rebuilt, parameters and shapes right\n")
     with pytest.raises(ExerciseFailed, match=r"uses onebyone\.inception\.Inception"):
         chapter4.check_inception_block(lambda c_in, row: Inception(c_in, *row.channels()))
     with pytest.raises(ExerciseFailed, match=r"parameters, expected .*\(too many"):
@@ -114,6 +117,34 @@ def test_inception_block_hints_name_the_row_tried():
         f"{FIRST_ROW} should be an nn.Module, got <class 'int'>")
     assert _hint(chapter4.check_inception_block, lambda c_in, row: row.missing) == (
         f"{FIRST_ROW} raised AttributeError: 'PublishedRow' object has no attribute 'missing'")
+
+
+class _RecordsItsInput(_Block):
+    seen: list
+
+    def forward(self, x):
+        self.seen.append(x.clone())
+        raise RuntimeError("stop after the first row")
+
+
+def _first_input_under_global_seed(seed):
+    seen = []
+
+    def inception_block(c_in, row):
+        block = _RecordsItsInput(c_in, row)
+        block.seen = seen
+        return block
+
+    torch.manual_seed(seed)
+    with pytest.raises(ExerciseFailed, match="stop after the first row"):
+        chapter4.check_inception_block(inception_block)
+    return seen
+
+
+def test_inception_block_tries_the_same_input_whatever_the_notebook_seeded():
+    (first,), (second,) = map(_first_input_under_global_seed, (0, 1))
+    assert first.shape == (1, 192, 5, 6)  # one non-square image for inception (3a)
+    assert torch.equal(first, second)
 
 
 def test_budget_design_prints_the_cost(capsys):
