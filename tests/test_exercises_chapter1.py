@@ -122,7 +122,11 @@ def _linear_always_bias(conv):
 
 
 def _linear_never_bias(conv):
-    return _linear_copy(torch.nn.Conv2d(conv.in_channels, conv.out_channels, 1, bias=False))
+    linear = torch.nn.Linear(conv.in_channels, conv.out_channels, bias=False,
+                             dtype=conv.weight.dtype)
+    with torch.no_grad():
+        linear.weight.copy_(conv.weight[:, :, 0, 0])
+    return linear
 
 
 def _linear_zero_bias(conv):
