@@ -14,10 +14,19 @@ def test_parameters():
         chapter1.check_bottleneck_parameters(256 * 64)  # biases forgotten
 
 
-def test_macs():
+def _hint(check, *answer) -> str:
+    """The hint that ``check`` gives for a wrong ``answer``."""
+    with pytest.raises(ExerciseFailed) as failure:
+        check(*answer)
+    return str(failure.value)
+
+
+def test_macs(capsys):
     assert chapter1.check_pointwise_macs(14 * 14 * 512 * 128) is None
-    with pytest.raises(ExerciseFailed):
-        chapter1.check_pointwise_macs(2 * 14 * 14 * 512 * 128)  # FLOPs, not MACs
+    assert capsys.readouterr().out == "Correct: H * W * C_in * C_out multiply-accumulates\n"
+    flops = 2 * 14 * 14 * 512 * 128  # FLOPs, not MACs
+    assert _hint(chapter1.check_pointwise_macs, flops) == (
+        f"the number of multiply-accumulates (MACs) is {flops:,}, which is not right: recount it")
 
 
 def _right(x, weight, bias):
@@ -112,11 +121,151 @@ def _linear_always_bias(conv):
     return linear
 
 
-def test_conv_to_linear():
+def _linear_never_bias(conv):
+    linear = torch.nn.Linear(conv.in_channels, conv.out_channels, bias=False,
+                             dtype=conv.weight.dtype)
+    with torch.no_grad():
+        linear.weight.copy_(conv.weight[:, :, 0, 0])
+    return linear
+
+
+def _linear_zero_bias(conv):
+    """Right on every input, but with a (zero) bias where the convolution has none."""
+    linear = torch.nn.Linear(conv.in_channels, conv.out_channels, dtype=conv.weight.dtype)
+    with torch.no_grad():
+        linear.weight.copy_(conv.weight[:, :, 0, 0])
+        linear.bias.copy_(conv.bias if conv.bias is not None else torch.zeros(conv.out_channels))
+    return linear
+
+
+def _linear_fitted_to_five_inputs(conv):
+    """Right for the first convolution tried (5 input channels) only."""
+    linear = torch.nn.Linear(5, conv.out_channels, bias=conv.bias is not None,
+                             dtype=conv.weight.dtype)
+    with torch.no_grad():
+        linear.weight[:, : conv.in_channels].copy_(conv.weight[:, :, 0, 0])
+        if conv.bias is not None:
+            linear.bias.copy_(conv.bias)
+    return linear
+
+
+def _linear_float32(conv):
+    """The weights rounded to float32, the dtype nn.Linear has by default."""
+    linear = torch.nn.Linear(conv.in_channels, conv.out_channels, bias=conv.bias is not None)
+    with torch.no_grad():
+        linear.weight.copy_(conv.weight[:, :, 0, 0])
+        if conv.bias is not None:
+            linear.bias.copy_(conv.bias)
+    return linear
+
+
+class _LinearSwappingHeightWidth(torch.nn.Linear):
+    """Works on flattened pixels, then restores them as W x H: right on square images only."""
+
+    def forward(self, x):  # N x H x W x C_in
+        n, h, w, c = x.shape
+        return super().forward(x.reshape(-1, c)).reshape(n, w, h, -1)
+
+
+def _linear_swapping_height_width(conv):
+    linear = _LinearSwappingHeightWidth(conv.in_channels, conv.out_channels,
+                                        bias=conv.bias is not None, dtype=conv.weight.dtype)
+    linear.load_state_dict(_linear_copy(conv).state_dict())
+    return linear
+
+
+FIRST_CONV = "conv_to_linear(nn.Conv2d(5, 3, 1, bias=True))"
+SECOND_CONV = "conv_to_linear(nn.Conv2d(4, 6, 1, bias=False))"
+
+
+def test_conv_to_linear(capsys):
     assert chapter1.check_conv_to_linear(_linear_copy) is None
+    assert capsys.readouterr().out == (
+        "Correct: a 1x1 convolution is a linear layer on each pixel's channels\n")
     with pytest.raises(ExerciseFailed, match="copy the weights"):
         chapter1.check_conv_to_linear(_linear_shared)
     with pytest.raises(ExerciseFailed, match="maps 3 to 5 features, expected 5 to 3"):
         chapter1.check_conv_to_linear(_linear_transposed)
     with pytest.raises(ExerciseFailed, match="right shape but wrong values"):
         chapter1.check_conv_to_linear(_linear_always_bias)
+
+
+def test_conv_to_linear_hints_name_the_convolution_tried():
+    assert _hint(chapter1.check_conv_to_linear, _linear_never_bias) == (
+        f"{FIRST_CONV} has no bias, but the convolution has one")
+    assert _hint(chapter1.check_conv_to_linear, _linear_zero_bias) == (
+        f"{SECOND_CONV} has a bias, but the convolution has none")
+    assert _hint(chapter1.check_conv_to_linear, _linear_fitted_to_five_inputs) == (
+        f"{SECOND_CONV} maps 5 to 6 features, expected 4 to 6")
+    assert _hint(chapter1.check_conv_to_linear, lambda conv: conv.weight[:, :, 0, 0]) == (
+        f"{FIRST_CONV} should be an nn.Linear, got <class 'torch.Tensor'>")
+    assert _hint(chapter1.check_conv_to_linear, lambda conv: _crashes(conv, None, None)) == (
+        "conv_to_linear raised RuntimeError: shape mismatch")
+    assert _hint(chapter1.check_conv_to_linear, _linear_swapping_height_width).startswith(
+        f"{FIRST_CONV} on a channels-last input has shape (2, 4, 3, 3), expected (2, 3, 4, 3)")
+    assert _hint(chapter1.check_conv_to_linear, _linear_always_bias).startswith(
+        f"{FIRST_CONV} on a channels-last input has the right shape but wrong values")
+
+
+def _linear_nudged(conv):
+    linear = _linear_copy(conv)
+    with torch.no_grad():
+        linear.weight.add_(1e-8)
+    return linear
+
+
+def test_conv_to_linear_accepts_float32_and_compares_at_float64_precision():
+    """The layers tried hold float32 numbers in float64, so a float32 copy is exact; a weight
+    1e-8 off is wrong (the check's tolerance is 1e-10)."""
+    assert chapter1.check_conv_to_linear(_linear_float32) is None
+    assert _hint(chapter1.check_conv_to_linear, _linear_nudged).startswith(
+        f"{FIRST_CONV} on a channels-last input has the right shape but wrong values")
+
+
+def _linear_registering_on_the_conv(conv):
+    """Right linear layer, but it changes the convolution it was given (a new parameter)."""
+    conv.register_parameter("scale", torch.nn.Parameter(torch.ones(1, dtype=conv.weight.dtype)))
+    return _linear_copy(conv)
+
+
+def test_conv_to_linear_refuses_an_answer_that_changes_the_convolution():
+    # the check compares the convolution's parameters before and after, one for one; an extra
+    # parameter ends that comparison with zip's ValueError today, a hint would do as well
+    with pytest.raises((ExerciseFailed, ValueError)):
+        chapter1.check_conv_to_linear(_linear_registering_on_the_conv)
+
+
+class _RecordingLinear(torch.nn.Linear):
+    """An nn.Linear that keeps a copy of every input it sees."""
+
+    seen: list
+
+    def forward(self, x):
+        self.seen.append(x.clone())
+        return super().forward(x)
+
+
+def _tried_under_global_seed(seed):
+    layers, inputs = [], []
+
+    def conv_to_linear(conv):
+        layers.append([parameter.detach().clone() for parameter in conv.parameters()])
+        linear = _RecordingLinear(conv.in_channels, conv.out_channels,
+                                  bias=conv.bias is not None, dtype=conv.weight.dtype)
+        linear.seen = inputs
+        with torch.no_grad():
+            linear.load_state_dict(_linear_copy(conv).state_dict())
+        return linear
+
+    torch.manual_seed(seed)
+    chapter1.check_conv_to_linear(conv_to_linear)
+    return layers, inputs
+
+
+def test_conv_to_linear_tries_the_same_layers_and_inputs_whatever_the_notebook_seeded():
+    """The check draws from its own generator, so its verdict cannot change with torch's seed."""
+    (layers_0, inputs_0), (layers_1, inputs_1) = map(_tried_under_global_seed, (0, 1))
+    assert len(layers_0) == len(inputs_0) == 2
+    for first, second in zip(layers_0, layers_1, strict=True):
+        assert all(torch.equal(a, b) for a, b in zip(first, second, strict=True))
+    assert all(torch.equal(a, b) for a, b in zip(inputs_0, inputs_1, strict=True))

@@ -51,18 +51,33 @@ def test_collapsed_conv_leaves_the_answer_as_it_was():
         chapter3.check_collapsed_conv(by_hand(forget_first_bias=True).float())
 
 
-def test_mlpconv_parameters():
+def _hint(check, answer) -> str:
+    """The hint that ``check`` gives for a wrong ``answer``."""
+    with pytest.raises(ExerciseFailed) as failure:
+        check(answer)
+    return str(failure.value)
+
+
+def test_mlpconv_parameters(capsys):
     right = (5 * 5 * 3 * 192 + 192) + (192 * 160 + 160) + (160 * 96 + 96)
     assert chapter3.check_mlpconv_parameters(right) is None
-    with pytest.raises(ExerciseFailed, match="not right"):
-        chapter3.check_mlpconv_parameters(right - 192 - 160 - 96)  # biases forgotten
+    assert capsys.readouterr().out == (
+        "Correct: k^2 C_in C_hidden + C_hidden C_hidden' + C_hidden' C_out, plus the biases\n")
+    no_biases = right - 192 - 160 - 96
+    assert _hint(chapter3.check_mlpconv_parameters, no_biases) == (
+        f"the mlpconv layer's parameters (weights and biases) is {no_biases:,}, which is not "
+        "right: recount it")
 
 
-def test_fully_connected_head_parameters():
+def test_fully_connected_head_parameters(capsys):
     right = (9216 * 4096 + 4096) + (4096 * 4096 + 4096) + (4096 * 1000 + 1000)
     assert chapter3.check_fully_connected_head_parameters(right) is None
-    with pytest.raises(ExerciseFailed, match="not right"):
-        chapter3.check_fully_connected_head_parameters(9216 * 4096 + 4096 * 4096 + 4096 * 1000)
+    assert capsys.readouterr().out == (
+        "Correct: a global average pooling head would have none of these\n")
+    no_biases = 9216 * 4096 + 4096 * 4096 + 4096 * 1000
+    assert _hint(chapter3.check_fully_connected_head_parameters, no_biases) == (
+        f"the head's parameters (weights and biases) is {no_biases:,}, which is not right: "
+        "recount it")
 
 
 def _mlpconv(c_in, hidden, c_out, k, relus=(True, True, True), padding=None):

@@ -1,6 +1,7 @@
 """The Chapter 4 checks accept right answers and reject wrong ones with a useful hint."""
 
 import pytest
+import torch
 from torch import nn
 
 from onebyone.exercises import chapter4
@@ -8,37 +9,62 @@ from onebyone.exercises.checks import ExerciseFailed
 from onebyone.inception import Inception
 
 
-def test_inception_5a_macs():
+def _hint(check, *answer) -> str:
+    """The hint that ``check`` gives for a wrong ``answer``."""
+    with pytest.raises(ExerciseFailed) as failure:
+        check(*answer)
+    return str(failure.value)
+
+
+def test_inception_5a_macs(capsys):
     weights = 832 * 256 + 832 * 160 + 9 * 160 * 320 + 832 * 32 + 25 * 32 * 128 + 832 * 128
     assert chapter4.check_inception_5a_macs(weights * 49) is None
+    # 1,042,432 weights x 49 pixels = 51.08 M MACs; Table 1 prints 54 M for inception (5a)
+    assert capsys.readouterr().out == "Correct: 51.1 M MACs, not the 54 M the table prints\n"
+    assert _hint(chapter4.check_inception_5a_macs, weights * 56) == (
+        f"inception (5a)'s multiply-accumulates (MACs) is {weights * 56:,}, which is not right: "
+        "recount it")
     with pytest.raises(ExerciseFailed, match="not right"):
         chapter4.check_inception_5a_macs(54_000_000)  # the table's printed value
 
 
-def _conv_relu(c_in, c_out, k):
-    return nn.Sequential(nn.Conv2d(c_in, c_out, k, padding=k // 2), nn.ReLU())
+def _conv_relu(c_in, c_out, k, bias=True):
+    return nn.Sequential(nn.Conv2d(c_in, c_out, k, padding=k // 2, bias=bias), nn.ReLU())
 
 
-class _Block(nn.Module):
-    def __init__(self, c_in, row, pool_proj_kernel=1):
+class _Branches(nn.Module):
+    def __init__(self, c_in, row, pool_proj_kernel=1, bias=True):
         super().__init__()
         self.branches = nn.ModuleList([
-            _conv_relu(c_in, row.ch1x1, 1),
-            nn.Sequential(_conv_relu(c_in, row.ch3x3red, 1),
-                          _conv_relu(row.ch3x3red, row.ch3x3, 3)),
-            nn.Sequential(_conv_relu(c_in, row.ch5x5red, 1),
-                          _conv_relu(row.ch5x5red, row.ch5x5, 5)),
-            nn.Sequential(nn.MaxPool2d(3, 1, 1), _conv_relu(c_in, row.pool_proj, pool_proj_kernel)),
+            _conv_relu(c_in, row.ch1x1, 1, bias),
+            nn.Sequential(_conv_relu(c_in, row.ch3x3red, 1, bias),
+                          _conv_relu(row.ch3x3red, row.ch3x3, 3, bias)),
+            nn.Sequential(_conv_relu(c_in, row.ch5x5red, 1, bias),
+                          _conv_relu(row.ch5x5red, row.ch5x5, 5, bias)),
+            nn.Sequential(nn.MaxPool2d(3, 1, 1),
+                          _conv_relu(c_in, row.pool_proj, pool_proj_kernel, bias)),
         ])
 
-    def forward(self, x):
-        import torch
 
+class _BranchOutputs(_Branches):
+    """Forgets to concatenate: returns the list of the four branches' outputs."""
+
+    def forward(self, x):
+        return [branch(x) for branch in self.branches]
+
+
+class _Block(_Branches):
+    """The four branches, concatenated along the channels."""
+
+    def forward(self, x):
         return torch.cat([branch(x) for branch in self.branches], dim=1)
 
 
-def test_inception_block():
+def test_inception_block(capsys):
     assert chapter4.check_inception_block(_Block) is None
+    # GoogLeNet has nine Inception modules: (3a), (3b), (4a) to (4e), (5a), (5b)
+    assert capsys.readouterr().out == (
+        "Correct: all 9 Inception rows of Table 1 rebuilt, parameters and shapes right\n")
     with pytest.raises(ExerciseFailed, match=r"uses onebyone\.inception\.Inception"):
         chapter4.check_inception_block(lambda c_in, row: Inception(c_in, *row.channels()))
     with pytest.raises(ExerciseFailed, match=r"parameters, expected .*\(too many"):
@@ -59,3 +85,92 @@ def test_budget_design():
         chapter4.check_budget_design((128, 208, 208, 16, 48, 128))
     with pytest.raises(ExerciseFailed, match="tuple of 6 ints"):
         chapter4.check_budget_design(512)
+
+
+# Inception (3a), the table's first Inception row: 192 channels in, 64 + 128 + 32 + 32 = 256 out.
+FIRST_ROW = "inception_block(192, row inception3a)"
+FIRST_ROW_BIASES = 64 + 96 + 128 + 16 + 32 + 32
+FIRST_ROW_WEIGHTS = 192 * 64 + 192 * 96 + 9 * 96 * 128 + 192 * 16 + 25 * 16 * 32 + 192 * 32
+
+
+def test_inception_block_hints_name_the_row_tried():
+    parameters = FIRST_ROW_WEIGHTS + FIRST_ROW_BIASES
+    assert _hint(chapter4.check_inception_block,
+                 lambda c_in, row: _Block(c_in, row, bias=False)) == (
+        f"{FIRST_ROW} has {FIRST_ROW_WEIGHTS:,} parameters, expected {parameters:,} "
+        "(too few: check each branch's widths and biases)")
+    too_many = parameters + 8 * 192 * 32  # a 3x3 pool projection
+    assert _hint(chapter4.check_inception_block,
+                 lambda c_in, row: _Block(c_in, row, pool_proj_kernel=3)) == (
+        f"{FIRST_ROW} has {too_many:,} parameters, expected {parameters:,} "
+        "(too many: check each branch's widths and biases)")
+    assert _hint(chapter4.check_inception_block, lambda c_in, row: _Branches(c_in, row)) == (
+        f"{FIRST_ROW}(x) raised NotImplementedError: Module [_Branches] is missing the required "
+        '"forward" function')
+    assert _hint(chapter4.check_inception_block, lambda c_in, row: _BranchOutputs(c_in, row)) == (
+        f"{FIRST_ROW}(x) for x of shape (1, 192, 5, 6) has shape (), expected (1, 256, 5, 6)")
+    assert _hint(chapter4.check_inception_block,
+                 lambda c_in, row: nn.Sequential(_Block(c_in, row), nn.MaxPool2d(2))) == (
+        f"{FIRST_ROW}(x) for x of shape (1, 192, 5, 6) has shape (1, 256, 2, 3), "
+        "expected (1, 256, 5, 6)")
+    assert _hint(chapter4.check_inception_block, lambda c_in, row: row.ch1x1) == (
+        f"{FIRST_ROW} should be an nn.Module, got <class 'int'>")
+    assert _hint(chapter4.check_inception_block, lambda c_in, row: row.missing) == (
+        f"{FIRST_ROW} raised AttributeError: 'PublishedRow' object has no attribute 'missing'")
+
+
+class _RecordsItsInput(_Block):
+    seen: list
+
+    def forward(self, x):
+        self.seen.append(x.clone())
+        raise RuntimeError("stop after the first row")
+
+
+def _first_input_under_global_seed(seed):
+    seen = []
+
+    def inception_block(c_in, row):
+        block = _RecordsItsInput(c_in, row)
+        block.seen = seen
+        return block
+
+    torch.manual_seed(seed)
+    with pytest.raises(ExerciseFailed, match="stop after the first row"):
+        chapter4.check_inception_block(inception_block)
+    return seen
+
+
+def test_inception_block_tries_the_same_input_whatever_the_notebook_seeded():
+    (first,), (second,) = map(_first_input_under_global_seed, (0, 1))
+    assert first.shape == (1, 192, 5, 6)  # one non-square image for inception (3a)
+    assert torch.equal(first, second)
+
+
+def test_budget_design_prints_the_cost(capsys):
+    # 480 x 192 + 480 x 64 + 9 x 64 x 208 + 480 x 16 + 25 x 16 x 48 + 480 x 64 weights, 196 pixels
+    macs = 196 * (480 * 192 + 480 * 64 + 9 * 64 * 208 + 480 * 16 + 25 * 16 * 48 + 480 * 64)
+    assert chapter4.check_budget_design([192, 64, 208, 16, 48, 64]) is None  # a list will do
+    assert capsys.readouterr().out == f"Correct: {macs:,} MACs, within the budget of 60,000,000\n"
+
+
+def test_budget_design_hints():
+    macs_4a = 196 * (480 * 192 + 480 * 96 + 9 * 96 * 208 + 480 * 16 + 25 * 16 * 48 + 480 * 64)
+    assert _hint(chapter4.check_budget_design, (192, 96, 208, 16, 48, 64)) == (
+        f"the module costs {macs_4a:,} MACs, {macs_4a - 60_000_000:,} over the budget of "
+        "60,000,000")
+    assert _hint(chapter4.check_budget_design, (192, 64, 208, 16, 48)) == (
+        "the design should be a tuple of 6 ints ('ch1x1', 'ch3x3red', 'ch3x3', 'ch5x5red', "
+        "'ch5x5', 'pool_proj'), got (192, 64, 208, 16, 48)")
+    assert _hint(chapter4.check_budget_design, (192.0, 64, 208, 16, 48, 64)) == (
+        "ch1x1 should be an int, got 192.0")
+    assert _hint(chapter4.check_budget_design, (192, 64, 208, 16, 48, True)) == (
+        "pool_proj should be an int, got True")
+    assert _hint(chapter4.check_budget_design, (256, 64, 160, 16, 32, 64)) == (
+        "ch3x3 is 160, below its minimum of 208")
+    assert _hint(chapter4.check_budget_design, (128, 208, 208, 16, 48, 128)) == (
+        "ch3x3red (208) should be narrower than ch3x3 (208)")
+    assert _hint(chapter4.check_budget_design, (128, 64, 208, 48, 48, 128)) == (
+        "ch5x5red (48) should be narrower than ch5x5 (48)")
+    assert _hint(chapter4.check_budget_design, (192, 64, 208, 16, 48, 63)) == (
+        "the module outputs 511 channels, expected 512")

@@ -13,8 +13,16 @@ FLOPS = 2 * PIXELS * 256 * 256
 BYTES = 4 * (PIXELS * 256 + 256 * 256 + PIXELS * 256)
 
 
-def test_intensity():
+def _hint(check, *answer) -> str:
+    """The hint that ``check`` gives for a wrong ``answer``."""
+    with pytest.raises(ExerciseFailed) as failure:
+        check(*answer)
+    return str(failure.value)
+
+
+def test_intensity(capsys):
     assert chapter5.check_pointwise_intensity(FLOPS / BYTES) is None
+    assert capsys.readouterr().out == "Correct: FLOPs / (input + weight + output bytes)\n"
     with pytest.raises(ExerciseFailed, match="MACs per byte"):
         chapter5.check_pointwise_intensity(FLOPS / 2 / BYTES)
     with pytest.raises(ExerciseFailed, match="not right"):
@@ -23,9 +31,24 @@ def test_intensity():
         chapter5.check_pointwise_intensity("64")
 
 
-def test_a100_seconds():
-    compute, memory = FLOPS / 19.5e12, BYTES / 2039e9  # A100 datasheet: FP32 and bandwidth
+def test_intensity_rounded_answers_within_a_thousandth():
+    """63.675 FLOP/byte, given as 63.7, is right; 31.84 (rounded MACs per byte) is the MAC slip."""
+    assert chapter5.check_pointwise_intensity(round(FLOPS / BYTES, 1)) is None
+    assert _hint(chapter5.check_pointwise_intensity, round(FLOPS / 2 / BYTES, 2)) == (
+        "that is MACs per byte: count FLOPs, two per multiply-accumulate")
+    assert _hint(chapter5.check_pointwise_intensity, 64.0) == (
+        "the arithmetic intensity (FLOP/byte) is 64.0, which is not right "
+        "(relative tolerance 0.001)")
+
+
+COMPUTE_SECONDS, MEMORY_SECONDS = FLOPS / 19.5e12, BYTES / 2039e9  # A100 datasheet, FP32
+
+
+def test_a100_seconds(capsys):
+    compute, memory = COMPUTE_SECONDS, MEMORY_SECONDS
     assert chapter5.check_a100_seconds(max(compute, memory)) is None
+    assert capsys.readouterr().out == (
+        "Correct: max(FLOPs / peak, bytes / bandwidth): a prediction, a lower bound\n")
     with pytest.raises(ExerciseFailed, match="memory time alone"):
         chapter5.check_a100_seconds(memory)
     with pytest.raises(ExerciseFailed, match="not right"):
@@ -40,19 +63,51 @@ def _ridge_channels() -> int:
     return channels
 
 
-def test_compute_bound_channels():
+def test_a100_seconds_rounded_answers_and_hints():
+    assert chapter5.check_a100_seconds(float(f"{COMPUTE_SECONDS:.4g}")) is None
+    assert _hint(chapter5.check_a100_seconds, float(f"{MEMORY_SECONDS:.4g}")) == (
+        "that is the memory time alone: the layer needs the larger of the two times")
+    assert _hint(chapter5.check_a100_seconds, 1e-4) == (
+        "the predicted time (seconds) is 0.0001, which is not right (relative tolerance 0.001)")
+    assert _hint(chapter5.check_a100_seconds, "1e-4") == "the time should be a number, got '1e-4'"
+
+
+def test_a100_memory_time_hint_covers_exactly_a_thousandth():
+    """The band is |answer - bytes / bandwidth| <= 1e-3 x the larger, bandwidth 2039e9 B/s."""
+    inside = MEMORY_SECONDS * (1 - 1e-3 + 5e-10)
+    outside = MEMORY_SECONDS * (1 - 1e-3 - 5e-10)
+    assert _hint(chapter5.check_a100_seconds, inside).startswith("that is the memory time")
+    assert _hint(chapter5.check_a100_seconds, outside).startswith("the predicted time (seconds)")
+
+
+def test_compute_bound_channels(capsys):
     channels = _ridge_channels()
     assert chapter5.check_compute_bound_channels(channels) is None
+    assert capsys.readouterr().out == (
+        f"Correct: from {channels} channels on, the H100's float32 units are the limit\n")
+    assert _hint(chapter5.check_compute_bound_channels, channels - 1) == (
+        f"the channel count is {channels - 1}, which is not right: recount it")
     with pytest.raises(ExerciseFailed, match="not right"):
         chapter5.check_compute_bound_channels(channels - 1)
     with pytest.raises(ExerciseFailed, match="should be a Python int"):
         chapter5.check_compute_bound_channels(float(channels))
 
 
-def test_speedup_prediction():
+def test_speedup_prediction(capsys):
     direct = 14 * 14 * 256 * 9 * 256
     bottleneck = 14 * 14 * 64 * (256 + 9 * 256)
     assert chapter5.check_speedup_prediction(direct, bottleneck, direct / bottleneck) is None
+    # 2,304 / 640 = 3.6 MACs per pixel ratio
+    assert capsys.readouterr().out == (
+        "Correct: a 3.60-fold MAC saving: now see what the clock says\n")
+    assert _hint(chapter5.check_speedup_prediction, direct // 9, bottleneck, 3.6) == (
+        f"the direct 3x3 convolution's MACs is {direct // 9:,}, which is not right: recount it")
+    assert _hint(chapter5.check_speedup_prediction, direct, bottleneck + 1, 3.6) == (
+        f"the bottleneck path's MACs (the 1x1 and the 3x3 layer together) is {bottleneck + 1:,}, "
+        "which is not right: recount it")
+    assert _hint(chapter5.check_speedup_prediction, direct, bottleneck, 3.5) == (
+        "the predicted speedup (direct MACs / bottleneck MACs) is 3.5, which is not right "
+        "(relative tolerance 1e-06)")
     with pytest.raises(ExerciseFailed, match="bottleneck path's MACs"):
         chapter5.check_speedup_prediction(direct, 14 * 14 * 64 * 9 * 256, 10.0)  # 1x1 forgotten
     with pytest.raises(ExerciseFailed, match="predicted speedup"):

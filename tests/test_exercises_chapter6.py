@@ -7,6 +7,14 @@ from onebyone.exercises import chapter6
 from onebyone.exercises.checks import ExerciseFailed
 
 WEIGHTS = 256 * 64 + 9 * 64 * 64 + 64 * 256
+SEPARABLE_RATIO = 1 / 512 + 1 / 9  # depthwise 9 N + pointwise N^2 over 9 N^2 MACs per pixel
+
+
+def _hint(check, *answer) -> str:
+    """The hint that ``check`` gives for a wrong ``answer``."""
+    with pytest.raises(ExerciseFailed) as failure:
+        check(*answer)
+    return str(failure.value)
 
 
 def test_bottleneck_macs():
@@ -19,21 +27,65 @@ def test_bottleneck_macs():
         chapter6.check_bottleneck_macs(float(56 * 56 * WEIGHTS))
 
 
-def test_separable_ratio():
+def test_separable_ratio(capsys):
     assert chapter6.check_separable_ratio(1 / 512 + 1 / 9) is None
+    assert capsys.readouterr().out == (
+        "Correct: 1/N + 1/k^2: about 1/9, the 1/N term is small at 512 channels\n")
     with pytest.raises(ExerciseFailed, match="upside down"):
         chapter6.check_separable_ratio(1 / (1 / 512 + 1 / 9))
     with pytest.raises(ExerciseFailed, match="not right"):
         chapter6.check_separable_ratio(1 / 9)
 
 
-def test_folded_parameters():
+def test_separable_ratio_tolerance_is_a_ten_thousandth_either_side():
+    for inside in (1 + 0.99e-4, 1 - 0.99e-4):
+        assert chapter6.check_separable_ratio(SEPARABLE_RATIO * inside) is None
+    outside = SEPARABLE_RATIO * (1 + 1.01e-4)
+    assert _hint(chapter6.check_separable_ratio, outside) == (
+        f"the ratio separable MACs / standard MACs is {outside}, which is not right "
+        "(relative tolerance 0.0001)")
+
+
+def test_separable_ratio_hints():
+    assert _hint(chapter6.check_separable_ratio, 1 / SEPARABLE_RATIO) == (
+        "upside down: separable over standard")
+    # 1/k^2 alone, upside down, is not the inverse ratio (8.84): it is plain wrong
+    assert _hint(chapter6.check_separable_ratio, 9.0).endswith("is 9.0, which is not right "
+                                                               "(relative tolerance 0.0001)")
+    assert _hint(chapter6.check_separable_ratio, "0.113") == (
+        "the ratio separable MACs / standard MACs should be a number, got str")
+
+
+def test_fold_exercise_layers_are_the_ones_the_book_describes():
+    """A 1x1 convolution from 4 to 3 channels with a bias, a batch norm in eval mode whose
+    running statistics are not the defaults; the same layers on every call."""
+    conv, bn = chapter6.fold_exercise_layers()
+    assert (conv.in_channels, conv.out_channels, conv.kernel_size) == (4, 3, (1, 1))
+    assert conv.bias is not None and not bn.training and bn.num_features == 3
+    assert (bn.running_mean != 0).all() and (bn.running_var != 1).all()
+    assert (bn.running_var > 0).all()
+    again, bn_again = chapter6.fold_exercise_layers()
+    assert torch.equal(conv.weight, again.weight) and torch.equal(bn.running_var,
+                                                                  bn_again.running_var)
+
+
+def test_folded_parameters(capsys):
     conv, bn = chapter6.fold_exercise_layers()
     with torch.no_grad():
         s = bn.weight / torch.sqrt(bn.running_var + bn.eps)
         weight = conv.weight * s[:, None, None, None]
         bias = s * (conv.bias - bn.running_mean) + bn.bias
         assert chapter6.check_folded_parameters(weight, bias) is None
+        assert capsys.readouterr().out == (
+            "Correct: one convolution now does what the convolution and the batch norm did\n")
+        assert _hint(chapter6.check_folded_parameters, weight + 1, bias).startswith(
+            "the folded weight has the right shape but wrong values")
+        assert _hint(chapter6.check_folded_parameters, weight, bias + 1).startswith(
+            "the folded bias has the right shape but wrong values")
+        assert _hint(chapter6.check_folded_parameters, weight, bias.tolist()) == (
+            "the folded bias should be a torch.Tensor, got list")
+        assert _hint(chapter6.check_folded_parameters, weight, bn.bias - s * bn.running_mean) == (
+            "the convolution's own bias goes through the batch norm too: b' = s (b - mu) + beta")
         with pytest.raises(ExerciseFailed, match="own bias"):
             chapter6.check_folded_parameters(weight, bn.bias - s * bn.running_mean)
         with pytest.raises(ExerciseFailed, match="wrong values"):
@@ -42,12 +94,38 @@ def test_folded_parameters():
             chapter6.check_folded_parameters(weight.tolist(), bias)
 
 
-def test_training_flops():
-    macs = 8 * 56 * 56 * 256 * 64
+def test_folded_bias_hint_covers_answers_within_a_hundred_thousandth():
+    """The forgotten-conv-bias hint uses torch.allclose's tolerance, atol 1e-5 + rtol 1e-5 x |b|:
+    just inside it on either side of an entry the hint shows; twice outside it does not."""
+    conv, bn = chapter6.fold_exercise_layers()
+    with torch.no_grad():
+        s = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+        weight = conv.weight * s[:, None, None, None]
+        no_conv_bias = bn.bias - s * bn.running_mean  # 3 entries
+        tolerance = 1e-5 + 1e-5 * no_conv_bias.abs()
+        # the entry where eps weighs most: s * mu / var is largest
+        entry = (s * bn.running_mean / bn.running_var).abs().argmax()
+        for sign in (1, -1):
+            nudged = no_conv_bias.clone()
+            nudged[entry] += sign * 0.95 * tolerance[entry]
+            assert _hint(chapter6.check_folded_parameters, weight, nudged).startswith(
+                "the convolution's own bias")
+        nudged = no_conv_bias.clone()
+        nudged[entry] += 2 * tolerance[entry]
+        assert _hint(chapter6.check_folded_parameters, weight, nudged).startswith(
+            "the folded bias has the right shape but wrong values")
+
+
+def test_training_flops(capsys):
+    macs = 8 * 56 * 56 * 256 * 64  # one product of the forward pass
     assert chapter6.check_training_flops(6 * macs) is None
-    with pytest.raises(ExerciseFailed, match="in MACs"):
-        chapter6.check_training_flops(3 * macs)
-    with pytest.raises(ExerciseFailed, match="forward pass alone"):
-        chapter6.check_training_flops(2 * macs)
-    with pytest.raises(ExerciseFailed, match="dX as well as dW"):
-        chapter6.check_training_flops(4 * macs)
+    assert capsys.readouterr().out == (
+        "Correct: three matrix products of the same size: Y = W X, dX = W^T dY, dW = dY X^T\n")
+    assert _hint(chapter6.check_training_flops, 3 * macs) == (
+        "that is in MACs: FlopCounterMode counts 2 FLOPs per MAC")
+    assert _hint(chapter6.check_training_flops, 2 * macs) == (
+        "that is the forward pass alone: add the backward pass")
+    assert _hint(chapter6.check_training_flops, 4 * macs) == (
+        "the input needs a gradient too: count dX as well as dW")
+    assert _hint(chapter6.check_training_flops, 5 * macs) == (
+        f"the training step's FLOPs is {5 * macs:,}, which is not right: recount it")
