@@ -92,3 +92,27 @@ def test_scaling_and_checks():
         ratio_interval([[1.0]], [[1.0]])
     with pytest.raises(ValueError, match="paired rounds"):
         ratio_interval([[1.0], [1.0]], [[1.0]])
+
+
+def test_relation_compares_with_one_by_default_and_the_bounds_count_as_inside():
+    speedup = Interval(2.0, 1.5, 2.5, 0.95)
+    assert speedup.relation() == "above"  # a speedup is compared with 1 unless told otherwise
+    assert Interval(0.5, 0.4, 0.6, 0.95).relation() == "below"
+    # a value on a bound is not outside: the interval does not exclude it
+    assert speedup.relation(1.5) == speedup.relation(2.5) == "indistinguishable from"
+    assert not speedup.excludes(1.5) and not speedup.excludes(2.5)
+    assert speedup.excludes(1.4999) and speedup.excludes(2.5001)
+
+
+def test_scaling_by_zero_or_less_is_refused():
+    interval = Interval(2.0, 1.5, 2.5, 0.95)
+    for factor in (0.0, -1.0):
+        with pytest.raises(ValueError, match=f"positive factor, got {factor}"):
+            interval.scaled(factor)
+
+
+def test_rounds_disagree_only_beyond_the_tolerance_and_never_without_rounds():
+    assert not Interval(2.0, 1.5, 2.5, 0.95).rounds_disagree(tolerance=0.0)  # no rounds kept
+    on_the_edge = Interval(2.0, 1.5, 2.5, 0.95, (1.5, 2.5))  # spread 1.0 = 0.5 x estimate
+    assert not on_the_edge.rounds_disagree(tolerance=0.5)
+    assert on_the_edge.rounds_disagree(tolerance=0.49)
