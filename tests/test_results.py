@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import statistics
+
 import pytest
 from matplotlib.figure import Figure
 
@@ -184,3 +187,16 @@ def test_a_rate_interval_spans_the_rates_of_the_rounds(rows):
     assert rate.estimate == pytest.approx(80e9)
     assert rate.low < 8e9 / 0.103 and rate.high > 8e9 / 0.097  # wider than the rounds' spread
     assert sorted(rate.per_round) == pytest.approx(sorted(8e9 / (0.1 * f) for f in (1, 0.97, 1.03)))
+
+
+def test_a_rate_interval_is_the_flops_over_the_time_interval_by_hand(rows):
+    matmul = select(rows, "peak", variant="matmul")[0]  # round medians 0.1 s, 0.097 s, 0.103 s
+    logs = [math.log(seconds) for seconds in (0.1, 0.097, 0.103)]
+    # Student's t(0.975), 2 degrees of freedom: (2 x 0.975 - 1) / sqrt(2 x 0.975 x 0.025)
+    half = 0.95 / math.sqrt(2 * 0.975 * 0.025) * statistics.stdev(logs) / math.sqrt(3)
+    centre = statistics.mean(logs)
+    fastest, slowest = math.exp(centre - half), math.exp(centre + half)
+    rate = rate_interval(matmul)
+    assert rate.low == pytest.approx(8e9 / slowest)  # the slow end of time is the low rate
+    assert rate.high == pytest.approx(8e9 / fastest)
+    assert rate.confidence == 0.95
