@@ -47,6 +47,12 @@ def test_seconds_is_the_slower_of_compute_and_traffic():
     assert roof.seconds(flops=1e9, bytes_moved=1e11) == pytest.approx(1.0)  # 1 ms vs 1 s
 
 
+def test_a_kernel_without_arithmetic_or_without_traffic_has_a_time():
+    roof = Roofline(peak_flops_per_s=1e12, bandwidth_bytes_per_s=1e11)
+    assert roof.seconds(flops=0, bytes_moved=2e11) == pytest.approx(2.0)  # a copy: no FLOPs
+    assert roof.seconds(flops=0.5e12, bytes_moved=0) == pytest.approx(0.5)  # nothing moved
+
+
 @settings(max_examples=30, deadline=None)
 @given(
     batch=st.integers(1, 3),
