@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 
@@ -49,3 +51,17 @@ def test_unknown_precision_is_refused():
         precision_dtype("float16")
     with pytest.raises(ValueError, match="unknown precision"):
         skip_reason("fp8", "cpu")
+
+
+def test_bfloat16_emulated_in_software_on_a_gpu_does_not_count(monkeypatch):
+    # a T4: PyTorch can emulate bfloat16 on it, but the GPU has no bfloat16 arithmetic
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported",
+                        lambda including_emulation=True: including_emulation)
+    assert "no native bfloat16" in skip_reason("bfloat16", "cuda")
+
+
+@pytest.mark.parametrize("allowed", [True, False])
+def test_tf32_is_read_from_the_legacy_flag_before_pytorch_2_9(monkeypatch, allowed):
+    # PyTorch before 2.9: matmul has allow_tf32 and no fp32_precision
+    monkeypatch.setattr(torch.backends.cuda, "matmul", SimpleNamespace(allow_tf32=allowed))
+    assert tf32_is_allowed() is allowed
