@@ -189,6 +189,19 @@ def test_fma_units_per_microarchitecture():
     assert fma_units_per_cycle("unknown CPU", "AVX2 FMA") is None
 
 
+@pytest.mark.parametrize(
+    ("isa", "units"),
+    [
+        ("AVX2 FMA", 2),  # Haswell onwards: two 256-bit FMA units
+        ("AVX-512", 2),  # AVX-512 alone is enough to name a server core
+        ("AVX2", None),  # no FMA: not in the table
+        ("", None),  # an Atom-class core without AVX
+    ],
+)
+def test_fma_units_of_intel_cores_follow_their_instruction_sets(isa, units):
+    assert fma_units_per_cycle("Intel(R) Xeon(R) CPU (family 6, model 63)", isa) == units
+
+
 def test_point_labels_of_a_dense_sweep_do_not_overlap():
     roof = Roofline(67e12, 3350e9)
     channels = [16, 32, 64, 128, 256, 512, 1024, 2048, 4096]
