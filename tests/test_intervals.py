@@ -116,3 +116,30 @@ def test_rounds_disagree_only_beyond_the_tolerance_and_never_without_rounds():
     on_the_edge = Interval(2.0, 1.5, 2.5, 0.95, (1.5, 2.5))  # spread 1.0 = 0.5 x estimate
     assert not on_the_edge.rounds_disagree(tolerance=0.5)
     assert on_the_edge.rounds_disagree(tolerance=0.49)
+
+
+def test_bad_rounds_are_refused_naming_which_measurement():
+    good = [[1.0], [1.0]]
+    with pytest.raises(ValueError, match="^the numerator needs at least one round"):
+        per_round_ratios([[1.0], []], good)
+    with pytest.raises(ValueError, match="^the denominator's block times must be positive"):
+        per_round_ratios(good, [[1.0], [0.0]])  # a zero time is no time
+    with pytest.raises(ValueError, match="^the numerator's block times must be positive"):
+        per_round_ratios([[1.0], [float("inf")]], good)
+    with pytest.raises(ValueError, match="^a measurement needs at least one round"):
+        median_of_round_medians([])
+    with pytest.raises(ValueError, match="^an interval over rounds needs at least two rounds$"):
+        ratio_interval([[1.0]], [[1.0]])
+    with pytest.raises(ValueError, match="strictly between 0 and 1, got 0"):
+        ratio_interval(good, good, confidence=0)
+
+
+def test_ratios_are_taken_in_double_precision_even_from_float32_times():
+    third = [np.array([1.0], dtype=np.float32)] * 2, [np.array([3.0], dtype=np.float32)] * 2
+    assert per_round_ratios(*third) == (1 / 3, 1 / 3)  # float32 would give 0.33333334
+
+
+def test_identical_rounds_give_a_point_interval_at_the_confidence_asked():
+    interval = ratio_interval([[2.0], [2.0]], [[1.0], [1.0]], confidence=0.9)
+    assert (interval.estimate, interval.low, interval.high) == (2.0, 2.0, 2.0)
+    assert interval.confidence == 0.9
