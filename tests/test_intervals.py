@@ -120,15 +120,15 @@ def test_rounds_disagree_only_beyond_the_tolerance_and_never_without_rounds():
 
 def test_bad_rounds_are_refused_naming_which_measurement():
     good = [[1.0], [1.0]]
-    with pytest.raises(ValueError, match="^the numerator needs at least one round"):
+    with pytest.raises(ValueError, match=r"^the numerator needs at least one round"):
         per_round_ratios([[1.0], []], good)
-    with pytest.raises(ValueError, match="^the denominator's block times must be positive"):
+    with pytest.raises(ValueError, match=r"^the denominator's block times must be positive"):
         per_round_ratios(good, [[1.0], [0.0]])  # a zero time is no time
-    with pytest.raises(ValueError, match="^the numerator's block times must be positive"):
+    with pytest.raises(ValueError, match=r"^the numerator's block times must be positive"):
         per_round_ratios([[1.0], [float("inf")]], good)
-    with pytest.raises(ValueError, match="^a measurement needs at least one round"):
+    with pytest.raises(ValueError, match=r"^a measurement needs at least one round"):
         median_of_round_medians([])
-    with pytest.raises(ValueError, match="^an interval over rounds needs at least two rounds$"):
+    with pytest.raises(ValueError, match=r"^an interval over rounds needs at least two rounds$"):
         ratio_interval([[1.0]], [[1.0]])
     with pytest.raises(ValueError, match="strictly between 0 and 1, got 0"):
         ratio_interval(good, good, confidence=0)
