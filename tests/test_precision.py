@@ -7,8 +7,10 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+from onebyone.perf import precision
 from onebyone.perf.precision import (
     PRECISIONS,
+    element_bytes,
     precision_dtype,
     skip_reason,
     tf32_allowed,
@@ -65,3 +67,23 @@ def test_tf32_is_read_from_the_legacy_flag_before_pytorch_2_9(monkeypatch, allow
     # PyTorch before 2.9: matmul has allow_tf32 and no fp32_precision
     monkeypatch.setattr(torch.backends.cuda, "matmul", SimpleNamespace(allow_tf32=allowed))
     assert tf32_is_allowed() is allowed
+
+
+def test_element_bytes_are_the_storage_sizes_of_the_dtypes():
+    assert [element_bytes(p) for p in PRECISIONS] == [4, 4, 2]  # TF32 is stored as float32
+    for name in PRECISIONS:
+        assert element_bytes(name) == torch.empty(0, dtype=precision_dtype(name)).element_size()
+
+
+def test_skip_reasons_say_why_in_full_sentences(monkeypatch):
+    assert skip_reason("tf32", "cpu").startswith("TF32 is a CUDA tensor-core mode;")
+    assert skip_reason("tf32", "cpu").endswith("it would be plain float32")
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: False)
+    reason = skip_reason("bfloat16", "cuda")
+    assert reason.startswith("this GPU has no native bfloat16 (before Ampere);")
+    assert reason.endswith("PyTorch would emulate it")
+    monkeypatch.setattr(precision, "has_native_cpu_bfloat16", lambda: False)
+    reason = skip_reason("bfloat16", "cpu")
+    assert reason.startswith("this CPU has no bfloat16 instructions (AVX512-BF16, AMX-BF16 or")
+    assert "; PyTorch would convert every number in software" in reason
+    assert reason.endswith("far slower than float32")
