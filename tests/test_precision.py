@@ -66,6 +66,7 @@ def test_bfloat16_emulated_in_software_on_a_gpu_does_not_count(monkeypatch):
 def test_tf32_is_read_from_the_legacy_flag_before_pytorch_2_9(monkeypatch, allowed):
     # PyTorch before 2.9: matmul has allow_tf32 and no fp32_precision
     monkeypatch.setattr(torch.backends.cuda, "matmul", SimpleNamespace(allow_tf32=allowed))
+    monkeypatch.setattr(torch.backends, "cudnn", SimpleNamespace(allow_tf32=True))  # no .conv
     assert tf32_is_allowed() is allowed
 
 
@@ -87,3 +88,17 @@ def test_skip_reasons_say_why_in_full_sentences(monkeypatch):
     assert reason.startswith("this CPU has no bfloat16 instructions (AVX512-BF16, AMX-BF16 or")
     assert "; PyTorch would convert every number in software" in reason
     assert reason.endswith("far slower than float32")
+
+
+@pytest.mark.skipif(not hasattr(torch.backends.cuda.matmul, "fp32_precision"),
+                    reason="PyTorch before 2.9 has no fp32_precision switch")
+def test_settings_read_the_new_switches_where_they_exist():
+    mkldnn, cudnn = torch.backends.mkldnn.conv, torch.backends.cudnn.conv
+    before = mkldnn.fp32_precision, cudnn.fp32_precision
+    mkldnn.fp32_precision, cudnn.fp32_precision = "bf16", "ieee"
+    try:
+        settings = precision.precision_settings()  # the legacy flags know no oneDNN setting
+    finally:
+        mkldnn.fp32_precision, cudnn.fp32_precision = before
+    assert settings["mkldnn_fp32_precision"] == "bf16"
+    assert settings["conv_fp32_precision"] == "ieee" and settings["tf32_conv"] is False
