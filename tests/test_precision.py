@@ -102,3 +102,9 @@ def test_settings_read_the_new_switches_where_they_exist():
         mkldnn.fp32_precision, cudnn.fp32_precision = before
     assert settings["mkldnn_fp32_precision"] == "bf16"
     assert settings["conv_fp32_precision"] == "ieee" and settings["tf32_conv"] is False
+
+
+def test_none_inherits_down_the_chain_and_finally_from_the_legacy_flag():
+    assert precision._resolved(["none", "tf32", "ieee"], legacy=False) == "tf32"
+    assert precision._resolved(["none", "none"], legacy=True) == "tf32"
+    assert precision._resolved(["none"], legacy=False) == "ieee"
