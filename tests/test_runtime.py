@@ -20,7 +20,7 @@ def test_seed_everything_repeats_every_generator():
 
 
 def test_seed_must_be_non_negative():
-    with pytest.raises(ValueError, match="non-negative"):
+    with pytest.raises(ValueError, match=r"^seed must be a non-negative integer, got -1$"):
         seed_everything(-1)
 
 
