@@ -29,3 +29,10 @@ def test_default_device_follows_cuda_availability(monkeypatch):
     assert default_device() == torch.device("cpu")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert default_device() == torch.device("cuda")
+
+
+def test_the_default_seed_is_zero():
+    seed_everything()
+    default = torch.rand(3)
+    seed_everything(0)
+    assert torch.equal(default, torch.rand(3))
