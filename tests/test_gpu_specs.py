@@ -11,7 +11,7 @@ from onebyone.perf.gpu_specs import GpuSpec, load_gpu_specs
 from onebyone.perf.roofline import Workload
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def specs() -> dict[str, GpuSpec]:
     return load_gpu_specs()
 
@@ -68,3 +68,28 @@ def test_float32_convolutions_are_predicted_as_tf32_by_default_where_it_exists(s
     assert h100.convolution_precision("float32", tf32_conv=False) == "float32"  # IEEE
     assert t4.convolution_precision("float32") == "float32"  # no TF32 tensor cores
     assert h100.convolution_precision("bfloat16") == "bfloat16"
+
+
+def test_every_datasheet_column_is_read(specs):
+    # T4 datasheet: 8.1 FP32, 65 FP16 (mixed) TFLOPS, 320 GB/s, 16 GB; A100 80GB SXM: 19.5 FP32,
+    # 312 FP16 dense (624 sparse), 2039 GB/s; H100 SXM: 1979 FP16 sparse, 3.35 TB/s, 80 GB
+    t4, a100, h100 = specs["T4"], specs["A100"], specs["H100"]
+    assert (t4.name, a100.name, h100.name) == (
+        "NVIDIA T4", "NVIDIA A100 80GB SXM", "NVIDIA H100 SXM")
+    assert (t4.fp16_tensor_tflops, a100.fp16_tensor_tflops) == (65, 624 / 2)
+    assert h100.fp16_tensor_tflops == pytest.approx(1979 / 2, abs=0.5)
+    assert (t4.memory_gb, a100.memory_gb, h100.memory_gb) == (16, 80, 80)
+    assert (t4.tf32_tensor_tflops, t4.bf16_tensor_tflops) == (None, None)  # blank in the CSV
+
+
+def test_tera_and_giga_are_exact_powers_of_ten(specs):
+    a100 = specs["A100"]
+    assert a100.peak_flops_per_s("float32") == 19.5e12  # 19.5 TFLOP/s
+    assert a100.peak_flops_per_s("bfloat16") == 312e12
+    assert a100.roofline("float32").bandwidth_bytes_per_s == 2039e9  # 2039 GB/s
+
+
+def test_the_table_is_plain_ascii():
+    # so it reads the same under any locale's default encoding
+    raw = resources.files("onebyone").joinpath("data/gpu_specs.csv").read_bytes()
+    assert raw.decode("ascii")

@@ -92,3 +92,54 @@ def test_scaling_and_checks():
         ratio_interval([[1.0]], [[1.0]])
     with pytest.raises(ValueError, match="paired rounds"):
         ratio_interval([[1.0], [1.0]], [[1.0]])
+
+
+def test_relation_compares_with_one_by_default_and_the_bounds_count_as_inside():
+    speedup = Interval(2.0, 1.5, 2.5, 0.95)
+    assert speedup.relation() == "above"  # a speedup is compared with 1 unless told otherwise
+    assert Interval(0.5, 0.4, 0.6, 0.95).relation() == "below"
+    # a value on a bound is not outside: the interval does not exclude it
+    assert speedup.relation(1.5) == speedup.relation(2.5) == "indistinguishable from"
+    assert not speedup.excludes(1.5) and not speedup.excludes(2.5)
+    assert speedup.excludes(1.4999) and speedup.excludes(2.5001)
+
+
+def test_scaling_by_zero_or_less_is_refused():
+    interval = Interval(2.0, 1.5, 2.5, 0.95)
+    for factor in (0.0, -1.0):
+        with pytest.raises(ValueError, match=f"positive factor, got {factor}"):
+            interval.scaled(factor)
+
+
+def test_rounds_disagree_only_beyond_the_tolerance_and_never_without_rounds():
+    assert not Interval(2.0, 1.5, 2.5, 0.95).rounds_disagree(tolerance=0.0)  # no rounds kept
+    on_the_edge = Interval(2.0, 1.5, 2.5, 0.95, (1.5, 2.5))  # spread 1.0 = 0.5 x estimate
+    assert not on_the_edge.rounds_disagree(tolerance=0.5)
+    assert on_the_edge.rounds_disagree(tolerance=0.49)
+
+
+def test_bad_rounds_are_refused_naming_which_measurement():
+    good = [[1.0], [1.0]]
+    with pytest.raises(ValueError, match=r"^the numerator needs at least one round"):
+        per_round_ratios([[1.0], []], good)
+    with pytest.raises(ValueError, match=r"^the denominator's block times must be positive"):
+        per_round_ratios(good, [[1.0], [0.0]])  # a zero time is no time
+    with pytest.raises(ValueError, match=r"^the numerator's block times must be positive"):
+        per_round_ratios([[1.0], [float("inf")]], good)
+    with pytest.raises(ValueError, match=r"^a measurement needs at least one round"):
+        median_of_round_medians([])
+    with pytest.raises(ValueError, match=r"^an interval over rounds needs at least two rounds$"):
+        ratio_interval([[1.0]], [[1.0]])
+    with pytest.raises(ValueError, match="strictly between 0 and 1, got 0"):
+        ratio_interval(good, good, confidence=0)
+
+
+def test_ratios_are_taken_in_double_precision_even_from_float32_times():
+    third = [np.array([1.0], dtype=np.float32)] * 2, [np.array([3.0], dtype=np.float32)] * 2
+    assert per_round_ratios(*third) == (1 / 3, 1 / 3)  # float32 would give 0.33333334
+
+
+def test_identical_rounds_give_a_point_interval_at_the_confidence_asked():
+    interval = ratio_interval([[2.0], [2.0]], [[1.0], [1.0]], confidence=0.9)
+    assert (interval.estimate, interval.low, interval.high) == (2.0, 2.0, 2.0)
+    assert interval.confidence == 0.9

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+from types import SimpleNamespace
+
 import pytest
 import torch
 from torch import nn
 
+from onebyone.perf import kernels
 from onebyone.perf.kernels import convolution_kernel, quiet_profile, top_kernels
 
 
@@ -51,3 +55,35 @@ def test_the_convolution_kernel_is_picked_out_of_wrappers_and_pooling():
     names = ("aten::max_pool2d_with_indices", "aten::_convolution", "aten::_slow_conv2d_forward")
     assert convolution_kernel(names) == "aten::_slow_conv2d_forward"
     assert convolution_kernel(("aten::max_pool2d_with_indices",)) is None
+
+
+def script_profile(monkeypatch, self_times):
+    """Replace the profiler by one that reports scripted self times (microseconds) per kernel."""
+    events = [SimpleNamespace(key=key, self_cpu_time_total=us) for key, us in self_times.items()]
+
+    @contextlib.contextmanager
+    def scripted(**options):
+        yield SimpleNamespace(key_averages=lambda: events)
+
+    monkeypatch.setattr(kernels, "quiet_profile", scripted)
+
+
+@pytest.mark.parametrize(
+    ("self_times", "named"),
+    [
+        ({"a": 20, "b": 20, "c": 20, "d": 20, "e": 20}, ("a", "b", "c")),  # at most three
+        ({"a": 90, "b": 10}, ("a", "b")),  # exactly the 10 % share still counts
+        ({"a": 1}, ("a",)),  # one microsecond is measurable time
+        ({"a": 0}, ()),  # nothing took time
+    ],
+)
+def test_kernels_are_named_by_share_of_the_profiled_time(monkeypatch, self_times, named):
+    script_profile(monkeypatch, self_times)
+    assert top_kernels(lambda x: x, torch.zeros(1)) == named
+
+
+def test_one_untimed_call_then_three_profiled_by_default(monkeypatch):
+    script_profile(monkeypatch, {"a": 1})
+    calls = []
+    top_kernels(calls.append, torch.zeros(1))
+    assert len(calls) == 1 + 3

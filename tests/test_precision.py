@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 
+from onebyone.perf import precision
 from onebyone.perf.precision import (
     PRECISIONS,
+    element_bytes,
     precision_dtype,
     skip_reason,
     tf32_allowed,
@@ -49,3 +53,58 @@ def test_unknown_precision_is_refused():
         precision_dtype("float16")
     with pytest.raises(ValueError, match="unknown precision"):
         skip_reason("fp8", "cpu")
+
+
+def test_bfloat16_emulated_in_software_on_a_gpu_does_not_count(monkeypatch):
+    # a T4: PyTorch can emulate bfloat16 on it, but the GPU has no bfloat16 arithmetic
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported",
+                        lambda including_emulation=True: including_emulation)
+    assert "no native bfloat16" in skip_reason("bfloat16", "cuda")
+
+
+@pytest.mark.parametrize("allowed", [True, False])
+def test_tf32_is_read_from_the_legacy_flag_before_pytorch_2_9(monkeypatch, allowed):
+    # PyTorch before 2.9: matmul has allow_tf32 and no fp32_precision
+    monkeypatch.setattr(torch.backends.cuda, "matmul", SimpleNamespace(allow_tf32=allowed))
+    monkeypatch.setattr(torch.backends, "cudnn", SimpleNamespace(allow_tf32=True))  # no .conv
+    assert tf32_is_allowed() is allowed
+
+
+def test_element_bytes_are_the_storage_sizes_of_the_dtypes():
+    assert [element_bytes(p) for p in PRECISIONS] == [4, 4, 2]  # TF32 is stored as float32
+    for name in PRECISIONS:
+        assert element_bytes(name) == torch.empty(0, dtype=precision_dtype(name)).element_size()
+
+
+def test_skip_reasons_say_why_in_full_sentences(monkeypatch):
+    assert skip_reason("tf32", "cpu").startswith("TF32 is a CUDA tensor-core mode;")
+    assert skip_reason("tf32", "cpu").endswith("it would be plain float32")
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: False)
+    reason = skip_reason("bfloat16", "cuda")
+    assert reason.startswith("this GPU has no native bfloat16 (before Ampere);")
+    assert reason.endswith("PyTorch would emulate it")
+    monkeypatch.setattr(precision, "has_native_cpu_bfloat16", lambda: False)
+    reason = skip_reason("bfloat16", "cpu")
+    assert reason.startswith("this CPU has no bfloat16 instructions (AVX512-BF16, AMX-BF16 or")
+    assert "; PyTorch would convert every number in software" in reason
+    assert reason.endswith("far slower than float32")
+
+
+@pytest.mark.skipif(not hasattr(torch.backends.cuda.matmul, "fp32_precision"),
+                    reason="PyTorch before 2.9 has no fp32_precision switch")
+def test_settings_read_the_new_switches_where_they_exist():
+    mkldnn, cudnn = torch.backends.mkldnn.conv, torch.backends.cudnn.conv
+    before = mkldnn.fp32_precision, cudnn.fp32_precision
+    mkldnn.fp32_precision, cudnn.fp32_precision = "bf16", "ieee"
+    try:
+        settings = precision.precision_settings()  # the legacy flags know no oneDNN setting
+    finally:
+        mkldnn.fp32_precision, cudnn.fp32_precision = before
+    assert settings["mkldnn_fp32_precision"] == "bf16"
+    assert settings["conv_fp32_precision"] == "ieee" and settings["tf32_conv"] is False
+
+
+def test_none_inherits_down_the_chain_and_finally_from_the_legacy_flag():
+    assert precision._resolved(["none", "tf32", "ieee"], legacy=False) == "tf32"
+    assert precision._resolved(["none", "none"], legacy=True) == "tf32"
+    assert precision._resolved(["none"], legacy=False) == "ieee"

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import locale
+import math
+import statistics
+
 import pytest
 from matplotlib.figure import Figure
 
@@ -184,3 +188,60 @@ def test_a_rate_interval_spans_the_rates_of_the_rounds(rows):
     assert rate.estimate == pytest.approx(80e9)
     assert rate.low < 8e9 / 0.103 and rate.high > 8e9 / 0.097  # wider than the rounds' spread
     assert sorted(rate.per_round) == pytest.approx(sorted(8e9 / (0.1 * f) for f in (1, 0.97, 1.03)))
+
+
+def test_a_rate_interval_is_the_flops_over_the_time_interval_by_hand(rows):
+    matmul = select(rows, "peak", variant="matmul")[0]  # round medians 0.1 s, 0.097 s, 0.103 s
+    logs = [math.log(seconds) for seconds in (0.1, 0.097, 0.103)]
+    # Student's t(0.975), 2 degrees of freedom: (2 x 0.975 - 1) / sqrt(2 x 0.975 x 0.025)
+    half = 0.95 / math.sqrt(2 * 0.975 * 0.025) * statistics.stdev(logs) / math.sqrt(3)
+    centre = statistics.mean(logs)
+    fastest, slowest = math.exp(centre - half), math.exp(centre + half)
+    rate = rate_interval(matmul)
+    assert rate.low == pytest.approx(8e9 / slowest)  # the slow end of time is the low rate
+    assert rate.high == pytest.approx(8e9 / fastest)
+    assert rate.confidence == 0.95
+
+
+def test_bottleneck_speedups_keep_the_two_memory_formats_apart(rows):
+    channels_last = [  # NHWC: the reduced path 2x faster at batch 8 (NCHW: 4x)
+        row("bottleneck", "direct", batch_size=8, macs=7760, median_s=0.030,
+            memory_format="channels_last"),
+        row("bottleneck", "reduced", batch_size=8, macs=800, median_s=0.015,
+            memory_format="channels_last"),
+    ]
+    both = [*rows, *(parse_row({k: str(v) for k, v in r.items()}) for r in channels_last)]
+    (batch, _, speedup), = bottleneck_speedups(both, "channels_last")
+    assert batch == 8 and speedup.estimate == pytest.approx(2.0)
+    assert [s.estimate for _, _, s in bottleneck_speedups(both)] == pytest.approx([5.0, 4.0])
+
+
+def test_device_label_of_a_gpu_of_many_threads_and_of_nothing(rows):
+    gpu = dict(rows[0], device="cuda", device_name="NVIDIA H100 SXM")
+    assert device_label([gpu, *rows]) == "NVIDIA H100 SXM (cuda)"  # the first row decides
+    assert device_label([dict(rows[0], num_threads=2), gpu]) == "Test CPU (cpu, 2 threads)"
+    with pytest.raises(ValueError, match=r"^no rows: nothing was measured$"):
+        device_label([])
+
+
+def test_a_roof_whose_best_row_names_no_kernel_says_so(rows):
+    nameless = [dict(r, kernels="") for r in rows]
+    assert kernel_names(nameless[0]) == ()
+    assert measured_roofline(nameless).label.endswith("best kernel (?)")
+    without_copy = [r for r in rows if r["variant"] != "copy"]
+    with pytest.raises(ValueError, match=r"^no measured copy row \(experiment 0\)"):
+        measured_roofline(without_copy)
+
+
+def test_results_read_back_as_written_whatever_the_locale(tmp_path):
+    command = "python -m onebyone.perf.experiments --out résultats.csv"  # not ASCII
+    note = "line one\r\nline two"  # a quoted field may hold a Windows line break
+    made = [row("peak", "copy", flops=0, bytes=8, command=command, note=note)]
+    path = write_csv(made, tmp_path / "results.csv")
+    before = locale.setlocale(locale.LC_CTYPE)
+    locale.setlocale(locale.LC_CTYPE, "C")  # an ASCII locale, as on a bare server
+    try:
+        (back,) = read_results(path)
+    finally:
+        locale.setlocale(locale.LC_CTYPE, before)
+    assert back["command"] == command and back["note"] == note

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 from hypothesis import given, settings
@@ -11,6 +13,7 @@ from matplotlib.figure import Figure
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from onebyone.perf import peak
 from onebyone.perf.peak import measure_copy_bandwidth, measure_matmul_rate, measure_roofline
 from onebyone.perf.roofline import (
     Roofline,
@@ -45,6 +48,12 @@ def test_seconds_is_the_slower_of_compute_and_traffic():
     roof = Roofline(peak_flops_per_s=1e12, bandwidth_bytes_per_s=1e11)
     assert roof.seconds(flops=2e12, bytes_moved=1e10) == pytest.approx(2.0)  # 2 s vs 0.1 s
     assert roof.seconds(flops=1e9, bytes_moved=1e11) == pytest.approx(1.0)  # 1 ms vs 1 s
+
+
+def test_a_kernel_without_arithmetic_or_without_traffic_has_a_time():
+    roof = Roofline(peak_flops_per_s=1e12, bandwidth_bytes_per_s=1e11)
+    assert roof.seconds(flops=0, bytes_moved=2e11) == pytest.approx(2.0)  # a copy: no FLOPs
+    assert roof.seconds(flops=0.5e12, bytes_moved=0) == pytest.approx(0.5)  # nothing moved
 
 
 @settings(max_examples=30, deadline=None)
@@ -104,6 +113,29 @@ def test_measure_roofline_on_cpu_is_positive_and_labelled():
     assert roof.label.startswith("measured on ") and roof.label.endswith("float32")
 
 
+@pytest.mark.parametrize("threads", [None, 2])
+def test_measure_roofline_passes_its_settings_to_both_measurements(monkeypatch, threads):
+    calls = {}
+
+    def matmul(*args):
+        calls["matmul"] = args
+        return 5e10, SimpleNamespace(device_name="Test CPU")
+
+    def copy(*args):
+        calls["copy"] = args
+        return 2e10, None
+
+    monkeypatch.setattr(peak, "measure_matmul_rate", matmul)
+    monkeypatch.setattr(peak, "measure_copy_bandwidth", copy)
+    options = {} if threads is None else {"num_threads": threads}
+    roof = measure_roofline(dtype=torch.bfloat16, **options)
+    # the defaults: a 4096 x 4096 GEMM, a 256 MB copy, 0.5 s of timed calls, on the CPU
+    assert calls["matmul"] == ("cpu", torch.bfloat16, 4096, 0.5, threads)
+    assert calls["copy"] == ("cpu", 256, 0.5, threads)
+    assert (roof.peak_flops_per_s, roof.bandwidth_bytes_per_s) == (5e10, 2e10)
+    assert roof.label == "measured on Test CPU, bfloat16"
+
+
 def test_plot_roofline_draws_one_line_per_roof_and_the_points():
     roofs = [Roofline(1e11, 1e10, "a"), Roofline(1e12, 1e11, "b")]
     figure = plot_roofline(roofs, [1.0, 100.0], [5e9, 9e10], ["x", "y"])
@@ -158,8 +190,7 @@ def test_compute_bound_channels_agrees_with_counting_up(ridge, pixels, element_b
 
 
 def test_instruction_set_peak():
-    assert instruction_set_peak("AVX2 FMA AVX-512", 2000, 1, fma_units=2) == pytest.approx(
-        2e9 * 16 * 4)
+    assert instruction_set_peak("AVX2 FMA AVX-512", 2000, 1, fma_units=2) == 2e9 * 16 * 4
     assert instruction_set_peak("AVX2 FMA", 2000, 2, fma_units=2) == pytest.approx(
         2e9 * 8 * 4 * 2)
     # Zen 4 at the reviewer's 2596 MHz: one 512-bit FMA per cycle, about 83 GFLOP/s
@@ -181,6 +212,19 @@ def test_fma_units_per_microarchitecture():
                                "AVX2 FMA AVX-512 AMX") == 2
     assert fma_units_per_cycle("AMD EPYC (family 26, model 2)", "AVX2 FMA AVX-512") is None
     assert fma_units_per_cycle("unknown CPU", "AVX2 FMA") is None
+
+
+@pytest.mark.parametrize(
+    ("isa", "units"),
+    [
+        ("AVX2 FMA", 2),  # Haswell onwards: two 256-bit FMA units
+        ("AVX-512", 2),  # AVX-512 alone is enough to name a server core
+        ("AVX2", None),  # no FMA: not in the table
+        ("", None),  # an Atom-class core without AVX
+    ],
+)
+def test_fma_units_of_intel_cores_follow_their_instruction_sets(isa, units):
+    assert fma_units_per_cycle("Intel(R) Xeon(R) CPU (family 6, model 63)", isa) == units
 
 
 def test_point_labels_of_a_dense_sweep_do_not_overlap():

@@ -20,7 +20,7 @@ def test_seed_everything_repeats_every_generator():
 
 
 def test_seed_must_be_non_negative():
-    with pytest.raises(ValueError, match="non-negative"):
+    with pytest.raises(ValueError, match=r"^seed must be a non-negative integer, got -1$"):
         seed_everything(-1)
 
 
@@ -29,3 +29,10 @@ def test_default_device_follows_cuda_availability(monkeypatch):
     assert default_device() == torch.device("cpu")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert default_device() == torch.device("cuda")
+
+
+def test_the_default_seed_is_zero():
+    seed_everything()
+    default = torch.rand(3)
+    seed_everything(0)
+    assert torch.equal(default, torch.rand(3))

@@ -1,5 +1,7 @@
 """The separable-layer timing: rows, kernel names, the file round trip, bad arguments."""
 
+import math
+
 import pytest
 
 from onebyone.cost import model_macs
@@ -57,3 +59,19 @@ def test_time_share_interval_follows_the_ratio():
     slower = separable_timing.depthwise_time_share([[2 * t for t in r] for r in depthwise],
                                                    pointwise)
     assert slower.estimate > share.estimate
+
+
+@pytest.mark.parametrize("confidence", [0.95, 0.5])
+def test_time_share_bounds_are_the_ratio_interval_mapped_through_one_over_one_plus(confidence):
+    # pointwise / depthwise = 3, 3 e^0.1, 3 e^-0.1 in the three rounds: mean log ratio log 3,
+    # sd 0.1, so the ratio's interval is 3 exp(-+half) and the share 1 / (1 + ratio) flips it
+    ratios = [3.0, 3.0 * math.exp(0.1), 3.0 * math.exp(-0.1)]
+    depthwise = [[1.0], [1.0], [1.0]]
+    pointwise = [[r] for r in ratios]
+    share = separable_timing.depthwise_time_share(depthwise, pointwise, confidence=confidence)
+    q = 0.5 + confidence / 2  # Student's t with 2 degrees of freedom has a closed form
+    half = (2 * q - 1) / math.sqrt(2 * q * (1 - q)) * 0.1 / math.sqrt(3)
+    assert share.estimate == pytest.approx(1 / (1 + 3.0))
+    assert share.low == pytest.approx(1 / (1 + 3.0 * math.exp(half)))
+    assert share.high == pytest.approx(1 / (1 + 3.0 * math.exp(-half)))
+    assert share.confidence == confidence
