@@ -47,6 +47,9 @@ def test_bad_input_is_refused():
         PositionwiseFeedForward(8, 16)(torch.randn(2, 3, 4))
     with pytest.raises(TypeError):
         feed_forward_as_conv1d(torch.nn.Linear(2, 2))
+    expected = r"^ffn must be an instance of PositionwiseFeedForward, got Linear"
+    with pytest.raises(TypeError, match=expected):
+        feed_forward_as_conv2d(torch.nn.Linear(2, 2))
 
 
 def test_defaults_are_the_base_transformer_as_in_pytorch():
@@ -71,3 +74,15 @@ def test_conv1d_keeps_the_dtype_and_device_of_the_layer(device):
         out = conv(tokens.transpose(1, 2)).transpose(1, 2)
         if device == "cpu":
             torch.testing.assert_close(out, ffn(tokens), rtol=1e-12, atol=1e-12)
+
+
+def test_a_feed_forward_without_biases_gives_convolutions_without_biases():
+    torch.manual_seed(0)
+    ffn = PositionwiseFeedForward(4, 8)
+    ffn.linear1.bias = None  # bias-free linear layers, as in some later Transformers
+    ffn.linear2.bias = None
+    conv = feed_forward_as_conv1d(ffn)
+    assert conv[0].bias is None and conv[2].bias is None
+    tokens = torch.randn(2, 3, 4)
+    with torch.no_grad():
+        torch.testing.assert_close(conv(tokens.transpose(1, 2)).transpose(1, 2), ffn(tokens))

@@ -237,6 +237,8 @@ def test_bad_inputs():
         MlpConv(3, 0, 4, kernel_size=3)
     with pytest.raises(TypeError, match="block must be an instance of MlpConv"):
         per_pixel_mlp(nn.Conv2d(3, 4, 1))
+    with pytest.raises(TypeError, match=r"^model must be an instance of SmallNiN, got PlainCNN"):
+        dead_class_maps(PlainCNN(channels=(2, 2, 2)), torch.zeros(1, 1, 8, 8))
     with pytest.raises(ValueError, match="three channel widths"):
         SmallNiN(channels=(8, 8))
     with pytest.raises(ValueError, match="kernel_size must be odd"):
