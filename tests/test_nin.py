@@ -150,6 +150,17 @@ def test_plain_cnn_flattens_image_size_over_4_squared_pixels_per_map():
     assert cnn.head[1].in_features == 3 * 1 * 1  # 4 x 4 -> 2 x 2 -> 1 x 1
 
 
+def test_plain_cnn_head_is_a_hidden_layer_with_relu_then_dropout():
+    seed_everything(0)
+    cnn = PlainCNN(channels=(2, 2, 3), hidden_features=6, dropout=0.5)
+    features = torch.randn(4, 3, 2, 2)  # N x 3 x 2 x 2, what conv3 gives for 8 x 8 images
+    hidden, classifier = (m for m in cnn.head if isinstance(m, nn.Linear))
+    expected = classifier(F.relu(hidden(features.flatten(1))))  # N x 10
+    torch.testing.assert_close(cnn.head.eval()(features), expected)
+    cnn.head.train()
+    assert not torch.equal(cnn.head(features), cnn.head(features))  # two dropout masks
+
+
 def test_plain_cnn_defaults_by_hand():
     """Three 3x3 convolutions of 32 channels on 8 x 8 digits, a 64-unit hidden layer, 10 classes."""
     body = conv_parameters(1, 32, 3) + 2 * conv_parameters(32, 32, 3)

@@ -49,7 +49,8 @@ def test_default_reduction_is_the_papers_16():
         se = SqueezeExcitation(64)
     assert tuple(se.fc1.weight.shape) == (64 // 16, 64, 1, 1)
     assert tuple(se.fc2.weight.shape) == (64, 64 // 16, 1, 1)
-    assert se_weights(256) == 2 * 256**2 // 16
+    weights = se_weights(256)
+    assert weights == 2 * 256**2 // 16 and type(weights) is int  # a count of weights
 
 
 @pytest.mark.parametrize(
