@@ -113,3 +113,11 @@ def test_load_table2_refuses_a_layer_type_that_table_2_has_not(monkeypatch):
     monkeypatch.setattr(mobilenet_table2, "resources", SimpleNamespace(files=lambda _: stub))
     with pytest.raises(ValueError, match=r"^unknown layer type in the table: 'Conv 5x5'$"):
         load_table2()
+
+
+def test_recount_of_a_given_model():
+    """A 10-class MobileNet: the classifier holds 1024 x 10 weights (and 10 biases) and MACs."""
+    recount = recount_table2(MobileNet(num_classes=10), biases=True)
+    assert [row.layer_type for row in recount.values()] == list(LAYER_TYPES)
+    classifier = recount["Fully Connected"]
+    assert (classifier.mult_adds, classifier.parameters) == (1024 * 10, 1024 * 10 + 10)
