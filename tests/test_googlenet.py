@@ -1,11 +1,13 @@
 """GoogLeNet: the shape after every stage, its layers, and its channels against the paper."""
 
+import inspect
+
 import pytest
 import torch
 from torch import nn
 
 from onebyone.cost import count_parameters
-from onebyone.googlenet import INCEPTION_CHANNELS, GoogLeNet
+from onebyone.googlenet import INCEPTION_CHANNELS, GoogLeNet, inception_arguments
 from onebyone.inception import Inception
 from onebyone.table1 import load_table1
 
@@ -121,8 +123,46 @@ def test_dropout_probability_and_bad_arguments():
         GoogLeNet(num_classes=0)
     with pytest.raises(ValueError, match=r"dropout must be a probability in \[0, 1\)"):
         GoogLeNet(dropout=1.0)
-    with pytest.raises(ValueError, match=r"x must be N x 3 x 224 x 224, got 1 x 3 x 32 x 32"):
+    with pytest.raises(
+        ValueError, match=r"^GoogLeNet: x must be N x 3 x 224 x 224, got 1 x 3 x 32 x 32$"
+    ):
         GoogLeNet()(torch.randn(1, 3, 32, 32))
+
+
+def test_poolings_match_the_patch_size_and_stride_column_of_the_published_table():
+    """Table 1's "patch size/stride": the four max pools are 3x3/2, the average pool 7x7/1."""
+    model = GoogLeNet()
+    rows = [row for row in load_table1() if row.type in ("max pool", "avg pool")]
+    assert [row.stage for row in rows] == [
+        "maxpool1", "maxpool2", "maxpool3", "maxpool4", "avgpool",
+    ]  # fmt: skip
+    for row in rows:
+        pool = getattr(model, row.stage)
+        assert isinstance(pool, nn.MaxPool2d if row.type == "max pool" else nn.AvgPool2d)
+        assert (pool.kernel_size, pool.stride) == (row.patch_size, row.stride), row.stage
+
+
+def test_inception_arguments_are_the_table_1_columns_under_inceptions_own_names():
+    table = {row.stage: row for row in load_table1()}
+    names = list(inspect.signature(Inception).parameters)  # in_channels, ch1x1, ... pool_proj
+    with torch.device("meta"):  # shapes only
+        model = GoogLeNet()
+    for stage in INCEPTION_CHANNELS:
+        arguments = inception_arguments(stage)
+        assert list(arguments) == names
+        assert tuple(arguments[name] for name in names[1:]) == table[stage].channels()
+        with torch.device("meta"):
+            built, inside = Inception(**arguments), getattr(model, stage)
+        assert [p.shape for p in built.parameters()] == [p.shape for p in inside.parameters()]
+
+
+def test_inception_arguments_refuses_a_stage_that_table_1_has_not():
+    with pytest.raises(
+        ValueError, match=r"^unknown stage 'inception9z'; choose from \['inception3a', 'incep"
+    ):
+        inception_arguments("inception9z")
+    with pytest.raises(TypeError, match=r"^stage must be a str such as 'inception3a', got 3$"):
+        inception_arguments(3)
 
 
 def test_runs_on_the_meta_device_for_a_batch():

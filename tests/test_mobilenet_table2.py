@@ -1,14 +1,18 @@
 """MobileNet-224 and its Table 2: the network's shapes and the recount against the paper's data."""
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from onebyone import mobilenet_table2
 from onebyone.cost import count_parameters, model_macs
 from onebyone.mobilenet import SEPARABLE_LAYERS, MobileNet
 from onebyone.mobilenet_table2 import (
     LAYER_TYPES,
+    Table2Row,
     format_table2,
     layer_type,
     load_table2,
@@ -64,3 +68,56 @@ def test_layer_type_refuses_what_table_2_has_no_row_for():
         layer_type(nn.Conv2d(8, 8, 5))
     with pytest.raises(TypeError):
         layer_type(nn.ReLU())
+
+
+def test_layer_type_of_one_or_two_input_channels():
+    """Depthwise means one filter per input channel, with more than one channel to filter."""
+    with torch.device("meta"):
+        single, pair = nn.Conv2d(1, 8, 3), nn.Conv2d(2, 2, 3, groups=2)
+    assert layer_type(single) == "Conv 3x3"  # groups == in_channels == 1: a standard 3x3
+    assert layer_type(pair) == "Conv DW 3x3"
+
+
+def test_format_table2_prints_paper_and_ours_side_by_side():
+    published = load_table2()
+    ours = {kind: Table2Row(kind, 10.0 * i + 0.125, 20.0 * i + 0.5) for i, kind in
+            enumerate(LAYER_TYPES)}
+    lines = format_table2(published, ours).split("\n")
+    assert lines[0].split() == ["type", "mult-adds", "%", "parameters", "%"]
+    assert lines[1].split() == ["paper", "ours", "paper", "ours"]
+    assert len(lines) == 2 + len(LAYER_TYPES)
+    for line, kind in zip(lines[2:], LAYER_TYPES, strict=True):
+        paper, mine = published[kind], ours[kind]
+        assert line.startswith(kind)
+        assert line[len(kind):].split() == [
+            f"{paper.mult_adds_percent:.2f}", f"{mine.mult_adds_percent:.2f}",
+            f"{paper.parameters_percent:.2f}", f"{mine.parameters_percent:.2f}",
+        ]  # fmt: skip
+
+
+def test_format_table2_refuses_a_table_that_is_not_a_full_dict_of_rows():
+    published = load_table2()
+    with pytest.raises(TypeError, match=r"^published must be a dict of Table2Row, got list$"):
+        format_table2(list(published.values()), published)
+    with pytest.raises(TypeError, match=r"^recount must be a dict of Table2Row, got tuple$"):
+        format_table2(published, ())
+    partial = {kind: row for kind, row in published.items() if kind != "Fully Connected"}
+    with pytest.raises(ValueError, match=r"^recount has no Table2Row for \['Fully Connected'\]$"):
+        format_table2(published, partial)
+
+
+def test_load_table2_refuses_a_layer_type_that_table_2_has_not(monkeypatch):
+    text = "# a comment\n\nlayer_type,mult_adds_percent,parameters_percent\nConv 5x5,1.0,2.0\n"
+    stub = SimpleNamespace(read_text=lambda: text)
+    stub.joinpath = lambda *parts: stub
+    monkeypatch.setattr(mobilenet_table2, "resources", SimpleNamespace(files=lambda _: stub))
+    with pytest.raises(ValueError, match=r"^unknown layer type in the table: 'Conv 5x5'$"):
+        load_table2()
+
+
+def test_recount_of_a_given_model():
+    """A 10-class MobileNet: the classifier holds 1024 x 10 weights (and 10 biases) and MACs."""
+    recount = recount_table2(MobileNet(num_classes=10), biases=True)
+    assert [row.layer_type for row in recount.values()] == list(LAYER_TYPES)
+    classifier = recount["Fully Connected"]
+    assert (classifier.mult_adds, classifier.parameters) == (1024 * 10, 1024 * 10 + 10)

@@ -80,6 +80,17 @@ def test_mlpconv_stride_and_padding():
     assert block(torch.zeros(1, 2, 9, 9)).shape == (1, 3, 4, 4)
 
 
+def test_mlpconv_defaults_are_no_padding_stride_1_and_a_final_relu():
+    seed_everything(0)
+    block = MlpConv(2, 3, 4, kernel_size=3)
+    x = torch.randn(1, 2, 7, 6)
+    expected = F.relu(F.conv2d(x, block.conv.weight, block.conv.bias))  # 1 x 3 x 5 x 4
+    expected = F.relu(F.conv2d(expected, block.cccp1.weight, block.cccp1.bias))
+    expected = F.relu(F.conv2d(expected, block.cccp2.weight, block.cccp2.bias))
+    torch.testing.assert_close(block(x), expected)
+    assert expected.shape == (1, 4, 5, 4)
+
+
 @pytest.mark.parametrize("final_relu", [True, False])
 def test_per_pixel_mlp_is_what_the_1x1_convolutions_compute(final_relu):
     seed_everything(0)
@@ -116,6 +127,45 @@ def test_small_nin_parameters_by_hand():
         + conv_parameters(16, 12, 3) + conv_parameters(12, 12, 1) + conv_parameters(12, 10, 1)
     )  # fmt: skip
     assert count_parameters(model) == expected
+
+
+def test_a_5x5_kernel_is_padded_by_2_and_keeps_the_sizes():
+    """kernel_size // 2 = 2 pixels of padding: the same maps as with 3x3 kernels."""
+    seed_everything(0)
+    nin_model = SmallNiN(channels=(2, 3, 2), kernel_size=5).eval()
+    x = torch.randn(2, 1, 8, 8)
+    class_maps = nin_model.mlpconv3(nin_model.pool2(nin_model.mlpconv2(nin_model.pool1(
+        nin_model.mlpconv1(x)))))  # fmt: skip
+    assert class_maps.shape == (2, 10, 2, 2)
+    torch.testing.assert_close(nin_model(x), class_maps.mean(dim=(2, 3)))
+    cnn = PlainCNN(channels=(2, 3, 2), hidden_features=5, image_size=16, kernel_size=5).eval()
+    assert cnn(torch.randn(2, 1, 16, 16)).shape == (2, 10)
+    # 16 x 16 -> pool -> 8 x 8 -> pool -> 4 x 4: 2 maps of 4 x 4 flattened
+    assert count_parameters(cnn.head) == (2 * 4 * 4) * 5 + 5 + 5 * 10 + 10
+
+
+def test_plain_cnn_flattens_image_size_over_4_squared_pixels_per_map():
+    cnn = PlainCNN(channels=(2, 2, 3), hidden_features=4, image_size=4).eval()
+    assert cnn(torch.randn(1, 1, 4, 4)).shape == (1, 10)
+    assert cnn.head[1].in_features == 3 * 1 * 1  # 4 x 4 -> 2 x 2 -> 1 x 1
+
+
+def test_plain_cnn_head_is_a_hidden_layer_with_relu_then_dropout():
+    seed_everything(0)
+    cnn = PlainCNN(channels=(2, 2, 3), hidden_features=6, dropout=0.5)
+    features = torch.randn(4, 3, 2, 2)  # N x 3 x 2 x 2, what conv3 gives for 8 x 8 images
+    hidden, classifier = (m for m in cnn.head if isinstance(m, nn.Linear))
+    expected = classifier(F.relu(hidden(features.flatten(1))))  # N x 10
+    torch.testing.assert_close(cnn.head.eval()(features), expected)
+    cnn.head.train()
+    assert not torch.equal(cnn.head(features), cnn.head(features))  # two dropout masks
+
+
+def test_plain_cnn_defaults_by_hand():
+    """Three 3x3 convolutions of 32 channels on 8 x 8 digits, a 64-unit hidden layer, 10 classes."""
+    body = conv_parameters(1, 32, 3) + 2 * conv_parameters(32, 32, 3)
+    head = (32 * 2 * 2) * 64 + 64 + 64 * 10 + 10
+    assert count_parameters(PlainCNN()) == body + head
 
 
 def test_plain_cnn_shapes_and_fully_connected_head():
@@ -184,11 +234,22 @@ def test_dead_class_maps_finds_a_class_that_scores_zero_everywhere():
     assert dead_class_maps(without_relu, images) == []  # negative, not zero: still learnable
 
 
+def test_wrong_inputs_are_refused_by_the_layer_that_got_them():
+    with pytest.raises(ValueError, match=r"^MlpConv: x must be N x 3 x H x W, got 1 x 2 x 5 x 5$"):
+        MlpConv(3, 4, 5, kernel_size=3)(torch.zeros(1, 2, 5, 5))
+    with pytest.raises(ValueError, match=r"^SmallNiN: x must be N x 1 x H x W, got 1 x 3 x 8 x 8$"):
+        SmallNiN(channels=(2, 2, 2))(torch.zeros(1, 3, 8, 8))
+    with pytest.raises(ValueError, match=r"^PlainCNN: x must be N x 1 x 8 x 8, got 1 x 1 x 9 x 9$"):
+        PlainCNN(channels=(2, 2, 2))(torch.zeros(1, 1, 9, 9))
+
+
 def test_bad_inputs():
     with pytest.raises(ValueError, match="hidden_channels must be a positive integer"):
         MlpConv(3, 0, 4, kernel_size=3)
     with pytest.raises(TypeError, match="block must be an instance of MlpConv"):
         per_pixel_mlp(nn.Conv2d(3, 4, 1))
+    with pytest.raises(TypeError, match=r"^model must be an instance of SmallNiN, got PlainCNN"):
+        dead_class_maps(PlainCNN(channels=(2, 2, 2)), torch.zeros(1, 1, 8, 8))
     with pytest.raises(ValueError, match="three channel widths"):
         SmallNiN(channels=(8, 8))
     with pytest.raises(ValueError, match="kernel_size must be odd"):

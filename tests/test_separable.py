@@ -42,6 +42,21 @@ def test_depthwise_intensity_is_bounded_by_the_kernel():
         nn.Conv2d(16, 16, 3, padding=1, groups=16, bias=False), (1, 16, 28, 28))
 
 
+@pytest.mark.parametrize(
+    ("kernel", "dtype", "workload_kwargs"),
+    [(3, torch.float32, {}), (5, torch.bfloat16, {"kernel_size": 5, "bytes_per_element": 2})],
+    ids=["defaults-3x3-float32", "5x5-bfloat16"],
+)
+def test_depthwise_bytes_are_input_weight_and_output_each_once(kernel, dtype, workload_kwargs):
+    """The least traffic: every element of x, of the weight and of y read or written once."""
+    with torch.device("meta"):  # sizes only
+        conv = nn.Conv2d(6, 6, kernel, padding=kernel // 2, groups=6, bias=False, dtype=dtype)
+        x = torch.empty(2, 6, 7, 5, dtype=dtype)
+        y = conv(x)  # 2 x 6 x 7 x 5
+    expected = sum(t.numel() * t.element_size() for t in (x, conv.weight, y))
+    assert depthwise_conv_workload(2, 6, 7, 5, **workload_kwargs).bytes_moved == expected
+
+
 def test_bad_arguments_are_refused():
     with pytest.raises(ValueError, match="odd"):
         DepthwiseSeparable(8, 8, kernel_size=2)
@@ -49,5 +64,7 @@ def test_bad_arguments_are_refused():
         separable_cost_ratio(0, 3)
     with pytest.raises(ValueError, match="positive"):
         depthwise_conv_workload(1, 0, 4, 4)
-    with pytest.raises(ValueError, match="x must be N x 8 x H x W"):
+    with pytest.raises(
+        ValueError, match=r"^DepthwiseSeparable: x must be N x 8 x H x W, got 1 x 4 x 5 x 5$"
+    ):
         DepthwiseSeparable(8, 8)(torch.randn(1, 4, 5, 5))

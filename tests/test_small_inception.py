@@ -76,3 +76,9 @@ def test_learns_a_small_batch():
 def test_bad_dropout_is_refused():
     with pytest.raises(ValueError, match=r"dropout must be a probability in \[0, 1\)"):
         SmallInceptionNet(dropout=1.5)
+
+
+def test_a_wrong_input_is_refused_by_the_network_by_name():
+    expected = r"^SmallInceptionNet: x must be N x 1 x H x W, got 2 x 3 x 8 x 8$"
+    with pytest.raises(ValueError, match=expected):
+        SmallInceptionNet()(torch.rand(2, 3, 8, 8))

@@ -38,5 +38,31 @@ def test_bad_reduction_is_refused():
         SqueezeExcitation(100, reduction=16)
     with pytest.raises(ValueError, match="must divide"):
         se_weights(100, 16)
-    with pytest.raises(ValueError, match="x must be N x 32 x H x W"):
+    with pytest.raises(
+        ValueError, match=r"^SqueezeExcitation: x must be N x 32 x H x W, got 1 x 16 x 4 x 4$"
+    ):
         SqueezeExcitation(32, 16)(torch.randn(1, 16, 4, 4))
+
+
+def test_default_reduction_is_the_papers_16():
+    with torch.device("meta"):
+        se = SqueezeExcitation(64)
+    assert tuple(se.fc1.weight.shape) == (64 // 16, 64, 1, 1)
+    assert tuple(se.fc2.weight.shape) == (64, 64 // 16, 1, 1)
+    weights = se_weights(256)
+    assert weights == 2 * 256**2 // 16 and type(weights) is int  # a count of weights
+
+
+@pytest.mark.parametrize(
+    ("stage", "error", "message"),
+    [
+        (("conv2_x", 3), ValueError, r"^each of stages must be \(name, blocks, channels\), got "),
+        ((2, 3, 256), ValueError, r"^each of stages must be \(name, blocks, channels\), got "),
+        (7, ValueError, r"^each of stages must be \(name, blocks, channels\), got 7$"),
+        (("conv2_x", 0, 256), ValueError, r"^blocks of stage 'conv2_x' must be a positive int"),
+    ],
+    ids=["two-entries", "unnamed", "not-a-triple", "no-blocks"],
+)
+def test_se_added_weights_refuses_a_bad_stage_by_name(stage, error, message):
+    with pytest.raises(error, match=message):
+        se_added_weights((stage,))
