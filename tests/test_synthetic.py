@@ -194,7 +194,7 @@ class ThreadRecorder(nn.Module):
         return self.conv(x)
 
 
-def test_pixel_training_runs_on_one_thread_from_seed_0_by_default():
+def test_pixel_training_runs_on_one_thread_from_seed_0_with_the_given_step_size():
     data = make_sign_xor_images(2, size=2, seed=0)
     model = ThreadRecorder()
     threads = torch.get_num_threads()
@@ -202,6 +202,8 @@ def test_pixel_training_runs_on_one_thread_from_seed_0_by_default():
     assert model.threads == [1, 1] and torch.get_num_threads() == threads
     assert default == train_pixel_classifier(model, data, steps=2, learning_rate=0.1, seed=0)
     assert default != train_pixel_classifier(model, data, steps=2, learning_rate=0.1, seed=1)
+    larger_steps = train_pixel_classifier(model, data, steps=2, learning_rate=0.3)
+    assert larger_steps[0] == default[0] and larger_steps[1] != default[1]  # the first step's size
 
 
 def test_data_that_is_not_sign_xor_images_is_refused_by_its_type():
