@@ -115,3 +115,16 @@ def test_a_validation_set_is_carved_out_disjoint_and_stratified(raw):
 def test_bad_validation_fraction(fraction):
     with pytest.raises(ValueError, match="validation_fraction"):
         load_digits_split(test_fraction=0.25, validation_fraction=fraction)
+
+
+def test_the_default_split_is_seed_0(split):
+    assert torch.equal(split.test_images, load_digits_split(seed=0).test_images)
+
+
+def test_the_validation_set_is_seeded_too():
+    first, again, other = (
+        load_digits_split(test_fraction=0.2, seed=s, validation_fraction=0.2) for s in (3, 3, 4)
+    )
+    assert torch.equal(first.validation_images, again.validation_images)
+    assert torch.equal(first.train_labels, again.train_labels)
+    assert not torch.equal(first.validation_images, other.validation_images)

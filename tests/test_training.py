@@ -7,6 +7,7 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
+from onebyone import training
 from onebyone.digits import DigitsSplit, load_digits_split
 from onebyone.plotting import plot_histories
 from onebyone.runtime import seed_everything
@@ -182,3 +183,97 @@ def test_plot_histories_prefers_validation_accuracy():
     accuracy_axes = plot_histories(histories).axes[1]
     assert "validation" in accuracy_axes.get_ylabel()
     assert list(accuracy_axes.get_lines()[0].get_ydata()) == [60.0, 70.0]
+
+
+def tiny_split(train: int = 130, seed: int = 0) -> DigitsSplit:
+    """Random 1 x 2 x 2 images in 3 classes: ``train`` to train on, 20 to test on."""
+    generator = torch.Generator().manual_seed(seed)
+    images = torch.randn(train + 20, 1, 2, 2, generator=generator)  # N x 1 x 2 x 2
+    labels = torch.randint(0, 3, (train + 20,), generator=generator)  # N
+    return DigitsSplit(images[:train], labels[:train], images[train:], labels[train:])
+
+
+def tiny_classifier() -> nn.Module:
+    seed_everything(0)
+    return nn.Sequential(nn.Flatten(), nn.Linear(4, 3))
+
+
+class BatchRecorder(nn.Module):
+    """A linear classifier, optionally after dropout, that records the images it trains on."""
+
+    def __init__(self, dropout: bool) -> None:
+        super().__init__()
+        self.dropout = nn.Dropout(0.5) if dropout else nn.Identity()
+        self.linear = nn.Linear(4, 3)
+        self.seen: list[float] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            self.seen += x[:, 0, 0, 0].tolist()  # one pixel identifies each random image
+        return self.linear(self.dropout(x.flatten(1)))
+
+
+def test_messages_name_the_sizes_that_disagree():
+    model = logistic_regression()
+    with pytest.raises(
+        ValueError, match=r"^expected one label per image: 3 images but labels of shape \(2,\)$"
+    ):
+        accuracy(model, torch.zeros(3, 1, 8, 8), torch.zeros(2, dtype=torch.int64))
+    with pytest.raises(ValueError, match=r"^expected images N x C x H x W, got shape \(3, 64\)$"):
+        accuracy(model, torch.zeros(3, 64), torch.zeros(3, dtype=torch.int64))
+    with pytest.raises(ValueError, match=r"^cannot measure accuracy on zero images$"):
+        accuracy(model, torch.zeros(0, 1, 8, 8), torch.zeros(0, dtype=torch.int64))
+    with pytest.raises(
+        ValueError, match=r"^the model has no parameters to train or to place on a device$"
+    ):
+        train_classifier(nn.Flatten(), tiny_split(), epochs=1, learning_rate=0.1, progress=False)
+    with pytest.raises(TypeError, match=r"^split must be a DigitsSplit, got tuple$"):
+        train_classifier(logistic_regression(), (), epochs=1, learning_rate=0.1)
+
+
+def test_accuracy_of_one_image_and_of_a_model_without_parameters_on_a_given_device():
+    """Scores are the image itself (1 x 1 x 3 pixels: 3 classes); no parameters, so no device."""
+    images = torch.tensor([[0.0, 2.0, 1.0], [3.0, 0.0, 1.0], [0.0, 0.0, 5.0]]).view(3, 1, 1, 3)
+    labels = torch.tensor([1, 2, 2])  # the arg-max is 1, 0, 2: two right
+    assert accuracy(nn.Flatten(), images, labels, device="cpu") == 2 / 3
+    assert accuracy(nn.Flatten(), images[:1], labels[:1], device="cpu") == 1.0
+
+
+def test_defaults_are_batches_of_64_from_seed_0_with_a_progress_bar(capsys):
+    split = tiny_split()  # 130 training images: batches of 64 and of 65 differ
+    default = train_classifier(tiny_classifier(), split, epochs=2, learning_rate=0.1)
+    assert "2/2" in capsys.readouterr().err
+    explicit = train_classifier(
+        tiny_classifier(), split, epochs=2, learning_rate=0.1, batch_size=64, seed=0, progress=False
+    )
+    assert default.train_loss == explicit.train_loss
+    assert capsys.readouterr().err == ""  # progress=False draws no bar
+
+
+def test_progress_bar_counts_epochs_and_shows_the_last_loss_and_accuracy(capsys):
+    history = train_classifier(
+        tiny_classifier(), tiny_split(), epochs=2, learning_rate=0.1, progress=True
+    )
+    last = capsys.readouterr().err.split("\r")[-1]
+    assert last.startswith("epochs: 100%") and "2/2" in last and "epoch/s" in last
+    assert f"train_loss={history.train_loss[-1]:.3f}" in last
+    assert f"test_accuracy={history.test_accuracy[-1]:.3f}" in last
+
+
+def test_models_of_one_seed_see_the_same_batches_whatever_randomness_they_draw():
+    """The batch order has its own generator: dropout's draws do not shift it."""
+    plain, with_dropout = BatchRecorder(dropout=False), BatchRecorder(dropout=True)
+    for model in (plain, with_dropout):
+        train_classifier(model, tiny_split(), epochs=2, learning_rate=0.1, progress=False)
+    assert len(plain.seen) == 2 * 130 and plain.seen == with_dropout.seen
+
+
+def test_an_explicit_device_is_used_without_asking_for_the_default(monkeypatch):
+    def no_default() -> torch.device:
+        raise AssertionError("default_device() called although a device was given")
+
+    monkeypatch.setattr(training, "default_device", no_default)
+    model = tiny_classifier()
+    split = tiny_split()
+    train_classifier(model, split, epochs=1, learning_rate=0.1, device="cpu", progress=False)
+    assert model[1].weight.device.type == "cpu"
