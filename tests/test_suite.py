@@ -10,6 +10,7 @@ are compared with Chapter 2's and Chapter 5's hand formulas for the tiny sizes b
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 import pytest
 import torch
@@ -24,7 +25,7 @@ from onebyone.perf.suite import (
     run_experiments,
     write_csv,
 )
-from onebyone.perf.timing import make_input
+from onebyone.perf.timing import Timing, make_input
 from onebyone.perf.workloads import Sizes
 
 TINY = Sizes(
@@ -189,7 +190,9 @@ def test_every_row_counts_what_chapter_2_and_5_count_and_times_what_the_clock_sa
         assert (row["runs"], row["blocks"], row["calls_per_block"], row["rounds"]) == (1, 1, 1, 1)
         assert (row["timer"], row["l2_flush"], row["cudnn_benchmark"]) == (
             "blocked_autorange", False, False)
-        assert row["mkldnn_fp32_precision"] == "ieee" and row["kernels"] == ""
+        assert row["kernels"] == ""
+        assert (row["matmul_fp32_precision"], row["conv_fp32_precision"],  # TF32 forbidden
+                row["mkldnn_fp32_precision"]) == ("ieee", "ieee", "ieee")
         assert row["tf32_matmul"] is False and row["tf32_conv"] is False
     for row in rows:
         assert (row["size"], row["device"], row["num_threads"], row["partial"]) == (
@@ -262,7 +265,9 @@ def test_rounds_interleave_pool_and_are_saved_as_each_experiment_finishes(tiny, 
     assert [row["iqr_s"] for row in rows] == [1, 1, 2, 2, 2, 2]  # 75th minus 25th percentile
     for row in rows:
         assert (row["rounds"], row["runs"], row["blocks"], row["partial"]) == (2, 2, 2, False)
+        assert row["kernels"] == "" and row["command"] == ""  # not profiled; no command given
     assert saved == [rows[:2], rows]  # after peak, after the bottleneck: all finished rows
+    assert script.profiled == []
 
 
 def test_each_measurement_is_profiled_once_on_its_own_input_and_threads(tiny, script):
@@ -283,6 +288,25 @@ def test_each_measurement_is_profiled_once_on_its_own_input_and_threads(tiny, sc
         assert profiled["x"].is_contiguous(memory_format=torch.channels_last)
         assert profiled["threads"] == 2
     assert [row["kernels"] for row in rows] == [f"first_kernel;kernel_{i}" for i in (1, 2, 3, 4)]
+    assert all(row["num_threads"] == 2 for row in rows)
+
+
+def test_the_progress_bar_counts_timings_and_shows_50_characters_of_each(tiny, script, capsys):
+    before = torch.get_num_threads()
+    rows = run_experiments("cpu", size=tiny, experiments=("same_math",),
+                           precisions=("bfloat16",), rounds=2)  # progress by default
+    progress = capsys.readouterr().err
+    assert "16/16" in progress and "timing/s" in progress  # 8 measurements x 2 rounds
+    last = "same_math einsum (2, 8, 4, 3, 3) channels_last bfloat16"  # 55 characters
+    assert last[:50] in progress and last[:51] not in progress
+    assert all(row["num_threads"] == before for row in rows)  # PyTorch's threads by default
+    run_experiments("cpu", size=tiny, experiments=("same_math",), precisions=("bfloat16",),
+                    progress=False)
+    assert capsys.readouterr().err == ""
+
+
+def test_the_defaults_are_a_cpu_and_the_small_size():
+    assert run_experiments(experiments=(), progress=False) == []  # nothing to measure
 
 
 def test_ctrl_c_keeps_every_measurement_with_a_timing_marked_partial(tiny, script, monkeypatch):
@@ -379,3 +403,65 @@ def test_parse_device_names_the_choices(text):
 def test_parse_device_keeps_a_device():
     assert suite.parse_device(torch.device("cpu")) == torch.device("cpu")
     assert suite.parse_device("cuda:1") == torch.device("cuda", 1)
+
+
+def test_a_tf32_measurement_is_timed_with_tf32_allowed_and_restored(tiny, script):
+    settings = Settings(device=torch.device("cpu"), size=tiny, num_threads=1)
+    before = precision.precision_settings()
+    timing, kernels = suite._measure(settings, torch.relu, (2, 3), "tf32")
+    assert (timing.matmul_fp32_precision, timing.conv_fp32_precision) == ("tf32", "tf32")
+    assert timing.dtype == "float32" and kernels == ""
+    assert precision.precision_settings() == before
+
+
+def test_on_cuda_the_harness_autotunes_cudnn_and_may_replay_a_graph(tiny, monkeypatch):
+    asked = []  # no GPU needed: the harness is replaced by a recorder
+    monkeypatch.setattr(suite, "time_callable", lambda fn, shape, **kw: asked.append(kw) or "t")
+    for cuda_graph in (False, True):
+        settings = Settings(device=torch.device("cuda"), size=tiny, num_threads=1,
+                            cuda_graph=cuda_graph)
+        assert suite._measure(settings, torch.relu, (2, 3), "float32") == ("t", "")
+    assert [(kw["cudnn_benchmark"], kw["cuda_graph"]) for kw in asked] == [(True, False),
+                                                                          (True, True)]
+
+
+def test_a_task_run_without_arguments_is_not_profiled(tiny, script):
+    settings = Settings(device=torch.device("cpu"), size=tiny, num_threads=1)
+    tasks = build_tasks(settings, precisions=("float32",))
+    first = [next(task for task in tasks if task.experiment == name)
+             for name in suite.EXPERIMENTS]  # the first task of every experiment
+    first.append(next(task for task in tasks if "copy" in task.description))
+    for task in first:
+        timing, row = task.run()
+        assert timing is not None and row["kernels"] == ""
+    assert script.profiled == []
+
+
+def a_timing(**changes):
+    """A record as the harness makes it, with ``changes``."""
+    timing = Timing(median_s=2.0, iqr_s=0.0, runs=1, blocks=1, calls_per_block=1, label="",
+                    device="cuda:0", device_name="GPU", torch_version="2", cuda_version="12",
+                    cudnn_version="9", dtype="float32", memory_format="contiguous",
+                    cudnn_benchmark=True, matmul_fp32_precision="ieee",
+                    conv_fp32_precision="ieee", mkldnn_fp32_precision="ieee", num_threads=1,
+                    input_shape=(2, 3), times_s=(2.0,))
+    return replace(timing, **changes)
+
+
+@pytest.mark.parametrize(
+    ("changes", "tf32_matmul", "tf32_conv"),
+    [
+        ({"matmul_fp32_precision": "tf32"}, True, False),
+        ({"conv_fp32_precision": "tf32"}, False, True),
+        ({}, False, False),
+        ({"dtype": "bfloat16", "matmul_fp32_precision": "tf32", "conv_fp32_precision": "tf32"},
+         False, False),
+        ({"device": "cpu", "matmul_fp32_precision": "tf32", "conv_fp32_precision": "tf32"},
+         False, False),
+    ],
+)
+def test_tf32_columns_say_whether_cuda_float32_products_may_round_to_tf32(
+        changes, tf32_matmul, tf32_conv):
+    row = suite._timed_row(a_timing(**changes), {"experiment": "peak"})
+    assert (row["tf32_matmul"], row["tf32_conv"]) == (tf32_matmul, tf32_conv)
+    assert (row["status"], row["rounds"], row["times_s"]) == ("measured", 1, "2")
