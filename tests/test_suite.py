@@ -437,6 +437,15 @@ def test_a_task_run_without_arguments_is_not_profiled(tiny, script):
     assert script.profiled == []
 
 
+def test_the_copy_buffer_is_made_on_the_measured_device(tiny, monkeypatch):
+    asked = []  # the meta device stands in for a GPU: tensors without memory
+    monkeypatch.setattr(suite, "time_callable", lambda fn, shape, **kw: asked.append(fn) or "t")
+    settings = Settings(device=torch.device("meta"), size=tiny, num_threads=1)
+    timing, row = suite._peak_copy(settings)
+    assert timing == "t" and row["bytes"] == 2 * 10**6
+    assert asked[0].__self__.device.type == "meta"  # destination.copy_
+
+
 def a_timing(**changes):
     """A record as the harness makes it, with ``changes``."""
     timing = Timing(median_s=2.0, iqr_s=0.0, runs=1, blocks=1, calls_per_block=1, label="",
