@@ -242,10 +242,20 @@ def test_the_harness_is_asked_for_the_row_s_dtype_layout_threads_and_run_time(ti
         assert row["num_threads"] == 2
 
 
-def test_timed_functions_compute_outputs_of_order_one(tiny, script):
-    """The same-math weights are scaled by 1 / sqrt(C_in); the sweep's are PyTorch's init."""
-    run_experiments("cpu", size=tiny, experiments=("same_math",), precisions=("float32",),
-                    num_threads=1, progress=False, profile=False)
+def test_same_math_checks_on_the_harness_s_input_and_times_outputs_of_order_one(
+        tiny, script, monkeypatch):
+    """The weights are scaled by 1 / sqrt(C_in), so the outputs are of order 1."""
+    checked = []
+    check = suite.check_same_math
+    monkeypatch.setattr(suite, "check_same_math",
+                        lambda variants, x, *args: checked.append(x) or check(variants, x, *args))
+    rows = run_experiments("cpu", size=tiny, experiments=("same_math",), precisions=("float32",),
+                           num_threads=1, progress=False, profile=False)
+    layouts = {"contiguous": torch.contiguous_format, "channels_last": torch.channels_last}
+    for row, x in zip(rows, checked, strict=True):  # the input the harness times, as it is
+        layout = layouts[row["memory_format"]]
+        assert torch.equal(x, make_input((2, 8, 3, 3), memory_format=layout))
+        assert x.is_contiguous(memory_format=layout)
     outputs = [asked["fn"](make_input(asked["input_shape"])) for asked in script.timings]
     assert len(outputs) == 8  # 4 variants x 2 memory formats
     for output in outputs:  # N x 4 x 3 x 3, all the same convolution
@@ -425,16 +435,22 @@ def test_on_cuda_the_harness_autotunes_cudnn_and_may_replay_a_graph(tiny, monkey
                                                                           (True, True)]
 
 
-def test_a_task_run_without_arguments_is_not_profiled(tiny, script):
+def test_a_task_is_profiled_only_when_asked_and_on_the_input_it_times(tiny, script):
     settings = Settings(device=torch.device("cpu"), size=tiny, num_threads=1)
     tasks = build_tasks(settings, precisions=("float32",))
     first = [next(task for task in tasks if task.experiment == name)
              for name in suite.EXPERIMENTS]  # the first task of every experiment
     first.append(next(task for task in tasks if "copy" in task.description))
     for task in first:
-        timing, row = task.run()
-        assert timing is not None and row["kernels"] == ""
-    assert script.profiled == []
+        timing, plain = task.run()
+        _, profiled = task.run(profile=True)
+        assert timing is not None and plain["kernels"] == ""
+        assert profiled["kernels"].startswith("first_kernel;kernel_")
+    assert len(script.profiled) == len(first)
+    for asked, profiled in zip(script.timings[1::2], script.profiled, strict=True):
+        x = profiled["x"]
+        assert tuple(x.shape) == asked["input_shape"] and x.dtype == asked["dtype"]
+        assert x.is_contiguous(memory_format=asked["memory_format"])
 
 
 def test_the_copy_buffer_is_made_on_the_measured_device(tiny, monkeypatch):
