@@ -363,6 +363,8 @@ def test_tasks_follow_the_suite_s_order_and_name_what_they_time(tiny):
     for task in tasks:
         assert task.description.startswith(task.experiment.split("_")[0])
         assert task.description.endswith(" (skipped)") == ("tf32" in task.description)
+    assert [task.description for task in tasks if task.experiment == "peak"] == [
+        "peak matmul 32 bfloat16", "peak matmul 32 tf32 (skipped)", "peak copy"]  # n = 32
     assert not build_tasks(settings, (), ("float32",))
 
 
