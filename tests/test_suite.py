@@ -200,8 +200,11 @@ def test_every_row_counts_what_chapter_2_and_5_count_and_times_what_the_clock_sa
         assert row["command"] == "python -m onebyone.perf.experiments --size tiny"
         assert row["date"].startswith("20") and row["python_version"].count(".") == 2
         assert row["rounds"] == 1 and "processor" not in row
-    back = read_results(write_csv(rows, tmp_path / "out" / "cpu.csv"))  # a tidy CSV
+    path = tmp_path / "results" / "cpu" / "tiny.csv"  # folders made as needed
+    back = read_results(write_csv(rows, path))  # a tidy CSV
     assert [row["median_s"] for row in back] == [row["median_s"] or None for row in rows]
+    assert len(read_results(write_csv(rows[:1], path))) == 1  # written over, folder kept
+    assert [file.name for file in path.parent.iterdir()] == ["tiny.csv"]
 
 
 def test_skipped_rows_say_why_and_carry_no_time(tiny, script):
@@ -240,6 +243,10 @@ def test_the_harness_is_asked_for_the_row_s_dtype_layout_threads_and_run_time(ti
         layout = {"contiguous": torch.contiguous_format, "channels_last": torch.channels_last}
         assert asked["memory_format"] == layout[row["memory_format"]]
         assert row["num_threads"] == 2
+    for row, asked in zip(rows[-2:], script.timings[-2:], strict=True):  # the sweep
+        conv = asked["fn"]  # a bias-free 1x1 convolution, C_in = C_out: only the MACs counted
+        assert (conv.kernel_size, conv.bias) == ((1, 1), None)
+        assert conv.in_channels == conv.out_channels == row["in_channels"]
 
 
 def test_same_math_checks_on_the_harness_s_input_and_times_outputs_of_order_one(
