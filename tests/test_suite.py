@@ -462,6 +462,23 @@ def test_a_task_is_profiled_only_when_asked_and_on_the_input_it_times(tiny, scri
         assert x.is_contiguous(memory_format=asked["memory_format"])
 
 
+def test_on_cuda_the_weight_and_the_inputs_are_made_on_the_gpu(tiny, monkeypatch):
+    made = []  # no GPU needed: the tensors are made on the CPU, the device asked is recorded
+
+    def make_here(shape, **options):
+        made.append(options["device"])
+        return make_input(shape, **{**options, "device": "cpu"})
+
+    monkeypatch.setattr(suite, "make_input", make_here)
+    monkeypatch.setattr(suite, "time_callable", lambda fn, shape, **kw: "t")
+    monkeypatch.setattr(suite, "top_kernels", lambda fn, x: ("kernel",))
+    settings = Settings(device=torch.device("cuda"), size=tiny, num_threads=1)
+    timing, row = suite._same_math(settings, (2, 8, 4, 3, 3), "matmul", "float32",
+                                   torch.contiguous_format, {}, profile=True)
+    assert (timing, row["kernels"]) == ("t", "kernel")
+    assert made == [torch.device("cuda")] * 3  # the weight, the checked and profiled inputs
+
+
 def test_the_copy_buffer_is_made_on_the_measured_device(tiny, monkeypatch):
     asked = []  # the meta device stands in for a GPU: tensors without memory
     monkeypatch.setattr(suite, "time_callable", lambda fn, shape, **kw: asked.append(fn) or "t")
