@@ -516,3 +516,16 @@ def test_tf32_columns_say_whether_cuda_float32_products_may_round_to_tf32(
     row = suite._timed_row(a_timing(**changes), {"experiment": "peak"})
     assert (row["tf32_matmul"], row["tf32_conv"]) == (tf32_matmul, tf32_conv)
     assert (row["status"], row["rounds"], row["times_s"]) == ("measured", 1, "2")
+
+
+def test_cuda_graph_replay_reaches_every_timing_of_the_run(tiny, monkeypatch):
+    asked = []  # no GPU needed: CUDA is faked and the harness is replaced by a recorder
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(suite, "run_metadata", lambda device, rounds, command: {})
+    monkeypatch.setattr(suite, "time_callable",
+                        lambda fn, shape, **kw: asked.append(kw) or a_timing())
+    rows = run_experiments("cuda", size=tiny, experiments=("bottleneck",), num_threads=1,
+                           progress=False, profile=False, cuda_graph=True)
+    assert len(rows) == len(asked) == 4
+    assert all(kw["cuda_graph"] is True and kw["cudnn_benchmark"] is True for kw in asked)
