@@ -22,8 +22,8 @@ from onebyone.cost import model_macs
 from onebyone.inception import branch_costs
 from onebyone.perf import experiments, suite, workloads
 from onebyone.perf.experiments import main
-from onebyone.perf.results import read_results
-from onebyone.perf.suite import FIELDS, Settings, build_tasks, run_experiments, write_csv
+from onebyone.perf.precision import tf32_is_allowed
+from onebyone.perf.suite import Settings, build_tasks, run_experiments
 from onebyone.perf.workloads import (
     Sizes,
     bottleneck_modules,
@@ -89,6 +89,58 @@ def test_check_same_math_catches_a_wrong_variant():
         check_same_math(wrong, x, weight, "float32")
 
 
+@pytest.mark.parametrize("precision", ["float32", "tf32", "bfloat16"])
+def test_check_same_math_allows_exactly_the_tolerance_of_each_precision(precision):
+    weight, x = torch.zeros(4, 4), torch.randn(1, 4, 3, 3)  # the reference is all zeros
+    tolerance = workloads.TOLERANCE[precision]
+    at_the_limit = {"at": lambda t: torch.full((1, 4, 3, 3), tolerance, dtype=torch.float64)}
+    check_same_math(at_the_limit, x, weight, precision)  # a difference of tolerance: allowed
+    beyond = {"beyond": lambda t: torch.full((1, 4, 3, 3), 2 * tolerance)}
+    message = f"beyond differs from the reference by {2 * tolerance:.3g} in {precision}"
+    with pytest.raises(AssertionError, match=f"^{message}$"):
+        check_same_math(beyond, x, weight, precision)
+
+
+@pytest.mark.parametrize(("precision", "tf32"), [("float32", False), ("tf32", True)])
+def test_check_same_math_runs_the_variants_in_inference_mode_under_the_precision_s_tf32(
+        precision, tf32):
+    weight, x = torch.randn(4, 4), torch.randn(1, 4, 3, 3)
+    seen = []
+
+    def spy(t):
+        seen.append((tf32_is_allowed(), torch.is_inference_mode_enabled()))
+        return pointwise_as_einsum(t, weight)
+
+    before = tf32_is_allowed()
+    check_same_math({"spy": spy}, x, weight, precision)
+    assert seen == [(tf32, True)] and tf32_is_allowed() == before
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16])
+def test_the_variants_keep_the_weight_s_dtype_and_device(dtype):
+    weight = torch.randn(4, 8, dtype=dtype)
+    x = torch.randn(2, 8, 3, 3, dtype=dtype)
+    variants = same_math_variants(weight)
+    conv = variants["conv2d"]
+    assert conv.bias is None and conv.weight.dtype == dtype
+    assert all(variant(x).dtype == dtype for variant in variants.values())
+    on_meta = same_math_variants(torch.empty(4, 8, device="meta"))["conv2d"]
+    assert on_meta.weight.device.type == "meta"
+
+
+def test_bottleneck_modules_are_bias_free_linear_convolutions():
+    modules = bottleneck_modules()
+    parameters = {name: sum(p.numel() for p in module.parameters())
+                  for name, module in modules.items()}
+    assert parameters == {"direct": 192 * 32 * 5 * 5,  # weights only, no bias
+                          "reduced": 192 * 16 + 16 * 32 * 5 * 5}
+    x = torch.randn(1, 192, 6, 6)
+    for module in modules.values():  # no ReLU: f(-x) = -f(x)
+        y = module(x)  # 1 x 32 x 6 x 6: same padding
+        assert y.shape == (1, 32, 6, 6)
+        torch.testing.assert_close(module(-x), -y)
+
+
 def test_bottleneck_modules_cost_what_chapter_2_says():
     shape = (2, 192, 28, 28)
     modules = bottleneck_modules()
@@ -118,36 +170,6 @@ def test_tasks_on_cpu_skip_tf32_with_a_reason():
     assert [row["precision"] for row in rows] == ["tf32"]
     assert rows[0]["status"] == "skipped" and "CUDA" in rows[0]["note"]
     assert rows[0]["median_s"] == ""
-
-
-def test_the_suite_runs_end_to_end_and_writes_a_tidy_csv(tiny, tmp_path):
-    rows = run_experiments("cpu", size=tiny, num_threads=1, progress=False)
-    assert {row["experiment"] for row in rows} == set(suite.EXPERIMENTS)
-    for row in rows:
-        assert set(row) == set(FIELDS)
-        if row["status"] == "measured":
-            assert row["median_s"] > 0 and row["runs"] >= 1
-            assert row["flops"] == 2 * row["macs"]
-            assert row["device"] == "cpu" and row["num_threads"] == 1
-    sweep = [row for row in rows if row["experiment"] == "roofline_sweep"]
-    assert {row["precision"] for row in sweep} == {"float32", "tf32", "bfloat16"}
-    formats = {row["memory_format"] for row in rows if row["experiment"] in ("bottleneck",
-                                                                               "inception")}
-    assert formats == {"contiguous", "channels_last"}
-    path = write_csv(rows, tmp_path / "out" / "cpu.csv")
-    back = read_results(path)
-    assert len(back) == len(rows)
-    assert [row["median_s"] for row in back] == [row["median_s"] or None for row in rows]
-
-
-def test_rounds_pool_the_blocks_of_every_measurement(tiny):
-    once = run_experiments("cpu", size=tiny, experiments=("bottleneck",), num_threads=1,
-                           progress=False)
-    twice = run_experiments("cpu", size=tiny, experiments=("bottleneck",), num_threads=1,
-                            rounds=2, progress=False)
-    assert [row["variant"] for row in twice] == [row["variant"] for row in once]
-    for row in twice:
-        assert row["blocks"] >= 2 and row["runs"] >= 2 and row["median_s"] > 0
 
 
 def test_the_command_line_writes_the_csv_and_prints_the_command(tiny, tmp_path, capsys):
@@ -187,31 +209,6 @@ def test_profiling_can_be_turned_off(tiny):
     rows = run_experiments("cpu", size=tiny, experiments=("peak",), precisions=("float32",),
                            num_threads=1, progress=False, profile=False)
     assert all(row["kernels"] == "" for row in rows)
-
-
-def test_rounds_interleave_within_an_experiment_and_rows_are_saved_as_each_finishes(tiny):
-    order, saved = [], []
-    settings_ = Settings(device=torch.device("cpu"), size=tiny, num_threads=1)
-    descriptions = [task.description for task in build_tasks(settings_, ("peak", "bottleneck"),
-                                                             ("float32",))]
-    original = suite.Task
-
-    def recording_task(description, run, experiment=""):
-        def logged(profile=False):
-            order.append(description)
-            return run(profile=profile)
-        return original(description, logged, experiment)
-
-    suite.Task = recording_task
-    try:
-        run_experiments("cpu", size=tiny, experiments=("peak", "bottleneck"),
-                        precisions=("float32",), num_threads=1, rounds=2, progress=False,
-                        profile=False, on_experiment=lambda rows: saved.append(len(rows)))
-    finally:
-        suite.Task = original
-    peak = [d for d in descriptions if d.startswith("peak")]
-    assert order[: 2 * len(peak)] == peak + peak  # round 1 of every peak task, then round 2
-    assert saved == [len(peak), len(descriptions)]  # one save per finished experiment
 
 
 def interrupt_after(monkeypatch, calls):
