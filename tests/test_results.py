@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import locale
 import math
 import statistics
@@ -245,3 +246,16 @@ def test_results_read_back_as_written_whatever_the_locale(tmp_path):
     finally:
         locale.setlocale(locale.LC_CTYPE, before)
     assert back["command"] == command and back["note"] == note
+
+
+def test_a_gpu_sized_times_cell_reads_back_and_the_csv_limit_is_restored(tmp_path):
+    """A GPU's measurement holds tens of thousands of block times: more than csv's default cell."""
+    times = " ".join(["0.0000123"] * 30_000)  # 299,999 characters, as in an H200's file
+    assert len(times) > csv.field_size_limit()
+    before = csv.field_size_limit()
+    made = row("peak", "copy", flops=0, bytes=8)
+    made["times_s"] = times  # row() writes its own three rounds over any given
+    path = write_csv([made], tmp_path / "g.csv")
+    (back,) = read_results(path)
+    assert back["times_s"] == times
+    assert csv.field_size_limit() == before

@@ -59,3 +59,26 @@ def test_validate_times_a_tiny_case_both_ways(script):
     assert rows[0]["case"] == "add" and rows[0]["independent_method"] == "time.perf_counter loop"
     assert rows[0]["harness_median_s"] > 0 and rows[0]["independent_s"] > 0
     assert rows[0]["within_5_percent"] == (abs(rows[0]["relative_difference"]) <= 0.05)
+
+
+def test_the_cuda_referee_falls_back_to_its_own_events_without_triton(script, monkeypatch):
+    """Triton's do_bench when it is installed, else the script's own per-call CUDA events."""
+    monkeypatch.setattr(script, "triton_seconds", lambda fn, x: None)
+    monkeypatch.setattr(script, "cuda_event_seconds", lambda fn, x: (2e-6, 200))
+    assert script.independent_cuda_seconds(None, None) == (
+        2e-6, 200, "CUDA events per call (median, L2 flushed)")
+    monkeypatch.setattr(script, "triton_seconds", lambda fn, x: (3e-6, 0))
+    seconds, calls, method = script.independent_cuda_seconds(None, None)
+    assert (seconds, calls) == (3e-6, 0) and method.startswith("triton.testing.do_bench")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("triton") is not None, reason="Triton is installed")
+def test_without_triton_there_is_no_do_bench_time(script):
+    assert script.triton_seconds(lambda x: x, torch.zeros(1)) is None
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_the_own_cuda_referee_times_each_call_on_the_device(script):
+    x = torch.zeros(4096, 4096, device="cuda")
+    seconds, calls = script.cuda_event_seconds(lambda t: t @ t, x, calls=20)
+    assert calls == 20 and 1e-6 < seconds < 1.0

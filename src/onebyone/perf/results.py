@@ -93,10 +93,24 @@ def rate_interval(row: Row) -> Interval:
                     row["flops"] / time.low, time.confidence, rates)
 
 
+FIELD_SIZE_LIMIT = 2**31 - 1
+"""Characters allowed in one CSV cell while a results file is read. A GPU times tens of thousands
+of short calls per measurement, and their ``times_s`` cell outgrows the ``csv`` module's default
+limit (131,072 characters; an H200's file has cells of almost 300,000)."""
+
+
 def read_results(path: str | Path) -> list[Row]:
-    """All rows of a results CSV written by ``python -m onebyone.perf.experiments``."""
-    with Path(path).open(newline="", encoding="utf-8") as file:
-        return [parse_row(raw) for raw in csv.DictReader(file)]
+    """All rows of a results CSV written by ``python -m onebyone.perf.experiments``.
+
+    The ``csv`` module's cell-size limit is raised to :data:`FIELD_SIZE_LIMIT` while the file is
+    read, and put back afterwards.
+    """
+    previous = csv.field_size_limit(FIELD_SIZE_LIMIT)
+    try:
+        with Path(path).open(newline="", encoding="utf-8") as file:
+            return [parse_row(raw) for raw in csv.DictReader(file)]
+    finally:
+        csv.field_size_limit(previous)
 
 
 def select(rows: Iterable[Row], experiment: str, **equal: object) -> list[Row]:

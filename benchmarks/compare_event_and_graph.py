@@ -1,0 +1,81 @@
+"""Per-call CUDA events against CUDA-graph replay: how much of a short GPU timing is the host's.
+
+Why: on a GPU the harness times one call at a time between two CUDA events, with the L2 cache
+flushed before each call. The GPU's clock runs from the first event to the second, so if the host
+(Python, PyTorch's dispatcher, cuDNN's heuristics) takes longer to launch the kernel than the GPU
+takes to finish the flush before it, the GPU waits, and the wait is timed as if it were the
+kernel's. Replaying a captured CUDA graph launches the same kernels with no host work between
+the events. Pairing the two recordings of the same measurements shows where that happens: the
+ratio ``events / graph`` is about 1 for long kernels and grows, with the spread of the event
+times, for short ones.
+
+Command (from the repository root; it prints a table and a summary, writes nothing)::
+
+    .venv/bin/python benchmarks/compare_event_and_graph.py \\
+        book/data/h200/experiments.csv book/data/h200/experiments-cuda-graph.partial.csv
+
+Times are microseconds per call (:func:`onebyone.perf.results.typical_s`); the relative IQR is
+the interquartile range of the per-call times over their median.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from onebyone.perf.results import Row, read_results, typical_s
+
+KEY = ("experiment", "variant", "precision", "batch_size", "in_channels", "out_channels",
+       "memory_format")
+"""The columns that name one measurement, the same in both files."""
+SHORT_S = 100e-6
+"""A graph replay shorter than this (seconds) counts as a short kernel in the summary."""
+HOST_BOUND_RATIO = 1.1
+"""An event time more than this many times the graph replay's counts as host-bound."""
+
+
+def pairs(events: Sequence[Row], graphs: Sequence[Row]) -> list[tuple[Row, Row]]:
+    """The measured rows of ``events`` and ``graphs`` that name the same measurement, paired."""
+    by_key = {tuple(row[name] for name in KEY): row for row in events
+              if row["status"] == "measured"}
+    return [(by_key[key], row) for row in graphs if row["status"] == "measured"
+            and (key := tuple(row[name] for name in KEY)) in by_key]
+
+
+def summary(paired: Sequence[tuple[Row, Row]]) -> dict[str, tuple[int, int]]:
+    """``{"short": (host-bound, all), "long": (host-bound, all)}``, split at :data:`SHORT_S`."""
+    counts = {"short": [0, 0], "long": [0, 0]}
+    for event, graph in paired:
+        kind = "short" if typical_s(graph) < SHORT_S else "long"
+        counts[kind][1] += 1
+        counts[kind][0] += typical_s(event) > HOST_BOUND_RATIO * typical_s(graph)
+    return {kind: (host_bound, total) for kind, (host_bound, total) in counts.items()}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Read the two files, print the paired table and the summary; 0 on success."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("events", help="CSV timed with per-call CUDA events")
+    parser.add_argument("graphs", help="CSV of the same measurements timed with --cuda-graph")
+    arguments = parser.parse_args(argv)
+    paired = pairs(read_results(arguments.events), read_results(arguments.graphs))
+    if not paired:
+        parser.error("the two files share no measurement")
+    print(f"{'measurement':58} {'events us':>10} {'rel IQR':>8} {'graph us':>10} {'rel IQR':>8}"
+          f" {'ratio':>6}")
+    for event, graph in paired:
+        name = " ".join(str(event[column])
+                        for column in (*KEY[:3], "in_channels", "memory_format"))
+        print(f"{name:58} {typical_s(event) * 1e6:10.1f} {event['relative_iqr']:8.2f} "
+              f"{typical_s(graph) * 1e6:10.1f} {graph['relative_iqr']:8.2f} "
+              f"{typical_s(event) / typical_s(graph):6.2f}")
+    for kind, (host_bound, total) in summary(paired).items():
+        side = "<" if kind == "short" else ">="
+        print(f"graph replay {side} {SHORT_S * 1e6:.0f} us: {host_bound} of {total} event times "
+              f"more than {HOST_BOUND_RATIO}x the replay's")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
