@@ -1,13 +1,14 @@
-"""Per-call CUDA events against CUDA-graph replay: how much of a short GPU timing is the host's.
+"""Per-call CUDA events against CUDA-graph replay: how much of a short GPU timing may be the host's.
 
-Why: on a GPU the harness times one call at a time between two CUDA events, with the L2 cache
-flushed before each call. The GPU's clock runs from the first event to the second, so if the host
-(Python, PyTorch's dispatcher, cuDNN's heuristics) takes longer to launch the kernel than the GPU
-takes to finish the flush before it, the GPU waits, and the wait is timed as if it were the
-kernel's. Replaying a captured CUDA graph launches the same kernels with no host work between
-the events. Pairing the two recordings of the same measurements shows where that happens: the
-ratio ``events / graph`` is about 1 for long kernels and grows, with the spread of the event
-times, for short ones.
+Why: on a GPU the harness issues calls in groups of ten (each: an L2 flush, an event, the call, an
+event) and then waits for the device. The GPU's clock runs from the first event to the second, so
+if the host (Python, PyTorch's dispatcher, cuDNN's heuristics) needs longer per call than the GPU
+does (flush plus kernel), the GPU can sit idle inside the timed interval, and the idle time is
+counted as the call's. Replaying a captured CUDA graph launches the same kernels with no host work
+between the events. Pairing two recordings of the same measurements shows where the two differ:
+the ratio ``events / graph`` stays near 1 for long kernels and is often well above 1 for short
+ones. (The two files may come from different runs or machines; then a slower host in one of them
+also moves the ratio.)
 
 Command (from the repository root; it prints a table and a summary, writes nothing)::
 

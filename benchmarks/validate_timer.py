@@ -10,16 +10,18 @@ that shares none of its code, and checks that the two agree within 5 %:
   median of many short loops (20 per round, each about 0.05 seconds long): the same statistic
   as the harness's (a median of short blocks), so that on a busy machine both ignore the
   interrupted blocks, rather than one of them averaging them in;
-- on a CUDA GPU it must measure the same quantity as the harness, which times one call at a
-  time by CUDA events with the L2 cache overwritten before every call (a cold cache, as a
-  layer meets it inside a network). So it is Triton's ``triton.testing.do_bench`` (median,
-  its own cache flush), where Triton is installed, and otherwise :func:`cuda_event_seconds`,
-  written here: per-call CUDA events after zeroing a 256 MB buffer. A pair of events around
-  a loop of back-to-back calls is *not* a fair referee, because it measures something else:
-  with the cache warm, and with the host's launch time per call exposed whenever a kernel is
-  shorter than it. Against such a loop on an H200 the harness read -17 %, -7 % and +13 % on
-  the three cases (``results/validate_timer_h200-back-to-back.csv``, the first recording;
-  ``book/data/h200/README.md`` says what each referee measured there).
+- on a CUDA GPU it must measure what the harness measures, one call at a time by CUDA events
+  with the L2 cache overwritten before every call (a cold cache, as a layer meets it inside a
+  network). So it is Triton's ``triton.testing.do_bench`` (median, its own cache flush), where
+  Triton is installed, and otherwise :func:`cuda_event_seconds`, written here: per-call CUDA
+  events after zeroing a 256 MiB buffer. Both flush more than the harness (twice the L2's size),
+  and both time one call at a time between events as the harness does, so this check catches
+  mistakes in the harness's bookkeeping, not a weakness of per-call events themselves (see
+  ``book/data/h200/README.md``). A pair of events around a loop of back-to-back calls is *not*
+  a fair referee, because it measures something else: with the cache warm, and with the host's
+  launch time per call exposed whenever a kernel is shorter than it. Against such a loop on an
+  H200 the harness read -17 %, -7 % and +13 % on the three cases
+  (``results/validate_timer_h200-back-to-back.csv``, the first recording).
 
 The two timers take turns: three interleaved rounds, each timing a case with the harness and
 then with the independent timer, so that a burst of other work on a shared machine hits both
@@ -33,6 +35,7 @@ matrix product (tens of milliseconds on one CPU thread).
 Command (from the repository root; it prints a table and writes the CSV)::
 
     .venv/bin/python benchmarks/validate_timer.py --device cpu --threads 1 --replace
+    .venv/bin/python benchmarks/validate_timer.py --device cuda --replace
 
 Without ``--replace`` it writes a *new* file beside the recorded one
 (``validate_timer_cpu-<UTC time>.csv``), so that a trial run never overwrites the record the
@@ -104,25 +107,27 @@ def perf_counter_loops(fn: Callable, x: torch.Tensor, loops: int = 20,
 
 
 FLUSH_BYTES = 256 * 2**20
-"""Bytes overwritten before each independently timed CUDA call: more than any GPU's L2 cache
-(50 MB on an H100, 60 MB on an H200), the size Triton's ``do_bench`` uses."""
+"""Bytes overwritten before each independently timed CUDA call (256 MiB): more than any current
+GPU's L2 cache, and the size Triton's ``do_bench`` uses."""
 
 
 def cuda_event_seconds(fn: Callable, x: torch.Tensor, calls: int = 200) -> tuple[float, int]:
     """Median seconds per call, each of ``calls`` calls timed alone by its own pair of CUDA events
-    after a 256 MB buffer is zeroed (a cold L2 cache), read after ``torch.cuda.synchronize``."""
-    flush = torch.empty(FLUSH_BYTES // 4, dtype=torch.int32, device=x.device)
-    for _ in range(3):
-        fn(x)
-    events = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True))
-              for _ in range(calls)]
-    torch.cuda.synchronize()
-    for begin, end in events:
-        flush.zero_()
-        begin.record()
-        fn(x)
-        end.record()
-    torch.cuda.synchronize()
+    after a 256 MiB buffer is zeroed (a cold L2 cache), read after ``torch.cuda.synchronize``.
+    Runs on ``x``'s GPU."""
+    with torch.cuda.device(x.device):
+        flush = torch.empty(FLUSH_BYTES // 4, dtype=torch.int32, device=x.device)
+        for _ in range(3):
+            fn(x)
+        events = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True))
+                  for _ in range(calls)]
+        torch.cuda.synchronize()
+        for begin, end in events:
+            flush.zero_()
+            begin.record()
+            fn(x)
+            end.record()
+        torch.cuda.synchronize()
     return statistics.median(begin.elapsed_time(end) / 1e3 for begin, end in events), calls
 
 
@@ -133,7 +138,8 @@ def triton_seconds(fn: Callable, x: torch.Tensor) -> tuple[float, int] | None:
         from triton.testing import do_bench
     except ImportError:
         return None
-    return do_bench(lambda: fn(x), return_mode="median") / 1e3, 0
+    with torch.cuda.device(x.device):  # do_bench's events and cache flush use the current GPU
+        return do_bench(lambda: fn(x), return_mode="median") / 1e3, 0
 
 
 def independent_cuda_seconds(fn: Callable, x: torch.Tensor) -> tuple[float, int, str]:
