@@ -128,3 +128,12 @@ def test_the_validation_set_is_seeded_too():
     assert torch.equal(first.validation_images, again.validation_images)
     assert torch.equal(first.train_labels, again.train_labels)
     assert not torch.equal(first.validation_images, other.validation_images)
+
+
+@pytest.mark.parametrize(("test_fraction", "validation_fraction"), [(0.2, 0.1), (0.25, 0.3)])
+def test_the_validation_set_is_its_share_of_all_images(raw, test_fraction, validation_fraction):
+    """validation_fraction is a share of all 1,797 images, not of those left after the test set."""
+    total = raw[0].shape[0]
+    split = load_digits_split(test_fraction, 0, validation_fraction)
+    assert abs(len(split.validation_labels) - validation_fraction * total) <= 1
+    assert abs(len(split.test_labels) - test_fraction * total) <= 1

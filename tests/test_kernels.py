@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 from torch import nn
+from torch.profiler import ProfilerActivity
 
 from onebyone.perf import kernels
 from onebyone.perf.kernels import convolution_kernel, quiet_profile, top_kernels
@@ -57,15 +58,23 @@ def test_the_convolution_kernel_is_picked_out_of_wrappers_and_pooling():
     assert convolution_kernel(("aten::max_pool2d_with_indices",)) is None
 
 
-def script_profile(monkeypatch, self_times):
-    """Replace the profiler by one that reports scripted self times (microseconds) per kernel."""
-    events = [SimpleNamespace(key=key, self_cpu_time_total=us) for key, us in self_times.items()]
+def script_profile(monkeypatch, self_times, events=None):
+    """Replace the profiler by one that reports scripted self times (microseconds) per kernel.
+
+    Returns the list of the options each profile was opened with.
+    """
+    if events is None:
+        events = [SimpleNamespace(key=key, self_cpu_time_total=us)
+                  for key, us in self_times.items()]
+    opened = []
 
     @contextlib.contextmanager
     def scripted(**options):
+        opened.append(options)
         yield SimpleNamespace(key_averages=lambda: events)
 
     monkeypatch.setattr(kernels, "quiet_profile", scripted)
+    return opened
 
 
 @pytest.mark.parametrize(
@@ -87,3 +96,41 @@ def test_one_untimed_call_then_three_profiled_by_default(monkeypatch):
     calls = []
     top_kernels(calls.append, torch.zeros(1))
     assert len(calls) == 1 + 3
+
+
+class OnGpu(torch.Tensor):
+    """A CPU tensor that says it lives on a GPU: the CUDA branch without a GPU."""
+
+    @property
+    def device(self):
+        return torch.device("cuda")
+
+
+def test_on_a_cpu_only_the_cpu_is_profiled_and_nothing_synchronised(monkeypatch):
+    synchronised = []
+    monkeypatch.setattr(torch.cuda, "synchronize", synchronised.append)
+    opened = script_profile(monkeypatch, {"a": 1})
+    assert top_kernels(lambda x: x, torch.zeros(1)) == ("a",)
+    assert opened == [{"activities": [ProfilerActivity.CPU]}]
+    assert synchronised == []
+
+
+def test_on_a_gpu_the_kernels_are_ranked_by_their_device_time(monkeypatch):
+    """The CPU-side operators launch the kernels; only the GPU's own events are ranked."""
+    synchronised = []
+    monkeypatch.setattr(torch.cuda, "synchronize", synchronised.append)
+    cpu, gpu = torch.autograd.DeviceType.CPU, torch.autograd.DeviceType.CUDA
+    events = [
+        SimpleNamespace(key="aten::mm", device_type=cpu, self_cpu_time_total=500,
+                        self_device_time_total=100),  # the launch, on the host
+        SimpleNamespace(key="sgemm_128x64", device_type=gpu, self_cpu_time_total=0,
+                        self_device_time_total=90),
+        SimpleNamespace(key="add_kernel", device_type=gpu, self_cpu_time_total=0,
+                        self_device_time_total=10),
+    ]
+    opened = script_profile(monkeypatch, None, events)
+    x = torch.zeros(1).as_subclass(OnGpu)
+    assert top_kernels(lambda x: x, x) == ("sgemm_128x64", "add_kernel")
+    assert opened == [{"activities": [ProfilerActivity.CPU, ProfilerActivity.CUDA]}]
+    # after the untimed call and after the profiled ones: the GPU's queued work is waited for
+    assert synchronised == [torch.device("cuda")] * 2
