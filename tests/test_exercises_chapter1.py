@@ -8,10 +8,18 @@ from onebyone.exercises import chapter1
 from onebyone.exercises.checks import ExerciseFailed
 
 
-def test_parameters():
+def test_parameters(capsys):
     assert chapter1.check_bottleneck_parameters(256 * 64 + 64) is None
+    assert capsys.readouterr().out == (
+        "Correct: a 1x1 convolution from 256 to 64 channels has C_in*C_out + C_out parameters\n")
     with pytest.raises(ExerciseFailed):
         chapter1.check_bottleneck_parameters(256 * 64)  # biases forgotten
+
+
+def test_parameters_hint_names_what_was_counted():
+    weights_only = 256 * 64  # biases forgotten
+    assert _hint(chapter1.check_bottleneck_parameters, weights_only) == (
+        "the parameter count (weights and biases) is 16,384, which is not right: recount it")
 
 
 def _hint(check, *answer) -> str:
@@ -72,8 +80,11 @@ def _crashes(x, weight, bias):
     raise RuntimeError("shape mismatch")
 
 
-def test_pointwise_function():
+def test_pointwise_function(capsys):
     assert chapter1.check_pointwise_function(_right) is None
+    assert capsys.readouterr().out == (
+        "Correct: pointwise(x, weight, bias) agrees with F.conv2d(kernel_size=1), "
+        "with no convolution\n")
     for wrong in (_height_width_swapped, _no_bias):
         with pytest.raises(ExerciseFailed):
             chapter1.check_pointwise_function(wrong)
@@ -91,6 +102,79 @@ def test_swapped_height_width_is_really_wrong_on_non_square_images():
 def test_pointwise_function_refuses_convolution_and_einsum(cheat):
     with pytest.raises(ExerciseFailed, match="without any convolution or einsum"):
         chapter1.check_pointwise_function(cheat)
+
+
+NO_CONVOLUTION = (": write it with a matrix product (@) and reshapes, without any convolution "
+                  "or einsum")
+
+
+def test_pointwise_function_hint_lists_every_forbidden_operation():
+    assert _hint(chapter1.check_pointwise_function, _einsum) == (
+        f"pointwise called einsum{NO_CONVOLUTION}")
+    # F.conv2d is seen as called, then the ATen operator(s) it dispatches to
+    hint = _hint(chapter1.check_pointwise_function, _conv2d)
+    assert hint.startswith("pointwise called conv2d, ")
+    assert hint.endswith(NO_CONVOLUTION)
+
+
+def _channels_last(x, weight, bias):
+    """Forgets to permute back: returns N x H x W x C_out."""
+    n, c, h, w = x.shape
+    rows = x.permute(0, 2, 3, 1).reshape(-1, c)  # (N*H*W) x C_in
+    return (rows @ weight.T + bias).reshape(n, h, w, -1)
+
+
+def _dot_product_without_keepdim(x, weight, bias):
+    """A special case for one output channel, a sum over channels that drops their dimension."""
+    if weight.shape[0] == 1:
+        return (x * weight.view(1, -1, 1, 1)).sum(1) + bias  # N x H x W
+    return _right(x, weight, bias)
+
+
+def _float32_inside(x, weight, bias):
+    """Computes in float32 and hands back float64: errors of about 1e-7, float32's precision."""
+    return _right(x.float(), weight.float(), bias.float()).double()
+
+
+def test_pointwise_function_hints_name_the_input_tried():
+    """Each hint names the shape of x on which the answer went wrong: the first shape tried
+    (a batch of one, square), the second (non-square), the third (one output channel)."""
+    assert _hint(chapter1.check_pointwise_function, _channels_last) == (
+        "pointwise(x, weight, bias) for x of shape (1, 3, 4, 4) has shape (1, 4, 4, 2), "
+        "expected (1, 2, 4, 4)")
+    assert _hint(chapter1.check_pointwise_function, _height_width_swapped) == (
+        "pointwise(x, weight, bias) for x of shape (2, 5, 3, 6) has shape (2, 7, 6, 3), "
+        "expected (2, 7, 3, 6)")
+    assert _hint(chapter1.check_pointwise_function, _dot_product_without_keepdim) == (
+        "pointwise(x, weight, bias) for x of shape (3, 8, 1, 2) has shape (3, 1, 2), "
+        "expected (3, 1, 1, 2)")
+
+
+def test_pointwise_function_compares_at_float64_precision():
+    """An answer computed in float32 is off by about 1e-7, far above the check's 1e-10."""
+    assert _hint(chapter1.check_pointwise_function, _float32_inside).startswith(
+        "pointwise(x, weight, bias) for x of shape (1, 3, 4, 4) has the right shape but wrong "
+        "values")
+
+
+def _pointwise_tried_under_global_seed(seed):
+    tried = []
+
+    def pointwise(x, weight, bias):
+        tried.append((x.clone(), weight.clone(), bias.clone()))
+        return _right(x, weight, bias)
+
+    torch.manual_seed(seed)
+    chapter1.check_pointwise_function(pointwise)
+    return tried
+
+
+def test_pointwise_function_tries_the_same_inputs_whatever_the_notebook_seeded():
+    """The check draws x, weight and bias from its own generator, not torch's global one."""
+    tried_0, tried_1 = map(_pointwise_tried_under_global_seed, (0, 1))
+    assert len(tried_0) == 3
+    for first, second in zip(tried_0, tried_1, strict=True):
+        assert all(torch.equal(a, b) for a, b in zip(first, second, strict=True))
 
 
 def _linear_copy(conv):

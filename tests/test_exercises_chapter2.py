@@ -52,17 +52,45 @@ def test_resnet_bottleneck_parameters(capsys):
         )
 
 
-def test_bottleneck_macs_function():
-    def right(c_in, c_out, k, h, w, r):
-        return h * w * r * (c_in + k * k * c_out)
+def _right(c_in, c_out, k, h, w, r):
+    return h * w * r * (c_in + k * k * c_out)
+
+
+def test_bottleneck_macs_function(capsys):
+    right = _right
 
     def fitted_to_one_example(c_in, c_out, k, h, w, r):
         return 28 * 28 * r * (c_in + k * k * c_out)  # the image size of the first case only
 
     assert chapter2.check_bottleneck_macs_function(right) is None
+    assert capsys.readouterr().out == (
+        "Correct: H * W * r * (C_in + k^2 C_out) for every layer tried\n")
     with pytest.raises(ExerciseFailed, match=r"bottleneck_macs\(256, 256, 3, 14, 14, 64\)"):
         chapter2.check_bottleneck_macs_function(fitted_to_one_example)
     with pytest.raises(ExerciseFailed, match="should be a Python int"):
         chapter2.check_bottleneck_macs_function(lambda *sizes: float(right(*sizes)))
     with pytest.raises(ExerciseFailed, match="raised ZeroDivisionError"):
         chapter2.check_bottleneck_macs_function(lambda *sizes: 1 // 0)
+
+
+def _flops(c_in, c_out, k, h, w, r):
+    return 2 * _right(c_in, c_out, k, h, w, r)  # FLOPs, not MACs
+
+
+def _three_by_three_only(c_in, c_out, k, h, w, r):
+    return h * w * r * (c_in + 9 * c_out)  # k^2 = 9 typed in
+
+
+def _two_one_by_ones_as_one(c_in, c_out, k, h, w, r):
+    """For k = 1, counts the two 1x1 convolutions as the one they compose to, C_in -> C_out."""
+    return h * w * c_in * c_out if k == 1 else _right(c_in, c_out, k, h, w, r)
+
+
+@pytest.mark.parametrize(("wrong", "case"), [
+    (_flops, (192, 128, 3, 28, 28, 96)),  # wrong on the first layer tried, Inception (3a)'s
+    (_three_by_three_only, (480, 48, 5, 14, 7, 16)),  # the first 5x5 layer tried
+    (_two_one_by_ones_as_one, (3, 8, 1, 5, 9, 2)),  # the 1x1 layer tried
+])
+def test_bottleneck_macs_function_hint_names_the_layer_and_the_wrong_count(wrong, case):
+    assert _hint(chapter2.check_bottleneck_macs_function, wrong) == (
+        f"bottleneck_macs{case} is {wrong(*case):,}, which is not right: recount it")
