@@ -109,6 +109,15 @@ def test_collapsed_conv_judges_a_cuda_answer_on_the_cpu():
     assert answer.weight.is_cuda  # the student's layer stays where it was
 
 
+def test_collapsed_conv_never_judges_a_meta_answer_on_values():
+    """A layer on the meta device has shapes but no values: the check must refuse it outright,
+    not run it on the CPU input and report a "largest difference" made up from no data."""
+    # any refusal will do (today PyTorch's own "Cannot copy out of meta tensor"), not a verdict
+    with pytest.raises(Exception) as failure:
+        chapter3.check_collapsed_conv(nn.Conv2d(4, 2, 1, device="meta"))
+    assert "meta" in str(failure.value) and "wrong values" not in str(failure.value)
+
+
 def test_collapsed_conv_leaves_the_answer_as_it_was():
     answer = by_hand().float()  # a float32 answer is accepted...
     before = answer.weight.detach().clone()
