@@ -27,6 +27,23 @@ def test_bottleneck_macs():
         chapter6.check_bottleneck_macs(float(56 * 56 * WEIGHTS))
 
 
+def test_bottleneck_macs_hints(capsys):
+    """Each wrong answer gets its own hint, word for word; the right one its own praise."""
+    right = 56 * 56 * WEIGHTS
+    assert chapter6.check_bottleneck_macs(right) is None
+    assert capsys.readouterr().out == (
+        "Correct: the MACs of a stride-1 block are its weights times H x W\n")
+    assert _hint(chapter6.check_bottleneck_macs, 2 * right) == (
+        "that is twice the answer: count MACs, not FLOPs")
+    assert _hint(chapter6.check_bottleneck_macs, WEIGHTS) == (
+        "that is the weight count: multiply by H x W")
+    # the 3x3 convolution counted as a 1x1 one: 64 x 64 MACs per pixel instead of 9 x 64 x 64
+    one_by_one = 56 * 56 * (256 * 64 + 64 * 64 + 64 * 256)
+    assert _hint(chapter6.check_bottleneck_macs, one_by_one) == (
+        f"the bottleneck's multiply-accumulates (MACs) is {one_by_one:,}, which is not right: "
+        "recount it")
+
+
 def test_separable_ratio(capsys):
     assert chapter6.check_separable_ratio(1 / 512 + 1 / 9) is None
     assert capsys.readouterr().out == (
