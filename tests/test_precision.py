@@ -108,3 +108,55 @@ def test_none_inherits_down_the_chain_and_finally_from_the_legacy_flag():
     assert precision._resolved(["none", "tf32", "ieee"], legacy=False) == "tf32"
     assert precision._resolved(["none", "none"], legacy=True) == "tf32"
     assert precision._resolved(["none"], legacy=False) == "ieee"
+
+
+def fake_torch_with_switches(matmul="none", cudnn_conv="none", cudnn="none", mkldnn_conv="none",
+                             mkldnn="none", generic="none"):
+    """A stand-in for ``torch`` whose backends hold the PyTorch 2.9+ ``fp32_precision`` switches."""
+    switch = SimpleNamespace
+    return switch(backends=switch(
+        cuda=switch(matmul=switch(fp32_precision=matmul)),
+        cudnn=switch(conv=switch(fp32_precision=cudnn_conv), fp32_precision=cudnn),
+        mkldnn=switch(conv=switch(fp32_precision=mkldnn_conv), fp32_precision=mkldnn),
+        fp32_precision=generic,
+    ))
+
+
+@pytest.mark.parametrize(("switches", "expected"), [
+    # nothing set anywhere: IEEE float32 everywhere
+    ({}, ("ieee", "ieee", "ieee")),
+    # the generic switch is inherited by convolutions (cuDNN and oneDNN), not by cuBLAS matmul
+    ({"generic": "tf32"}, ("ieee", "tf32", "tf32")),
+    # the most specific setting wins: convolution over its backend over the generic switch
+    ({"cudnn_conv": "ieee", "cudnn": "tf32", "generic": "tf32"}, ("ieee", "ieee", "tf32")),
+    ({"cudnn": "tf32", "generic": "ieee"}, ("ieee", "tf32", "ieee")),
+    ({"mkldnn_conv": "ieee", "mkldnn": "bf16", "generic": "tf32"}, ("ieee", "tf32", "ieee")),
+    ({"mkldnn": "bf16", "generic": "ieee"}, ("ieee", "ieee", "bf16")),
+    ({"matmul": "tf32"}, ("tf32", "ieee", "ieee")),
+])
+def test_settings_resolve_each_inheritance_chain(monkeypatch, switches, expected):
+    monkeypatch.setattr(precision, "torch", fake_torch_with_switches(**switches))
+    matmul, conv, mkldnn = expected
+    assert precision.precision_settings() == {
+        "matmul_fp32_precision": matmul,
+        "conv_fp32_precision": conv,
+        "mkldnn_fp32_precision": mkldnn,
+        "tf32_matmul": matmul == "tf32",
+        "tf32_conv": conv == "tf32",
+    }
+
+
+@pytest.mark.parametrize(("matmul_tf32", "conv_tf32"), [(True, False), (False, True)])
+def test_settings_read_the_legacy_flags_before_pytorch_2_9(monkeypatch, matmul_tf32, conv_tf32):
+    legacy = SimpleNamespace(backends=SimpleNamespace(
+        cuda=SimpleNamespace(matmul=SimpleNamespace(allow_tf32=matmul_tf32)),
+        cudnn=SimpleNamespace(allow_tf32=conv_tf32),  # no .conv: no fp32_precision switches
+    ))
+    monkeypatch.setattr(precision, "torch", legacy)
+    assert precision.precision_settings() == {
+        "matmul_fp32_precision": "tf32" if matmul_tf32 else "ieee",
+        "conv_fp32_precision": "tf32" if conv_tf32 else "ieee",
+        "mkldnn_fp32_precision": "ieee",  # oneDNN had no float32 switch
+        "tf32_matmul": matmul_tf32,
+        "tf32_conv": conv_tf32,
+    }
