@@ -160,3 +160,14 @@ def test_settings_read_the_legacy_flags_before_pytorch_2_9(monkeypatch, matmul_t
         "tf32_matmul": matmul_tf32,
         "tf32_conv": conv_tf32,
     }
+
+
+def test_the_new_switches_are_read_only_where_both_exist(monkeypatch):
+    # a matmul switch without cuDNN's conv switch: read the legacy flags, consistently
+    half_new = SimpleNamespace(backends=SimpleNamespace(
+        cuda=SimpleNamespace(matmul=SimpleNamespace(fp32_precision="tf32", allow_tf32=False)),
+        cudnn=SimpleNamespace(allow_tf32=True),
+    ))
+    monkeypatch.setattr(precision, "torch", half_new)
+    settings = precision.precision_settings()
+    assert (settings["matmul_fp32_precision"], settings["conv_fp32_precision"]) == ("ieee", "tf32")

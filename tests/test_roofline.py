@@ -243,3 +243,17 @@ def test_point_labels_of_a_dense_sweep_do_not_overlap():
     for index, box in enumerate(boxes):
         for other in boxes[index + 1:]:
             assert not box.overlaps(other)
+
+
+def test_compute_bound_channels_at_the_edge_of_never():
+    # one float32 pixel: the intensity 2C / (4 (2 + C)) rises towards 0.5 FLOP/byte; it reaches
+    # a ridge of 0.375 exactly at C = 6 (12 / 32), where 2P - r b is only 0.5
+    assert compute_bound_channels(Roofline(0.375, 1.0), 1, 1, 1, 4) == 6
+    assert compute_bound_channels(Roofline(0.375, 1.0), 1, 1, 1) == 6  # float32 by default
+    # a ridge of exactly 0.5 is reached by no width (2P - r b = 0): never, not a division by zero
+    assert compute_bound_channels(Roofline(0.5, 1.0), 1, 1, 1, 4) is None
+
+
+def test_compute_bound_channels_names_the_wrong_roof_type():
+    with pytest.raises(TypeError, match=r"^roof must be a Roofline, got str$"):
+        compute_bound_channels("H100", 1, 1, 1)
