@@ -35,7 +35,8 @@ matrix product (tens of milliseconds on one CPU thread).
 Command (from the repository root; it prints a table and writes the CSV)::
 
     .venv/bin/python benchmarks/validate_timer.py --device cpu --threads 1 --replace
-    .venv/bin/python benchmarks/validate_timer.py --device cuda --replace
+    python benchmarks/validate_timer.py --device cuda --out \\
+        benchmarks/results/validate_timer_<gpu>.csv   # as recorded on the H200
 
 Without ``--replace`` it writes a *new* file beside the recorded one
 (``validate_timer_cpu-<UTC time>.csv``), so that a trial run never overwrites the record the
