@@ -42,7 +42,8 @@ Figures, ``plotting``: every figure of the book, drawn in one style with one lay
 (``plotting.style.book_style``); ``plotting.networks`` for Chapters 1-4, ``plotting.perf`` for
 Chapter 5.
 
-And: ``glue`` hands the numbers a chapter computes to its prose (the book build, or nothing);
+And: ``atomic`` writes every results and grades file so that it is replaced whole or not at
+all; ``glue`` hands the numbers a chapter computes to its prose (the book build, or nothing);
 ``exercises`` holds the automatic checks behind every chapter's exercises.
 
 Importing the package has no side effects: it seeds nothing, touches no device and reads no file.
