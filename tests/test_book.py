@@ -99,22 +99,84 @@ def test_the_pinned_commit_installs_the_package_of_this_checkout(root, notebooks
         assert notebooks_tool.package_trees(commit) == head
 
 
-def test_the_check_catches_a_stale_glued_value(notebooks_tool, tmp_path, monkeypatch):
-    """A twin whose stored values lack a name the prose uses is stale, not silently converted."""
+def _write_twins(notebooks_tool, folder, edit):
+    """Every twin copied into ``folder``, the first chapter's after ``edit(stored metadata)``."""
     chapter = notebooks_tool.chapters()[0]
-    monkeypatch.setattr(notebooks_tool, "NOTEBOOKS", tmp_path)
     for path in notebooks_tool.chapters():
         twin = nbformat.read(notebooks_tool.ROOT / "notebooks" / f"{path.stem}.ipynb", 4)
         if path == chapter:
-            twin.metadata[notebooks_tool.METADATA_KEY]["glued"].pop("classic_macs")
-        nbformat.write(twin, tmp_path / f"{path.stem}.ipynb")
+            edit(twin.metadata[notebooks_tool.METADATA_KEY])
+        nbformat.write(twin, folder / f"{path.stem}.ipynb")
+    return chapter
+
+
+def test_the_check_catches_a_stale_glued_value(notebooks_tool, tmp_path, monkeypatch):
+    """A twin whose stored values lack a name the prose uses is stale, not silently converted."""
+    monkeypatch.setattr(notebooks_tool, "NOTEBOOKS", tmp_path)
+
+    def drop(stored):
+        stored["glued"].pop("classic_macs")
+        stored["digest"] = notebooks_tool.digest(stored["glued"], stored["varies"])
+
+    chapter = _write_twins(notebooks_tool, tmp_path, drop)
     [problem] = notebooks_tool.problems()
     assert "cannot be made from book/01_pointwise.md" in problem and "'classic_macs'" in problem
-    edited = nbformat.read(tmp_path / f"{chapter.stem}.ipynb", 4)
-    edited.metadata[notebooks_tool.METADATA_KEY]["glued"]["classic_macs"] = "4816897"
-    nbformat.write(edited, tmp_path / f"{chapter.stem}.ipynb")
+
+    def change(stored):
+        stored["glued"]["classic_macs"] = "4816897"
+        stored["digest"] = notebooks_tool.digest(stored["glued"], stored["varies"])
+
+    _write_twins(notebooks_tool, tmp_path, change)
     [problem] = notebooks_tool.problems()  # the prose shows 4,816,896, the value says otherwise
     assert problem.endswith(f"differs from book/{chapter.name}")
+
+
+def test_the_check_catches_a_stored_value_edited_by_hand(notebooks_tool, tmp_path, monkeypatch):
+    """A stored value edited by hand, with the prose edited to match, is caught by the digest."""
+    monkeypatch.setattr(notebooks_tool, "NOTEBOOKS", tmp_path)
+
+    def edit(stored):
+        stored["glued"]["classic_macs"] = "4816897"
+
+    _write_twins(notebooks_tool, tmp_path, edit)
+    [problem] = notebooks_tool.problems()
+    assert "edited by hand" in problem
+    for key in ("varies", "digest"):
+        _write_twins(notebooks_tool, tmp_path, lambda stored, key=key: stored.pop(key))
+        [problem] = notebooks_tool.problems()
+        assert "has no onebyone metadata" in problem
+
+
+def test_glued_disagreements_allow_only_what_is_declared(notebooks_tool):
+    from onebyone.glue import Varies
+
+    text = "{glue:text}`accuracy:.1f` and {glue:text}`macs:,`"
+    declared = {"accuracy": Varies("trained accuracy", absolute=1.0).record()}
+    build = ({"accuracy": "97.2", "macs": "4816896"}, declared)
+    near = ({"accuracy": "96.4", "macs": "4816896"}, declared)
+    assert notebooks_tool.glued_disagreements(text, build, near) == []
+    far = ({"accuracy": "95.9", "macs": "4816896"}, declared)
+    assert "accuracy" in notebooks_tool.glued_disagreements(text, build, far)[0]
+    undeclared = ({"accuracy": "96.4", "macs": "4816896"}, {})
+    assert notebooks_tool.glued_disagreements(text, build, undeclared)
+    assert notebooks_tool.glued_disagreements(text, ({"accuracy": "97.2", "macs": "4816896"}, {}),
+                                              ({"accuracy": "97.21", "macs": "4816896"}, {})) == []
+    other_count = ({"accuracy": "97.2", "macs": "4816897"}, declared)
+    assert notebooks_tool.glued_disagreements(text, build, other_count) == [
+        "macs: '4816896' and '4816897'"
+    ]
+
+
+def test_the_tool_says_one_line_and_exits_2_on_a_bad_command_line(notebooks_tool, capsys):
+    assert notebooks_tool.main(["book/no_such_chapter.md"]) == 2
+    assert notebooks_tool.main(["README.md"]) == 2
+    assert notebooks_tool.main(["--check", "book/01_pointwise.md"]) == 2
+    said = capsys.readouterr().err.splitlines()
+    assert said == [
+        "error: book/no_such_chapter.md: no such file",
+        "error: README.md: not a chapter (a book/*.md notebook)",
+        "error: --check checks every twin: name no chapter",
+    ]
 
 
 def test_colab_cell_does_nothing_here(notebooks_tool):

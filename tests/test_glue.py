@@ -84,3 +84,64 @@ def test_a_text_subclass_is_glued_as_plain_text():
 
     _, value = _checked("version", torch.__version__)
     assert type(value) is str and value == str(torch.__version__)
+
+
+def test_a_declared_value_is_recorded_with_its_declaration(without_myst_nb, monkeypatch):
+    monkeypatch.setattr(glue_module, "VARIES", {})
+    glue_module.glue_all({"accuracy": 97.2, "low": 95.0}, varies=glue_module.TRAINED)
+    glue_module.glue("macs", 12)
+    declared = glue_module.TRAINED.record()
+    assert glue_module.VARIES == {"accuracy": declared, "low": declared}
+    glue_module.glue("accuracy", 97.3)  # glued again without a declaration: no longer declared
+    assert set(glue_module.VARIES) == {"low"}
+
+
+def test_with_myst_nb_the_declaration_rides_in_the_output_metadata(monkeypatch):
+    pytest.importorskip("myst_nb")
+    from myst_nb.ext.glue import extract_glue_data_cell
+
+    shown = []
+    def show(*args, **kwargs):
+        shown.append((args, kwargs))
+
+    monkeypatch.setattr("IPython.display.display", show)
+    monkeypatch.setattr("myst_nb.ext.glue.ipy_display", show)
+    glue_module.glue("accuracy", 97.25, varies=glue_module.TRAINED)
+    glue_module.glue("plain", 97.25)  # through myst_nb.glue itself, for comparison
+    outputs = [{"output_type": "display_data", "data": args[0], "metadata": kwargs["metadata"]}
+               for args, kwargs in shown]
+    import nbformat
+
+    cell = nbformat.from_dict({"cell_type": "code", "outputs": outputs})
+    [(name, output), (other, plain)] = extract_glue_data_cell(cell)
+    assert (name, other) == ("accuracy", "plain")
+    assert output["data"] == plain["data"] == {"text/plain": "97.25"}
+    assert output["metadata"]["onebyone"] == {"varies": glue_module.TRAINED.record()}
+    assert "onebyone" not in plain["metadata"]
+
+
+def test_a_declaration_is_checked():
+    with pytest.raises(TypeError, match="why"):
+        glue_module.Varies("", absolute=1.0)
+    with pytest.raises(ValueError, match="absolute or a relative"):
+        glue_module.Varies("rounding")
+    for bad in [float("nan"), -1.0, float("inf")]:
+        with pytest.raises(ValueError, match="absolute"):
+            glue_module.Varies("rounding", absolute=bad)
+    with pytest.raises(TypeError, match="relative"):
+        glue_module.Varies("rounding", relative="0.1")
+    with pytest.raises(TypeError, match="only a number"):
+        glue_module.glue("verdict", "better", varies=glue_module.TRAINED)
+    with pytest.raises(TypeError, match="Varies or None"):
+        glue_module.glue("x", 1.0, varies={"absolute": 1})
+    with pytest.raises(ValueError, match="not a Varies record"):
+        glue_module.Varies.from_record({"why": "x", "absolute": 1.0})
+
+
+def test_a_declaration_allows_its_tolerance_and_no_more():
+    points = glue_module.Varies("accuracy", absolute=3.0)
+    assert points.allows(97.0, 94.0) and not points.allows(97.0, 93.9)
+    share = glue_module.Varies("timing", relative=0.1)
+    assert share.allows(100.0, 110.0) and not share.allows(100.0, 111.2)
+    assert not points.allows(97.0, float("nan")) and points.allows(float("inf"), float("inf"))
+    assert glue_module.Varies.from_record(points.record()) == points

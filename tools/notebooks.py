@@ -14,12 +14,15 @@ Markdown, which Jupyter does not render. A twin reads like the web page and runs
 4. every Markdown cell is rewritten into plain Jupyter Markdown (``jupyter_markdown.py``): glued
    values filled in, equations numbered, references and citations linked to the web book.
 
-The glued values (as MyST-NB stores them, ``text/plain``), the pinned commit and that commit's
+The glued values (as MyST-NB stores them, ``text/plain``), the declarations of those that vary
+between machines (``onebyone.glue.Varies``), a digest of both, the pinned commit and that commit's
 package trees are kept in the twin's metadata under ``onebyone``. So ``--check`` re-converts every
 chapter with the stored values, without running anything, and compares contents (sources, cell
-types and tags), not timestamps. That the stored values are still what the code computes is
-checked against the book build's own execution (``tests/test_colab_twins.py``); that the pin
-installs today's package, by comparing git trees (same file).
+types and tags), not timestamps; the digest catches a stored value edited by hand. That the stored
+values are still what the code computes is checked against the book build's own execution
+(``tests/test_colab_twins.py``, with :func:`glued_disagreements`: exactly, except for a declared
+value, which may differ by its declared tolerance, since the twins and the build usually run on
+different machines); that the pin installs today's package, by comparing git trees (same file).
 
 Usage::
 
@@ -34,6 +37,9 @@ from __future__ import annotations
 
 import argparse
 import copy
+import hashlib
+import json
+import re
 import subprocess
 import sys
 import time
@@ -46,6 +52,8 @@ import jupytext
 import nbformat
 import yaml
 
+from onebyone.atomic import write_text_atomically
+
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
 NOTEBOOKS = ROOT / "notebooks"
@@ -55,6 +63,8 @@ METADATA_KEY = "onebyone"
 # What `pip install` of the package reads: if these trees are the same at two commits, installing
 # from either gives the same package.
 PACKAGE_PATHS = ("src", "pyproject.toml")
+# A glued value as the prose quotes it: {glue:text}`name:format`.
+GLUE_ROLE = re.compile(r"\{glue(?::text)?\}`([\w-]+)(?::([^`]*))?`")
 
 
 COLAB_CELL = '''\
@@ -257,20 +267,77 @@ def convert(
     return nbformat.v4.new_notebook(cells=cells, metadata=metadata)
 
 
-def glued_values(executed: nbformat.NotebookNode) -> dict[str, str]:
-    """What each ``glue`` call stored (``text/plain``), read from an executed notebook's outputs,
-    the way MyST-NB reads them."""
+def _glue_outputs(executed: nbformat.NotebookNode) -> dict[str, dict]:
     from myst_nb.ext.glue import extract_glue_data_cell
 
-    glued = {}
+    outputs = {}
     for cell in executed.cells:
         if cell.cell_type != "code":
             continue
         for name, output in extract_glue_data_cell(copy.deepcopy(cell)):
-            if name in glued:
+            if name in outputs:
                 raise ValueError(f"{name!r} is glued twice")
-            glued[name] = output["data"]["text/plain"]
-    return glued
+            outputs[name] = output
+    return outputs
+
+
+def glued_values(executed: nbformat.NotebookNode) -> dict[str, str]:
+    """What each ``glue`` call stored (``text/plain``), read from an executed notebook's outputs,
+    the way MyST-NB reads them."""
+    return {name: output["data"]["text/plain"] for name, output in _glue_outputs(executed).items()}
+
+
+def declared_varies(outputs: dict[str, dict]) -> dict[str, dict]:
+    """The ``Varies`` records of the glued values that declare one, by name, from glue outputs
+    (an executed notebook's, or the ``.glue.json`` of the book build)."""
+    from onebyone.glue import METADATA_KEY as GLUE_KEY
+
+    return {
+        name: output["metadata"][GLUE_KEY]["varies"]
+        for name, output in outputs.items()
+        if "varies" in output.get("metadata", {}).get(GLUE_KEY, {})
+    }
+
+
+def digest(glued: dict[str, str], varies: dict[str, dict]) -> str:
+    """A fingerprint of the stored values, so that ``--check`` notices one edited by hand."""
+    text = json.dumps({"glued": glued, "varies": varies}, sort_keys=True, ensure_ascii=True)
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def glued_disagreements(
+    chapter_text: str,
+    mine: tuple[dict[str, str], dict[str, dict]],
+    theirs: tuple[dict[str, str], dict[str, dict]],
+) -> list[str]:
+    """Where two executions of a chapter show different numbers (values, declarations).
+
+    Each side is ``(glued, varies)``: the glued ``text/plain`` values and the declarations of
+    those that vary between machines. Every value the prose quotes must look the same as the
+    prose formats it, except a declared one, which may differ by its declared tolerance; both
+    sides must glue the same names and declare the same ones the same way.
+    """
+    from onebyone.glue import Varies
+
+    (glued, varies), (other, other_varies) = mine, theirs
+    found = []
+    if set(glued) != set(other):
+        found.append(f"different names glued: {sorted(set(glued) ^ set(other))}")
+    if varies != other_varies:
+        found.append(f"different declarations of varying values: {sorted(varies)} against "
+                     f"{sorted(other_varies)}")
+    for name, spec in GLUE_ROLE.findall(chapter_text):
+        if name not in glued or name not in other:
+            continue
+        if name in varies:
+            tolerance = Varies.from_record(varies[name])
+            a, b = float(glued[name]), float(other[name])
+            if not tolerance.allows(a, b):
+                found.append(f"{name}: {a!r} and {b!r} differ by more than declared "
+                             f"({tolerance.why})")
+        elif format_glued(glued[name], spec or "s") != format_glued(other[name], spec or "s"):
+            found.append(f"{name}: {glued[name]!r} and {other[name]!r}")
+    return list(dict.fromkeys(found))
 
 
 class _AnyValue(dict):
@@ -298,7 +365,9 @@ def make_twin(chapter: Path, book: jupyter_markdown.Book, pinned: dict) -> nbfor
         executed, timeout=600, kernel_name="python3",
         resources={"metadata": {"path": str(NOTEBOOKS)}},
     ).execute()
-    glued = glued_values(executed)
+    outputs = _glue_outputs(executed)
+    glued = {name: output["data"]["text/plain"] for name, output in outputs.items()}
+    varies = declared_varies(outputs)
     for cell in executed.cells:
         if cell.cell_type != "code":
             continue
@@ -309,7 +378,8 @@ def make_twin(chapter: Path, book: jupyter_markdown.Book, pinned: dict) -> nbfor
             cell.outputs, cell.execution_count = [], None
     cells = convert_markdown(executed.cells, chapter, glued, book)
     _number(cells)
-    metadata = {"kernelspec": KERNELSPEC, METADATA_KEY: {**pinned, "glued": glued}}
+    stored = {**pinned, "glued": glued, "varies": varies, "digest": digest(glued, varies)}
+    metadata = {"kernelspec": KERNELSPEC, METADATA_KEY: stored}
     return nbformat.v4.new_notebook(cells=cells, metadata=metadata)
 
 
@@ -327,10 +397,13 @@ def _shown(path: Path) -> str:
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
+STORED_KEYS = {"commit", "package", "glued", "varies", "digest"}
+
+
 def stored_metadata(twin: nbformat.NotebookNode) -> dict | None:
     """The pin and glued values a twin was made with, or ``None`` if it has none (or a bad one)."""
     stored = twin.metadata.get(METADATA_KEY)
-    if not isinstance(stored, dict) or not {"commit", "package", "glued"} <= set(stored):
+    if not isinstance(stored, dict) or set(stored) != STORED_KEYS:
         return None
     return stored
 
@@ -350,6 +423,10 @@ def problems() -> list[str]:
         if metadata is None:
             found.append(f"{_shown(twin)} has no {METADATA_KEY} metadata: run `make notebooks`")
             continue
+        if metadata["digest"] != digest(metadata["glued"], metadata["varies"]):
+            found.append(f"{_shown(twin)}: its stored glued values were edited by hand (their "
+                         "digest does not match): run `make notebooks`")
+            continue
         try:
             expected_twin = convert(chapter, metadata, book)
         except jupyter_markdown.ConversionError as error:
@@ -367,27 +444,64 @@ def problems() -> list[str]:
     return found
 
 
+def chosen_chapters(paths: list[Path]) -> list[Path]:
+    """The chapters named on the command line (all by default); refuses a path that is not one."""
+    known = {chapter.resolve() for chapter in chapters()}
+    chosen = []
+    for path in paths:
+        if path.resolve() not in known:
+            why = "no such file" if not path.exists() else "not a chapter (a book/*.md notebook)"
+            raise UsageError(f"{path}: {why}")
+        chosen.append(path.resolve())
+    return chosen or chapters()
+
+
+class UsageError(ValueError):
+    """A command line the tool cannot act on: said in one line, exit status 2."""
+
+
+def _cell_failure(chapter: Path, error: Exception) -> str:
+    """One line for a chapter whose execution failed: the cell and the exception."""
+    name = getattr(error, "ename", type(error).__name__)
+    value = str(getattr(error, "evalue", error)).strip().splitlines() or [""]
+    return f"{_shown(chapter)} failed to run: {name}: {value[0]}"
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Make the twins (or check them); 0 on success, 1 if ``--check`` finds a problem, 2 on a
+    bad command line or a chapter that cannot be converted or run (said in one line)."""
+    from nbclient.exceptions import CellExecutionError
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("chapters", nargs="*", type=Path, help="chapters to convert (default all)")
     parser.add_argument("--check", action="store_true", help="only check that twins are in sync")
     args = parser.parse_args(argv)
-    if args.check:
-        found = problems()
-        print("\n".join(found) or "every twin is in sync with its chapter")
-        return 1 if found else 0
+    try:
+        if args.check:
+            if args.chapters:
+                raise UsageError("--check checks every twin: name no chapter")
+            found = problems()
+            print("\n".join(found) or "every twin is in sync with its chapter")
+            return 1 if found else 0
+        selected = chosen_chapters(args.chapters)
+    except (UsageError, jupyter_markdown.ConversionError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     NOTEBOOKS.mkdir(exist_ok=True)
     book, pinned = book_index(), pin()
-    for chapter in args.chapters or chapters():
-        chapter = chapter.resolve()
+    for chapter in selected:
         start = time.perf_counter()
         try:
             twin = make_twin(chapter, book, pinned)
         except jupyter_markdown.ConversionError as error:
             print(f"error: {error}", file=sys.stderr)
-            return 1
+            return 2
+        except CellExecutionError as error:
+            print(f"error: {_cell_failure(chapter, error)}", file=sys.stderr)
+            return 2
         seconds = time.perf_counter() - start
-        nbformat.write(twin, twin_path(chapter))
+        text = nbformat.writes(twin)
+        write_text_atomically(twin_path(chapter), text if text.endswith("\n") else text + "\n")
         print(f"wrote {_shown(twin_path(chapter))} (executed in {seconds:.0f} s)")
     return 0
 

@@ -13,17 +13,87 @@ through this module, which
 Either way a value is checked first: the book quotes plain Python numbers and strings, never a
 NumPy or PyTorch scalar (whose printed form would leak ``tensor(...)`` into the prose).
 
+Most glued numbers are the same on every machine (counts, ratios of counts, numbers read from
+recorded files). A few are not: a trained model's accuracy depends on the order in which the
+machine's kernels add numbers, so another CPU gives another last digit, and sometimes another
+first one. Such a number is glued with ``varies=Varies(...)``, which says why and how far two
+machines may disagree; the comparison of the notebook twins with the web book (both run the
+chapter, usually on different machines) allows that much, and no more, for that name. A rounding
+gap is not glued at all: the prose states a bound and the chapter asserts it, because a gap of
+``0.0e+00`` on one CPU and ``4.4e-16`` on another reads as a bug either way.
+
 Importing this module has no side effects: it does not import MyST-NB until a value is glued.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
+import math
 import numbers
 from collections.abc import Mapping
 
 #: Values glued since the kernel started, by name, when MyST-NB is not installed.
 GLUED: dict[str, int | float | str] = {}
+#: The declarations of the values in :data:`GLUED` that vary between machines, as records.
+VARIES: dict[str, dict[str, object]] = {}
+#: Where a glued output keeps its declaration: its metadata, under this key.
+METADATA_KEY = "onebyone"
+
+
+@dataclasses.dataclass(frozen=True)
+class Varies:
+    """A glued number that legitimately differs from machine to machine, and by how much.
+
+    Two machines' values ``a`` and ``b`` agree when ``|a - b| <= absolute + relative * max(|a|,
+    |b|)``. Declare the widest difference seen or expected, not a guess that happens to pass.
+
+    Attributes:
+        why: what makes it vary, in a few words ("trained accuracy: kernels round differently").
+        absolute: the allowed difference, in the value's own unit (percentage points, seconds).
+        relative: the allowed difference as a fraction of the larger magnitude.
+    """
+
+    why: str
+    absolute: float = 0.0
+    relative: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.why, str) or not self.why.strip():
+            raise TypeError(f"Varies: why must be a non-empty str, got {self.why!r}")
+        for field in ("absolute", "relative"):
+            value = getattr(self, field)
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise TypeError(f"Varies: {field} must be a number, got {value!r}")
+            if not math.isfinite(value) or value < 0:
+                raise ValueError(f"Varies: {field} must be finite and >= 0, got {value!r}")
+        if self.absolute == 0 and self.relative == 0:
+            raise ValueError("Varies: give an absolute or a relative tolerance above 0")
+
+    def record(self) -> dict[str, object]:
+        """The declaration as plain JSON-able data, as stored beside the glued value."""
+        return {"why": self.why, "absolute": float(self.absolute), "relative": float(self.relative)}
+
+    @classmethod
+    def from_record(cls, record: object) -> Varies:
+        """The declaration stored by :meth:`record` (refuses anything else)."""
+        if not isinstance(record, Mapping) or set(record) != {"why", "absolute", "relative"}:
+            raise ValueError(f"not a Varies record: {record!r}")
+        return cls(record["why"], record["absolute"], record["relative"])
+
+    def allows(self, a: float, b: float) -> bool:
+        """Whether two machines' values ``a`` and ``b`` agree within this declaration."""
+        if not all(math.isfinite(v) for v in (a, b)):
+            return a == b or (math.isnan(a) and math.isnan(b))
+        return abs(a - b) <= self.absolute + self.relative * max(abs(a), abs(b))
+
+
+#: The declaration for a trained model's test accuracy in percent, and for the spreads and
+#: differences of such accuracies in points: two machines' kernels round differently, a few
+#: predictions flip and training takes another path. Three points covers what Chapters 3 and 4
+#: showed between the CPUs tried (see ``tools/portability.py``); a larger move is a change in
+#: the code, not in the machine.
+TRAINED = Varies("trained accuracy: another machine's kernels round differently", absolute=3.0)
 
 
 def _checked(name: object, value: object) -> tuple[str, int | float | str]:
@@ -46,7 +116,35 @@ def myst_nb_available() -> bool:
     return importlib.util.find_spec("myst_nb") is not None
 
 
-def glue(name: str, value: int | float | str, display: bool = False) -> None:
+def _checked_varies(name: str, value: object, varies: object) -> Varies | None:
+    if varies is None:
+        return None
+    if not isinstance(varies, Varies):
+        raise TypeError(f"glue {name!r}: varies must be a Varies or None, got {varies!r}")
+    if isinstance(value, str):
+        raise TypeError(
+            f"glue {name!r}: only a number can be declared to vary; a text that depends on the "
+            "machine should be rewritten so that it does not"
+        )
+    return varies
+
+
+def _glue_declared(name: str, value: int | float, display: bool, varies: Varies) -> None:
+    """MyST-NB's ``glue``, with the declaration added to the output's metadata."""
+    from IPython.core.formatters import format_display_data
+    from IPython.display import display as ipy_display
+    from myst_nb.ext.glue import GLUE_PREFIX
+
+    bundle, metadata = format_display_data(value)
+    prefix = "" if display else GLUE_PREFIX
+    metadata["scrapbook"] = {"name": name, "mime_prefix": prefix}
+    metadata[METADATA_KEY] = {"varies": varies.record()}
+    ipy_display({prefix + key: text for key, text in bundle.items()}, raw=True, metadata=metadata)
+
+
+def glue(
+    name: str, value: int | float | str, display: bool = False, *, varies: Varies | None = None
+) -> None:
     """Record ``value`` under ``name`` for ``{glue:text}`name``` in the chapter's prose.
 
     Args:
@@ -55,26 +153,43 @@ def glue(name: str, value: int | float | str, display: bool = False) -> None:
             (``float(x)``, ``t.item()``); anything else raises ``TypeError``.
         display: also show the value below the cell. Only the book build shows it; elsewhere
             the value is just recorded.
+        varies: for a number that depends on the machine (see :class:`Varies`), how far two
+            machines may disagree; ``None`` (the default) for a value every machine computes
+            the same.
     """
     name, value = _checked(name, value)
+    declared = _checked_varies(name, value, varies)
     if myst_nb_available():
-        from myst_nb import glue as myst_nb_glue
+        if declared is None:
+            from myst_nb import glue as myst_nb_glue
 
-        myst_nb_glue(name, value, display=display)
+            myst_nb_glue(name, value, display=display)
+        else:
+            _glue_declared(name, value, display, declared)
     else:
         GLUED[name] = value
+        if declared is None:
+            VARIES.pop(name, None)
+        else:
+            VARIES[name] = declared.record()
 
 
-def glue_all(values: Mapping[str, int | float | str]) -> None:
+def glue_all(
+    values: Mapping[str, int | float | str], *, varies: Varies | None = None
+) -> None:
     """Glue every ``name: value`` of ``values`` (in order), as :func:`glue` with ``display=False``.
 
     Every value is checked before the first one is glued, so a bad value glues nothing.
 
     Args:
         values: the values by the names the prose uses, each a plain ``int``, ``float`` or ``str``.
+        varies: one declaration for every value of this call (see :func:`glue`); group the
+            values that vary in a call of their own.
     """
     if not isinstance(values, Mapping):
         raise TypeError(f"glue_all takes a mapping of names to values, got {type(values)!r}")
     checked = [_checked(name, value) for name, value in values.items()]
     for name, value in checked:
-        glue(name, value)
+        _checked_varies(name, value, varies)
+    for name, value in checked:
+        glue(name, value, varies=varies)
