@@ -811,11 +811,6 @@ CASES: list[Case] = [
         {"values": "iterable", "confidence": "probability"},
     ),
     Case(
-        multiseed.intervals_overlap,
-        fixed(first=SEED_RUNS, second=SEED_RUNS),
-        {"first": "module", "second": "module"},
-    ),
-    Case(
         multiseed.paired_difference,
         fixed(first=SEED_RUNS, second=SEED_RUNS),
         {"first": "module", "second": "module"},
@@ -1011,6 +1006,8 @@ EXCLUDED = {
     "onebyone.perf.suite",
     "onebyone.perf.workloads",
     "onebyone.perf.separable_timing.main",
+    # a declaration that checks its own fields; tests/test_glue.py feeds it bad ones
+    "onebyone.glue.Varies",
     # file writers: their paths and texts come from the package's own commands, which check
     # their options at the edge; tests/test_atomic.py feeds them a failing write and bytes
     "onebyone.atomic",

@@ -161,6 +161,9 @@ def test_glued_disagreements_allow_only_what_is_declared(notebooks_tool):
     assert notebooks_tool.glued_disagreements(text, build, undeclared)
     assert notebooks_tool.glued_disagreements(text, ({"accuracy": "97.2", "macs": "4816896"}, {}),
                                               ({"accuracy": "97.21", "macs": "4816896"}, {})) == []
+    verdicts = {"verdict": Varies("verdict", anything=True).record()}
+    ahead, level = ({"verdict": "'ahead'"}, verdicts), ({"verdict": "'level'"}, verdicts)
+    assert notebooks_tool.glued_disagreements("{glue:text}`verdict`", ahead, level) == []
     other_count = ({"accuracy": "97.2", "macs": "4816897"}, declared)
     assert notebooks_tool.glued_disagreements(text, build, other_count) == [
         "macs: '4816896' and '4816897'"

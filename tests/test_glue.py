@@ -130,12 +130,16 @@ def test_a_declaration_is_checked():
             glue_module.Varies("rounding", absolute=bad)
     with pytest.raises(TypeError, match="relative"):
         glue_module.Varies("rounding", relative="0.1")
-    with pytest.raises(TypeError, match="only a number"):
+    with pytest.raises(TypeError, match="anything=True"):
         glue_module.glue("verdict", "better", varies=glue_module.TRAINED)
     with pytest.raises(TypeError, match="Varies or None"):
         glue_module.glue("x", 1.0, varies={"absolute": 1})
     with pytest.raises(ValueError, match="not a Varies record"):
         glue_module.Varies.from_record({"why": "x", "absolute": 1.0})
+    with pytest.raises(ValueError, match="no tolerance"):
+        glue_module.Varies("verdict", absolute=1.0, anything=True)
+    with pytest.raises(TypeError, match="anything"):
+        glue_module.Varies("verdict", anything=1)
 
 
 def test_a_declaration_allows_its_tolerance_and_no_more():
@@ -145,3 +149,6 @@ def test_a_declaration_allows_its_tolerance_and_no_more():
     assert share.allows(100.0, 110.0) and not share.allows(100.0, 111.2)
     assert not points.allows(97.0, float("nan")) and points.allows(float("inf"), float("inf"))
     assert glue_module.Varies.from_record(points.record()) == points
+    verdict = glue_module.Varies("verdict of a trained comparison", anything=True)
+    assert verdict.allows("contains zero", "lies above zero")
+    assert glue_module.Varies.from_record(verdict.record()) == verdict

@@ -16,7 +16,6 @@ from onebyone.multiseed import (
     ComparisonSettings,
     SeedRuns,
     format_runs,
-    intervals_overlap,
     mean_and_interval,
     paired_difference,
     train_over_seeds,
@@ -62,12 +61,7 @@ def test_ties_go_to_the_first_epoch_and_missing_validation_is_refused():
         runs_from("m", [[], []], [[0.5], [0.5]]).chosen_epoch  # noqa: B018
 
 
-def test_overlap_decides_indistinguishable():
-    a = runs_from("a", [[1.0]] * 3, [[0.95], [0.96], [0.97]])
-    b = runs_from("b", [[1.0]] * 3, [[0.955], [0.965], [0.975]])
-    far = runs_from("far", [[1.0]] * 3, [[0.50], [0.51], [0.52]])
-    assert intervals_overlap(a, b) and intervals_overlap(b, a)
-    assert not intervals_overlap(a, far)
+def test_an_interval_is_clipped_to_what_an_accuracy_can_be():
     low, high = runs_from("wide", [[1.0]] * 2, [[0.2], [1.0]]).interval
     assert low == 0.0 and high == 1.0  # clipped to what an accuracy can be
 
@@ -76,7 +70,8 @@ def test_paired_difference_subtracts_seed_by_seed():
     # the seeds move both models together: separate intervals overlap, the paired one does not
     a = runs_from("a", [[1.0]] * 4, [[0.90], [0.95], [0.99], [0.93]])
     b = runs_from("b", [[1.0]] * 4, [[0.89], [0.93], [0.98], [0.91]])
-    assert intervals_overlap(a, b)
+    (a_low, a_high), (b_low, b_high) = a.interval, b.interval
+    assert a_low <= b_high and b_low <= a_high
     paired = paired_difference(a, b)
     assert paired.differences == pytest.approx((0.01, 0.02, 0.01, 0.02))
     mean, half_width = mean_and_interval([0.01, 0.02, 0.01, 0.02])
@@ -130,12 +125,23 @@ def test_train_over_seeds_is_deterministic_and_seeds_differ():
         train_over_seeds({}, settings)
 
 
-def test_touching_intervals_overlap():
+def test_every_seed_perfect_gives_a_point_interval():
     """Every seed at 100 %: the interval is the point 1.0, where a wide one is clipped."""
     perfect = runs_from("perfect", [[1.0]] * 2, [[1.0], [1.0]])
     wide = runs_from("wide", [[1.0]] * 2, [[0.2], [1.0]])
     assert perfect.interval == (1.0, 1.0) and wide.interval[1] == 1.0
-    assert intervals_overlap(wide, perfect) and intervals_overlap(perfect, wide)
+
+
+def test_the_largest_compatible_difference_is_the_far_end_of_the_interval():
+    """An interval containing zero does not show the models equal: it allows its far end."""
+    a = runs_from("a", [[1.0]] * 5, [[0.96], [0.97], [0.95], [0.99], [0.94]])
+    b = runs_from("b", [[1.0]] * 5, [[0.97], [0.95], [0.96], [0.96], [0.95]])
+    paired = paired_difference(a, b)
+    assert not paired.excludes_zero
+    assert paired.largest_compatible == pytest.approx(max(-paired.low, paired.high))
+    assert paired.largest_compatible > abs(paired.mean) > 0
+    flipped = paired_difference(b, a)
+    assert flipped.largest_compatible == pytest.approx(paired.largest_compatible)
 
 
 def test_two_values_give_the_student_t_interval_with_one_degree_of_freedom():

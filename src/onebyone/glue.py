@@ -47,16 +47,21 @@ class Varies:
 
     Two machines' values ``a`` and ``b`` agree when ``|a - b| <= absolute + relative * max(|a|,
     |b|)``. Declare the widest difference seen or expected, not a guess that happens to pass.
+    A value that cannot be bounded, such as the verdict words of a trained comparison ("contains
+    zero" on one machine, "lies above zero" on another), is declared with ``anything=True``: it is
+    then left out of the comparison altogether, and it may be a text.
 
     Attributes:
         why: what makes it vary, in a few words ("trained accuracy: kernels round differently").
         absolute: the allowed difference, in the value's own unit (percentage points, seconds).
         relative: the allowed difference as a fraction of the larger magnitude.
+        anything: any two values agree (no tolerance may be given then).
     """
 
     why: str
     absolute: float = 0.0
     relative: float = 0.0
+    anything: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.why, str) or not self.why.strip():
@@ -67,22 +72,30 @@ class Varies:
                 raise TypeError(f"Varies: {field} must be a number, got {value!r}")
             if not math.isfinite(value) or value < 0:
                 raise ValueError(f"Varies: {field} must be finite and >= 0, got {value!r}")
-        if self.absolute == 0 and self.relative == 0:
+        if not isinstance(self.anything, bool):
+            raise TypeError(f"Varies: anything must be True or False, got {self.anything!r}")
+        if self.anything and (self.absolute or self.relative):
+            raise ValueError("Varies: anything=True takes no tolerance")
+        if not self.anything and self.absolute == 0 and self.relative == 0:
             raise ValueError("Varies: give an absolute or a relative tolerance above 0")
 
     def record(self) -> dict[str, object]:
         """The declaration as plain JSON-able data, as stored beside the glued value."""
-        return {"why": self.why, "absolute": float(self.absolute), "relative": float(self.relative)}
+        return {"why": self.why, "absolute": float(self.absolute),
+                "relative": float(self.relative), "anything": self.anything}
 
     @classmethod
     def from_record(cls, record: object) -> Varies:
         """The declaration stored by :meth:`record` (refuses anything else)."""
-        if not isinstance(record, Mapping) or set(record) != {"why", "absolute", "relative"}:
+        keys = {"why", "absolute", "relative", "anything"}
+        if not isinstance(record, Mapping) or set(record) != keys:
             raise ValueError(f"not a Varies record: {record!r}")
-        return cls(record["why"], record["absolute"], record["relative"])
+        return cls(record["why"], record["absolute"], record["relative"], record["anything"])
 
-    def allows(self, a: float, b: float) -> bool:
+    def allows(self, a: float | str, b: float | str) -> bool:
         """Whether two machines' values ``a`` and ``b`` agree within this declaration."""
+        if self.anything:
+            return True
         if not all(math.isfinite(v) for v in (a, b)):
             return a == b or (math.isnan(a) and math.isnan(b))
         return abs(a - b) <= self.absolute + self.relative * max(abs(a), abs(b))
@@ -121,15 +134,15 @@ def _checked_varies(name: str, value: object, varies: object) -> Varies | None:
         return None
     if not isinstance(varies, Varies):
         raise TypeError(f"glue {name!r}: varies must be a Varies or None, got {varies!r}")
-    if isinstance(value, str):
+    if isinstance(value, str) and not varies.anything:
         raise TypeError(
-            f"glue {name!r}: only a number can be declared to vary; a text that depends on the "
-            "machine should be rewritten so that it does not"
+            f"glue {name!r}: a text cannot vary by a tolerance; declare it with anything=True "
+            "(left out of the comparison), or rewrite it so that it does not depend on the machine"
         )
     return varies
 
 
-def _glue_declared(name: str, value: int | float, display: bool, varies: Varies) -> None:
+def _glue_declared(name: str, value: int | float | str, display: bool, varies: Varies) -> None:
     """MyST-NB's ``glue``, with the declaration added to the output's metadata."""
     from IPython.core.formatters import format_display_data
     from IPython.display import display as ipy_display

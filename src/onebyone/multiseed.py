@@ -6,13 +6,18 @@ architectures differ, so a single run can rank them either way. This module trai
 from several seeds, each seed drawing its own training, validation and test images, its own
 initialisation and its own mini-batch order; it chooses the number of epochs on the validation
 images only; and it reports the test accuracy at that epoch as a mean, a standard deviation and
-a 95% confidence interval over the seeds. Two models whose intervals overlap are
-indistinguishable by this experiment, whatever their means.
+a 95% confidence interval over the seeds.
 
-Within a seed, all models share the split and the mini-batch order, so the seeds pair the runs.
-:func:`paired_difference` uses that pairing: the interval of the mean per-seed difference is
-narrower than two separate intervals whenever the models' luck moves together, and it is the
-sharper test of whether two models differ (non-overlapping intervals are a very conservative one).
+Two models are compared by :func:`paired_difference`, never by whether their two intervals
+overlap. Within a seed, all models share the split and the mini-batch order, so the seeds pair
+the runs; the interval of the mean per-seed difference is narrower than two separate intervals
+whenever the models' luck moves together. Two 95% intervals of independent means can overlap for
+gaps up to 3.92 standard errors of each mean while the difference is significant from 2.77, so
+overlap says little. And an interval of the difference that contains zero is absence of
+evidence, not evidence of no difference: with five seeds it is usually wide, and
+:attr:`PairedDifference.largest_compatible` says how large a difference it cannot rule out.
+Each interval covers the variation from seed to seed (split, initialisation, batch order) and
+nothing else: not another data set, another budget or another machine.
 
 ``DIGITS_SETTINGS`` is the one home of the training settings that Chapters 3 and 4 share, so
 that "the same training" means the same numbers in both.
@@ -169,18 +174,6 @@ def _check_runs(name: str, runs: object) -> None:
         raise TypeError(f"{name} must be SeedRuns, got {type(runs).__name__}")
 
 
-def intervals_overlap(first: SeedRuns, second: SeedRuns) -> bool:
-    """Whether the two models' confidence intervals overlap, i.e. they are indistinguishable.
-
-    Raises:
-        TypeError: an argument that is not :class:`SeedRuns`.
-    """
-    _check_runs("first", first)
-    _check_runs("second", second)
-    (low1, high1), (low2, high2) = first.interval, second.interval
-    return low1 <= high2 and low2 <= high1
-
-
 @dataclass(frozen=True)
 class PairedDifference:
     """Test accuracy of one model minus another's, seed by seed, with its confidence interval.
@@ -198,8 +191,20 @@ class PairedDifference:
 
     @property
     def excludes_zero(self) -> bool:
-        """Whether the interval lies on one side of zero: the experiment tells the models apart."""
+        """Whether the interval lies on one side of zero: the experiment tells the models apart.
+
+        When it does not, the experiment has not shown a difference, which is not the same as
+        showing there is none (see :attr:`largest_compatible`).
+        """
         return self.low > 0.0 or self.high < 0.0
+
+    @property
+    def largest_compatible(self) -> float:
+        """The largest difference, either way, that the interval cannot rule out (in accuracy).
+
+        A difference beyond this, in favour of either model, lies outside the 95% interval.
+        """
+        return max(abs(self.low), abs(self.high))
 
 
 def paired_difference(first: SeedRuns, second: SeedRuns) -> PairedDifference:
@@ -207,7 +212,8 @@ def paired_difference(first: SeedRuns, second: SeedRuns) -> PairedDifference:
 
     Why: within a seed both models see the same split and batch order, so much of the luck of
     the seed is shared; subtracting seed by seed removes it, and the interval of the mean
-    difference is then a fairer test than the overlap of two separate intervals.
+    difference is then the test of whether the two differ (the overlap of two separate
+    intervals is not one).
 
     Args:
         first, second: runs of two models over the same seeds, in the same order.
