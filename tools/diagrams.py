@@ -302,8 +302,9 @@ class Diagram:
     Attributes:
         name: the file is ``book/figures/<name>.svg``.
         svg: the document.
-        numbers: every count written on the diagram, by name, as the package computed it
-            (what a chapter can glue next to the figure).
+        numbers: every number written on the diagram, by name, as the package computed it
+            (unrounded; the diagram shows ratios to one or two decimals), so that a chapter
+            can glue the same values next to the figure.
     """
 
     name: str
@@ -504,7 +505,7 @@ def draw_depth_reduction() -> Diagram:
     numbers = {
         "size": size, "in_channels": c_in, "reduced_channels": r, "out_channels": c_out,
         "kernel_size": kernel, "direct_macs": direct, "reduction_macs": reduction,
-        "spatial_macs": spatial, "bottleneck_macs": total, "mac_ratio": round(ratio, 2),
+        "spatial_macs": spatial, "bottleneck_macs": total, "mac_ratio": ratio,
     }
     return Diagram(d.name, d.svg(), numbers)
 
@@ -608,10 +609,11 @@ def draw_inception() -> Diagram:
     assert reduced.out_channels == (arguments["ch1x1"] + arguments["ch3x3"] + arguments["ch5x5"]
                                     + arguments["pool_proj"])
     saving = naive_total / reduced_total
-    kernels = {name: f"{k}×{k}" for name, k in (
-        ("3", reduced.branch2[1][0].kernel_size[0]), ("5", reduced.branch3[1][0].kernel_size[0]),
-        ("pool", reduced.branch4[0].kernel_size))}
-    pool = kernels["pool"]
+    kernel_3x3 = reduced.branch2[1][0].kernel_size[0]
+    kernel_5x5 = reduced.branch3[1][0].kernel_size[0]
+    pool_kernel = reduced.branch4[0].kernel_size
+    kernels = {"3": f"{kernel_3x3}×{kernel_3x3}", "5": f"{kernel_5x5}×{kernel_5x5}"}
+    pool = f"{pool_kernel}×{pool_kernel}"
 
     d = Drawing(
         "inception",
@@ -687,7 +689,8 @@ def draw_inception() -> Diagram:
         "naive_out_channels": naive.out_channels, "reduced_out_channels": reduced.out_channels,
         **{f"naive_{name}": macs for name, macs in naive_layers.items()},
         **{f"reduced_{name}": macs for name, macs in reduced_layers.items()},
-        "naive_macs": naive_total, "reduced_macs": reduced_total, "saving": round(saving, 2),
+        "naive_macs": naive_total, "reduced_macs": reduced_total, "saving": saving,
+        "kernel_3x3": kernel_3x3, "kernel_5x5": kernel_5x5, "pool_kernel": pool_kernel,
     }
     return Diagram(d.name, d.svg(), numbers)
 
@@ -758,7 +761,7 @@ def draw_resnet_bottleneck() -> Diagram:
         "size": size, "channels": channels, "width": width,
         **{f"{name}_weights": layer.parameters for name, layer in layers.items()},
         **{f"{name}_macs": layer.macs for name, layer in layers.items()},
-        "weights": weights, "macs": macs, "saving": round(saving, 1),
+        "weights": weights, "macs": macs, "saving": saving, "kernel_size": k,
     }
     return Diagram(d.name, d.svg(), numbers)
 
@@ -858,7 +861,7 @@ def draw_depthwise_separable() -> Diagram:
         "standard_weights": standard_weights, "standard_macs": standard_macs,
         "depthwise_weights": depthwise.parameters, "depthwise_macs": depthwise.macs,
         "pointwise_weights": pointwise.parameters, "pointwise_macs": pointwise.macs,
-        "separable_macs": total, "saving": round(saving, 1), "pointwise_share": round(share, 1),
+        "separable_macs": total, "saving": saving, "pointwise_share": share,
     }
     return Diagram(d.name, d.svg(), numbers)
 
