@@ -565,7 +565,7 @@ def draw_mlpconv() -> Diagram:
     for upper, lower in itertools.pairwise(layers):
         _dense(d, upper, lower, POINTWISE[1])
     for units in layers:
-        _units(d, units, ("#ffffff", INK))
+        _units(d, units, (HIGHLIGHT, INK))  # one pixel's values, as in pointwise_filter
     for y, label in zip(rows, (f"{hidden} inputs", f"{hidden} hidden", f"{c_out} outputs"),
                         strict=True):
         d.text(464, y + 5, label, anchor="start", size=MIN_FONT)
