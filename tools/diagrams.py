@@ -714,7 +714,7 @@ def draw_resnet_bottleneck() -> Diagram:
     d = Drawing(
         "resnet_bottleneck",
         height=520,
-        title="ResNet-50's bottleneck block: 1×1 reduce, 3×3, 1×1 restore, plus the input",
+        title=f"ResNet-50's bottleneck block: 1×1 reduce, {k}×{k}, 1×1 restore, plus the input",
         description=(
             f"On a {size} × {size} × {channels} input: a 1 × 1 convolution from {channels} to "
             f"{width} channels ({layers['conv1'].parameters:,} weights, "
@@ -797,7 +797,7 @@ def draw_depthwise_separable() -> Diagram:
     d = Drawing(
         "depthwise_separable",
         height=690,
-        title="A standard 3×3 convolution against a depthwise-separable one",
+        title=f"A standard {k}×{k} convolution against a depthwise-separable one",
         description=(
             f"On a {size} × {size} input of {m} channels. (a) A standard {k} × {k} "
             f"convolution to {n} channels: every output channel reads all {m} input channels, "
