@@ -178,7 +178,7 @@ def test_chapter_4_the_inception_macs() -> None:
     naive_macs = sum(inception.branch_costs(naive, shape).values())
     reduced_macs = sum(inception.branch_costs(reduced, shape).values())
     assert f"{naive_macs:,} MACs" in text
-    assert f"{reduced_macs:,} MACs: {naive_macs / reduced_macs:.2f}× fewer" in text
+    assert f"{reduced_macs:,} MACs: {naive_macs / reduced_macs:.1f}× fewer" in text
     assert f"concatenate: {size} × {size} × {naive.out_channels}" in text
     assert f"concatenate: {size} × {size} × {reduced.out_channels}" in text
 

@@ -630,7 +630,7 @@ def draw_inception() -> Diagram:
             f"1 × 1 convolutions to {arguments['ch3x3red']} and {arguments['ch5x5red']} "
             f"channels before the {kernels['3']} and {kernels['5']} convolutions, and one to "
             f"{arguments['pool_proj']} channels after the pooling; concatenated to "
-            f"{reduced.out_channels} channels: {reduced_total:,} MACs, {saving:.2f} times fewer."
+            f"{reduced.out_channels} channels: {reduced_total:,} MACs, {saving:.1f} times fewer."
         ),
     )
     width, gap = 124, 8
@@ -680,7 +680,7 @@ def draw_inception() -> Diagram:
         d.arrow([(c, row2 + 54), (c, concat)])
     d.box(left, concat, full, 34, [f"concatenate: {size} × {size} × {reduced.out_channels}"],
           OTHER)
-    d.text(WIDTH / 2, concat + 64, f"{reduced_total:,} MACs: {saving:.2f}× fewer", weight="bold")
+    d.text(WIDTH / 2, concat + 64, f"{reduced_total:,} MACs: {saving:.1f}× fewer", weight="bold")
     d.text(WIDTH / 2, concat + 96, "number in each box: its MACs for one image", size=MIN_FONT,
            fill=MUTED)
     d.legend(684, ["pointwise", "spatial", "other"])
