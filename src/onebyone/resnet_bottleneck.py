@@ -17,6 +17,11 @@ from torch import nn
 
 from onebyone import validation
 
+FIRST_STAGE_SIZE = 56
+"""Height and width, in pixels, of ResNet-50's first stage (``conv2_x``, the paper's Table 1),
+where :class:`Bottleneck`'s default widths (256 and 64) are used: a 224 x 224 image after the
+stride-2 stem and the stride-2 max pooling."""
+
 
 class Bottleneck(nn.Module):
     """1x1 (``channels -> width``), 3x3 (``width -> width``), 1x1 (``width -> channels``).
