@@ -31,3 +31,19 @@ def test_text_is_utf8_whatever_the_locale(tmp_path):
 def test_refuses_bytes(tmp_path):
     with pytest.raises(TypeError, match="text"):
         atomic.write_text_atomically(tmp_path / "r.csv", b"a")
+
+
+def test_a_new_file_gets_the_usual_permissions_and_an_old_one_keeps_its_own(tmp_path):
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        new = atomic.write_text_atomically(tmp_path / "new.csv", "a\n")
+        assert new.stat().st_mode & 0o777 == 0o644
+        old = tmp_path / "old.csv"
+        old.write_text("x\n")
+        old.chmod(0o640)
+        atomic.write_text_atomically(old, "y\n")
+        assert old.stat().st_mode & 0o777 == 0o640
+    finally:
+        os.umask(umask)

@@ -17,6 +17,17 @@ from pathlib import Path
 from typing import IO
 
 
+def _mode_for(target: Path) -> int:
+    """The permissions the file would get from ``open(target, "w")``: the old file's, if any,
+    else 0666 less the process's umask."""
+    try:
+        return target.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 @contextlib.contextmanager
 def open_atomically(path: str | os.PathLike[str], *, newline: str | None = "") -> Iterator[IO[str]]:
     """Open a UTF-8 text file that replaces ``path`` only when the ``with`` block ends cleanly.
@@ -33,6 +44,7 @@ def open_atomically(path: str | os.PathLike[str], *, newline: str | None = "") -
         prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
     )
     try:
+        os.chmod(temporary, _mode_for(target))  # mkstemp's 0600 would hide the file from others
         with os.fdopen(descriptor, "w", encoding="utf-8", newline=newline) as file:
             yield file
             file.flush()
