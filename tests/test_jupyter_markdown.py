@@ -151,6 +151,22 @@ def test_asides_are_quoted_and_dropdowns_collapse(converter):
     )
 
 
+def test_a_figure_shows_the_web_books_image_with_its_alt_text_and_caption(converter, jm):
+    source = (
+        "```{figure} figures/pointwise_filter.svg\n:alt: A filter over a volume.\n"
+        ":name: fig-one\n\nOne filter, {math}`C` weights.\n```"
+    )
+    assert converter.convert(source) == (
+        f"![A filter over a volume.]({BASE}_images/pointwise_filter.svg)\n\n"
+        "*One filter, $C$ weights.*"
+    )
+    for bad in ["```{figure} figures/x.svg\nNo alt.\n```",
+                "```{figure} x.svg\n:alt: flat path\n```",
+                "```{figure} figures/x.svg\n:alt: a [link]\n```"]:
+        with pytest.raises(jm.ConversionError, match="figure"):
+            converter.convert(bad)
+
+
 def test_code_targets_and_comments(converter):
     source = "(a-target)=\n% a comment\nKeep `{eq}` and\n\n```python\n{eq}`x`\n```"
     assert converter.convert(source) == "Keep `{eq}` and\n\n```python\n{eq}`x`\n```"
@@ -160,7 +176,7 @@ def test_code_targets_and_comments(converter):
     ("source", "message"),
     [
         ("{abbr}`CNN (convolutional network)`", r"role \{abbr\}"),
-        ("```{figure} plot.png\nA plot.\n```", r"directive \{figure\}"),
+        ("```{image} plot.png\nA plot.\n```", r"directive \{image\}"),
         ("{ref}`no-such-label`", "unknown label"),
         ("{numref}`chapter-two`", "unnumbered"),
         ("{cite:p}`nobody2020`", "no bibliography entry"),

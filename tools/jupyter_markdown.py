@@ -374,6 +374,8 @@ class PageConverter:
             summary = self._inline(argument.strip()) if argument.strip() else "Show"
             inner = _strip_blank(self._blocks(content))
             return ["", f"<details><summary>{summary}</summary>", "", *inner, "", "</details>", ""]
+        if name == "figure":  # the web book's copy of the image, then the caption
+            return self._figure(argument.strip(), options, content)
         if name == "math":
             return self._equation(content, options.get("label"))
         if name in ("code", "code-block"):
@@ -382,6 +384,21 @@ class PageConverter:
             f"{self.page}: directive {{{name}}} has no plain-Markdown form in "
             "tools/jupyter_markdown.py; add one there (and a test) or use another directive"
         )
+
+    def _figure(self, source: str, options: dict[str, str], content: list[str]) -> list[str]:
+        """A figure as Markdown: the image from the web book, whose builder copies every image
+        to ``_images/`` under its own name (Colab shows no image from the notebook's folder),
+        with its alt text, then the caption in italics."""
+        alt = options.get("alt", "").strip()
+        if not alt:
+            raise ConversionError(f"{self.page}: figure {source!r} has no :alt: text")
+        if "[" in alt or "]" in alt or not source or "/" not in source.strip("/"):
+            raise ConversionError(f"{self.page}: figure {source!r}: give a path under figures/ "
+                                  "and alt text without brackets")
+        url = f"{self.book.base_url}_images/{PurePosixPath(source).name}"
+        caption = _strip_blank(self._blocks(content))
+        shown = [f"*{' '.join(line.strip() for line in caption)}*"] if caption else []
+        return ["", f"![{alt}]({url})", "", *shown, ""]
 
     # inline
 
