@@ -59,7 +59,7 @@ COLUMNS: tuple[records.Column, ...] = (
 percentages between 0 and 100."""
 
 
-def load_table2(path: str | Path | None = None) -> dict[str, Table2Row]:
+def load_table2(path: str | Path | records.Readable | None = None) -> dict[str, Table2Row]:
     """Table 2 of Howard et al. (2017) as published, by layer type, in the table's order.
 
     Args:

@@ -96,7 +96,7 @@ COLUMNS: tuple[records.Column, ...] = (
 least 0, params and ops positive; a blank cell (``None``) is an empty cell of the table."""
 
 
-def load_table1(path: str | Path | None = None) -> list[PublishedRow]:
+def load_table1(path: str | Path | records.Readable | None = None) -> list[PublishedRow]:
     """Table 1 of Szegedy et al. (2014) as published, one :class:`PublishedRow` per row.
 
     Why: the published numbers are data, kept apart from the code that recounts them, with

@@ -110,7 +110,7 @@ COLUMNS: tuple[records.Column, ...] = tuple(records.Column(*column) for column i
 tensor-core rate (``None``) means the GPU has no tensor cores for that format."""
 
 
-def load_gpu_specs(path: str | Path | None = None) -> dict[str, GpuSpec]:
+def load_gpu_specs(path: str | Path | records.Readable | None = None) -> dict[str, GpuSpec]:
     """The GPUs of ``onebyone/data/gpu_specs.csv``, keyed by short name (``"T4"``, ``"H100"``).
 
     Args:

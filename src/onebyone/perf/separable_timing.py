@@ -248,7 +248,7 @@ def measure_parts(input_shape: Sequence[int] = LAYER_INPUT, rounds: int = 3,
     return rows
 
 
-def read_parts(path: str | Path) -> dict[str, dict[str, object]]:
+def read_parts(path: str | Path | records.Readable) -> dict[str, dict[str, object]]:
     """A file written by :func:`main`, by part, with numbers parsed and ``rounds`` as tuples.
 
     Read strictly (:func:`onebyone.records.read_records`, typed by :data:`COLUMNS`); the file
@@ -267,12 +267,14 @@ def read_parts(path: str | Path) -> dict[str, dict[str, object]]:
         parts[str(row["part"])] = row
         return None
 
-    records.read_records(path, COLUMNS, check=one_row_per_part)
-    if len(parts) != 2:
-        missing = "depthwise" if "pointwise" in parts else "pointwise"
-        end = Path(path).read_bytes().count(b"\n") + 1  # the line after the last row
-        raise records.RecordError(str(path), end, "part", f"no {missing} row: the file must "
-                                  f"hold one depthwise and one pointwise row")
+    def both_parts(rows: list[dict[str, object]]) -> tuple[str, str] | None:
+        missing = [part for part in ("depthwise", "pointwise") if part not in parts]
+        if missing:
+            return "part", (f"no {' and no '.join(missing)} row: the file must hold one "
+                            f"depthwise and one pointwise row")
+        return None
+
+    records.read_records(path, COLUMNS, check=one_row_per_part, check_file=both_parts)
     return parts
 
 
