@@ -55,12 +55,19 @@ def summary(paired: Sequence[tuple[Row, Row]]) -> dict[str, tuple[int, int]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Read the two files, print the paired table and the summary; 0 on success."""
+    """Read the two files, print the paired table and the summary; 0 on success.
+
+    A file that cannot be read or trusted (:func:`onebyone.perf.results.read_results`) ends it
+    with exit status 2 and the reader's message, which names the file, line and column.
+    """
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("events", help="CSV timed with per-call CUDA events")
     parser.add_argument("graphs", help="CSV of the same measurements timed with --cuda-graph")
     arguments = parser.parse_args(argv)
-    paired = pairs(read_results(arguments.events), read_results(arguments.graphs))
+    try:
+        paired = pairs(read_results(arguments.events), read_results(arguments.graphs))
+    except (OSError, ValueError) as error:  # a RecordError names the file, line and column
+        parser.error(str(error))
     if not paired:
         parser.error("the two files share no measurement")
     print(f"{'measurement':58} {'events us':>10} {'rel IQR':>8} {'graph us':>10} {'rel IQR':>8}"

@@ -1,13 +1,11 @@
 """MobileNet-224 and its Table 2: the network's shapes and the recount against the paper's data."""
 
-from types import SimpleNamespace
 
 import pytest
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from onebyone import mobilenet_table2
 from onebyone.cost import count_parameters, model_macs
 from onebyone.mobilenet import SEPARABLE_LAYERS, MobileNet
 from onebyone.mobilenet_table2 import (
@@ -106,13 +104,12 @@ def test_format_table2_refuses_a_table_that_is_not_a_full_dict_of_rows():
         format_table2(published, partial)
 
 
-def test_load_table2_refuses_a_layer_type_that_table_2_has_not(monkeypatch):
+def test_load_table2_refuses_a_layer_type_that_table_2_has_not(tmp_path):
     text = "# a comment\n\nlayer_type,mult_adds_percent,parameters_percent\nConv 5x5,1.0,2.0\n"
-    stub = SimpleNamespace(read_text=lambda: text)
-    stub.joinpath = lambda *parts: stub
-    monkeypatch.setattr(mobilenet_table2, "resources", SimpleNamespace(files=lambda _: stub))
-    with pytest.raises(ValueError, match=r"^unknown layer type in the table: 'Conv 5x5'$"):
-        load_table2()
+    (tmp_path / "table2.csv").write_text(text, encoding="utf-8")
+    with pytest.raises(ValueError, match=r"table2\.csv, line 4, column layer_type: 'Conv 5x5' is "
+                                         r"not one of Conv 1x1, Conv DW 3x3, "):
+        load_table2(tmp_path / "table2.csv")
 
 
 def test_recount_of_a_given_model():

@@ -41,7 +41,7 @@ def row(experiment, variant, precision="float32", status="measured", **fields):
     values = dict.fromkeys(FIELDS, "")
     values.update(experiment=experiment, variant=variant, precision=precision, status=status,
                   device="cpu", device_name="Test CPU", num_threads=1, memory_format="contiguous",
-                  median_s=1.0, iqr_s=0.1, runs=10, blocks=10, calls_per_block=1)
+                  median_s=1.0, iqr_s=0.1, runs=9, blocks=9, calls_per_block=1, rounds=3)
     values.update(fields)
     if values["status"] == "measured":
         # three rounds whose medians are median, a bit below and a bit above it (by a share
@@ -254,7 +254,7 @@ def test_a_gpu_sized_times_cell_reads_back_and_the_csv_limit_is_restored(tmp_pat
     assert len(times) > csv.field_size_limit()
     before = csv.field_size_limit()
     made = row("peak", "copy", flops=0, bytes=8)
-    made["times_s"] = times  # row() writes its own three rounds over any given
+    made.update(times_s=times, rounds=1, blocks=30_000)  # row() writes its own three rounds
     path = write_csv([made], tmp_path / "g.csv")
     (back,) = read_results(path)
     assert back["times_s"] == times

@@ -45,8 +45,9 @@ def test_bad_arguments_are_refused(tmp_path):
     with pytest.raises(SystemExit):
         separable_timing.main(["--out", str(tmp_path / "missing" / "x.csv")])
     (tmp_path / "one.csv").write_text(
-        ",".join(separable_timing.FIELDS) + "\ndepthwise,k,1,1.0,1,1,cpu,2,c\n")
-    with pytest.raises(ValueError, match="one depthwise and one pointwise"):
+        ",".join(separable_timing.FIELDS) + "\ndepthwise,k,1,1.0,1,1,cpu,2,,,,,,,c\n")
+    with pytest.raises(ValueError, match="line 3, column part: no pointwise row: the file must "
+                                         "hold one depthwise and one pointwise"):
         separable_timing.read_parts(tmp_path / "one.csv")
 
 

@@ -59,6 +59,8 @@ def test_validate_times_a_tiny_case_both_ways(script):
     assert rows[0]["case"] == "add" and rows[0]["independent_method"] == "time.perf_counter loop"
     assert rows[0]["harness_median_s"] > 0 and rows[0]["independent_s"] > 0
     assert rows[0]["within_5_percent"] == (abs(rows[0]["relative_difference"]) <= 0.05)
+    # the columns it writes are the ones read_validation reads back, in order
+    assert tuple(rows[0]) == tuple(column.name for column in script.COLUMNS)
 
 
 def test_the_cuda_referee_falls_back_to_its_own_events_without_triton(script, monkeypatch):

@@ -14,13 +14,13 @@ place of 1.19 it sums to 100.01 %, so the printed value is most likely two digit
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 
 from torch import nn
 
-from onebyone import validation
+from onebyone import records, validation
 from onebyone.cost import count_model
 from onebyone.mobilenet import MobileNet
 
@@ -49,17 +49,39 @@ class Table2Row:
     parameters: int = 0
 
 
-def load_table2() -> dict[str, Table2Row]:
-    """Table 2 of Howard et al. (2017) as published, by layer type, in the table's order."""
-    text = resources.files("onebyone").joinpath("data", "mobilenet_table2.csv").read_text()
-    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
-    rows = {}
-    for record in csv.DictReader(lines):
-        row = Table2Row(record["layer_type"], float(record["mult_adds_percent"]),
-                        float(record["parameters_percent"]))
-        if row.layer_type not in LAYER_TYPES:
-            raise ValueError(f"unknown layer type in the table: {row.layer_type!r}")
-        rows[row.layer_type] = row
+_PERCENT = records.number(0.0, maximum=100.0)
+COLUMNS: tuple[records.Column, ...] = (
+    records.Column("layer_type", records.one_of(*LAYER_TYPES)),
+    records.Column("mult_adds_percent", _PERCENT),
+    records.Column("parameters_percent", _PERCENT),
+)
+"""The columns of ``mobilenet_table2.csv``: a layer type of :data:`LAYER_TYPES` and two
+percentages between 0 and 100."""
+
+
+def load_table2(path: str | Path | records.Readable | None = None) -> dict[str, Table2Row]:
+    """Table 2 of Howard et al. (2017) as published, by layer type, in the table's order.
+
+    Args:
+        path: another table of the same columns (:data:`COLUMNS`) to read instead of the
+            package's ``onebyone/data/mobilenet_table2.csv``.
+
+    Raises:
+        onebyone.records.RecordError: a ``ValueError`` naming the file, line and column of a
+            cell that cannot be trusted (a layer type Table 2 has not, a percentage outside
+            0-100), or of a layer type given twice.
+    """
+    table = (resources.files("onebyone").joinpath("data", "mobilenet_table2.csv")
+             if path is None else path)
+    rows: dict[str, Table2Row] = {}
+
+    def one_row_per_type(record: dict[str, object]) -> tuple[str, str] | None:
+        if record["layer_type"] in rows:
+            return "layer_type", f"{record['layer_type']!r} is given twice"
+        rows[str(record["layer_type"])] = Table2Row(**record)
+        return None
+
+    records.read_records(table, COLUMNS, check=one_row_per_type, comments=True, least_rows=1)
     return rows
 
 

@@ -21,13 +21,13 @@ How the paper counted, as far as the numbers themselves tell (the chapter shows 
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 
 from torch import nn
 
-from onebyone import validation
+from onebyone import records, validation
 from onebyone.cost import conv2d_macs, conv2d_output_size, conv2d_parameters, count_model
 from onebyone.googlenet import GoogLeNet
 
@@ -78,40 +78,48 @@ class PublishedRow:
         return tuple(getattr(self, column) for column in _CHANNEL_COLUMNS)
 
 
-def _optional(cell: str, kind: type) -> int | float | None:
-    return kind(cell) if cell.strip() else None
+_SIZE, _OPTIONAL = records.integer(1), True
+COLUMNS: tuple[records.Column, ...] = (
+    records.Column("stage", records.TEXT),
+    records.Column("type", records.TEXT),
+    records.Column("patch_size", _SIZE, _OPTIONAL),
+    records.Column("stride", _SIZE, _OPTIONAL),
+    records.Column("output_height", _SIZE),
+    records.Column("output_width", _SIZE),
+    records.Column("output_channels", _SIZE),
+    records.Column("depth", records.integer(0)),
+    *(records.Column(column, _SIZE, _OPTIONAL) for column in _CHANNEL_COLUMNS),
+    records.Column("params_k", records.POSITIVE, _OPTIONAL),
+    records.Column("ops_m", records.POSITIVE, _OPTIONAL),
+)
+"""The columns of ``googlenet_table1.csv``, in order: sizes and channels at least 1, depth at
+least 0, params and ops positive; a blank cell (``None``) is an empty cell of the table."""
 
 
-def load_table1() -> list[PublishedRow]:
+def load_table1(path: str | Path | records.Readable | None = None) -> list[PublishedRow]:
     """Table 1 of Szegedy et al. (2014) as published, one :class:`PublishedRow` per row.
 
     Why: the published numbers are data, kept apart from the code that recounts them, with
     their source recorded in the CSV file's header.
 
+    Args:
+        path: another table of the same columns (:data:`COLUMNS`) to read instead of the
+            package's ``onebyone/data/googlenet_table1.csv``.
+
     Returns:
         The rows in the table's order (``conv1`` to ``softmax``).
+
+    Raises:
+        onebyone.records.RecordError: a ``ValueError`` naming the file, line and column of a
+            cell that cannot be trusted.
     """
-    text = resources.files("onebyone").joinpath("data", "googlenet_table1.csv").read_text()
-    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+    table = (resources.files("onebyone").joinpath("data", "googlenet_table1.csv")
+             if path is None else path)
     rows = []
-    for record in csv.DictReader(lines):
-        rows.append(
-            PublishedRow(
-                stage=record["stage"],
-                type=record["type"],
-                patch_size=_optional(record["patch_size"], int),
-                stride=_optional(record["stride"], int),
-                output_size=(
-                    int(record["output_channels"]),
-                    int(record["output_height"]),
-                    int(record["output_width"]),
-                ),
-                depth=int(record["depth"]),
-                **{column: _optional(record[column], int) for column in _CHANNEL_COLUMNS},
-                params_k=_optional(record["params_k"], float),
-                ops_m=_optional(record["ops_m"], float),
-            )
-        )
+    for record in records.read_records(table, COLUMNS, comments=True, least_rows=1):
+        size = (record.pop("output_channels"), record.pop("output_height"),
+                record.pop("output_width"))
+        rows.append(PublishedRow(output_size=size, **record))
     return rows
 
 

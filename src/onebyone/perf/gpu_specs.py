@@ -9,10 +9,11 @@ can time the suite and put the measurement beside the prediction. The figures ar
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 
+from onebyone import records
 from onebyone.perf.precision import precision_dtype
 from onebyone.perf.roofline import Roofline, Workload
 
@@ -93,26 +94,40 @@ class GpuSpec:
         return None if roof is None else roof.seconds(workload.flops, workload.bytes_moved)
 
 
-def _optional_float(text: str) -> float | None:
-    return float(text) if text.strip() else None
+COLUMNS: tuple[records.Column, ...] = tuple(records.Column(*column) for column in (
+    ("name", records.TEXT, False),
+    ("short_name", records.TEXT, False),
+    ("fp32_tflops", records.POSITIVE, False),
+    ("tf32_tensor_tflops", records.POSITIVE, True),
+    ("bf16_tensor_tflops", records.POSITIVE, True),
+    ("fp16_tensor_tflops", records.POSITIVE, True),
+    ("memory_bandwidth_gb_s", records.POSITIVE, False),
+    ("memory_gb", records.POSITIVE, False),
+    ("source", records.TEXT, False),
+    ("note", records.TEXT, False),
+))
+"""The columns of ``gpu_specs.csv``, in order: rates and sizes positive and finite; a blank
+tensor-core rate (``None``) means the GPU has no tensor cores for that format."""
 
 
-def load_gpu_specs() -> dict[str, GpuSpec]:
-    """The GPUs of ``onebyone/data/gpu_specs.csv``, keyed by short name (``"T4"``, ``"H100"``)."""
-    specs = {}
-    text = resources.files("onebyone").joinpath("data/gpu_specs.csv").read_text(encoding="utf-8")
-    for row in csv.DictReader(text.splitlines()):
-        spec = GpuSpec(
-            name=row["name"],
-            short_name=row["short_name"],
-            fp32_tflops=float(row["fp32_tflops"]),
-            tf32_tensor_tflops=_optional_float(row["tf32_tensor_tflops"]),
-            bf16_tensor_tflops=_optional_float(row["bf16_tensor_tflops"]),
-            fp16_tensor_tflops=_optional_float(row["fp16_tensor_tflops"]),
-            memory_bandwidth_gb_s=float(row["memory_bandwidth_gb_s"]),
-            memory_gb=float(row["memory_gb"]),
-            source=row["source"],
-            note=row["note"],
-        )
-        specs[spec.short_name] = spec
+def load_gpu_specs(path: str | Path | records.Readable | None = None) -> dict[str, GpuSpec]:
+    """The GPUs of ``onebyone/data/gpu_specs.csv``, keyed by short name (``"T4"``, ``"H100"``).
+
+    Args:
+        path: another table of the same columns (:data:`COLUMNS`) to read instead.
+
+    Raises:
+        onebyone.records.RecordError: a ``ValueError`` naming the file, line and column of a
+            cell that cannot be trusted, or of a short name given twice.
+    """
+    table = resources.files("onebyone").joinpath("data/gpu_specs.csv") if path is None else path
+    specs: dict[str, GpuSpec] = {}
+
+    def one_row_per_gpu(row: dict[str, object]) -> tuple[str, str] | None:
+        if row["short_name"] in specs:
+            return "short_name", f"{row['short_name']!r} is given twice"
+        specs[str(row["short_name"])] = GpuSpec(**row)
+        return None
+
+    records.read_records(table, COLUMNS, check=one_row_per_gpu, least_rows=1)
     return specs

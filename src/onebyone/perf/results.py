@@ -15,37 +15,106 @@ reader of the results can tell a difference from noise.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from onebyone import records
 from onebyone.perf.intervals import Interval, median_of_round_medians, ratio_interval
 from onebyone.perf.kernels import ALLOCATION
+from onebyone.perf.precision import PRECISIONS
 from onebyone.perf.roofline import Roofline
 from onebyone.perf.timing import parse_rounds
 
-_INTEGERS = ("batch_size", "in_channels", "out_channels", "height", "width", "macs", "flops",
-             "bytes", "runs", "blocks", "calls_per_block", "num_threads", "rounds")
-_FLOATS = ("median_s", "iqr_s", "relative_iqr", "clock_mhz")
-_BOOLEANS = ("cudnn_benchmark", "noisy", "l2_flush", "tf32_matmul", "tf32_conv", "partial")
+FIELDS: tuple[str, ...] = (
+    "experiment", "variant", "precision", "status",
+    "batch_size", "in_channels", "out_channels", "height", "width", "input_shape",
+    "dtype", "memory_format", "macs", "flops", "bytes",
+    "median_s", "iqr_s", "relative_iqr", "noisy", "runs", "blocks", "calls_per_block",
+    "kernels", "timer", "l2_flush",
+    "matmul_fp32_precision", "conv_fp32_precision", "mkldnn_fp32_precision",
+    "tf32_matmul", "tf32_conv",
+    "num_threads", "cudnn_benchmark", "device", "device_name", "isa", "clock_mhz",
+    "torch_version", "cuda_version", "cudnn_version", "python_version",
+    "size", "rounds", "date", "command", "partial", "note", "times_s",
+)
+"""Columns of the CSV, one row per measurement (``times_s``: block times by round, seconds).
+
+The suite writes them (:data:`onebyone.perf.suite.FIELDS` is this tuple) and
+:func:`read_results` reads them back, typed by :data:`COLUMNS`."""
+
+
+
+def _times_text(cell: str) -> str:
+    records.check_block_times(cell)  # refuses a cell that is not block times
+    return cell  # kept as text: block_rounds parses it where it is used
+
+
+_TIMES_TEXT = records.Kind(records.BLOCK_TIMES.expected, _times_text, blank="")
+_COUNT, _SIZE = records.integer(0), records.integer(1)
+_KINDS: dict[str, records.Kind] = {
+    "precision": records.one_of(*PRECISIONS), "status": records.one_of("measured", "skipped"),
+    "batch_size": _SIZE, "in_channels": _SIZE, "out_channels": _SIZE, "height": _SIZE,
+    "width": _SIZE, "macs": _COUNT, "flops": _COUNT, "bytes": _COUNT,
+    "memory_format": records.one_of("contiguous", "channels_last"),
+    "median_s": records.POSITIVE, "iqr_s": records.NON_NEGATIVE,
+    "relative_iqr": records.NON_NEGATIVE, "runs": _SIZE, "blocks": _SIZE,
+    "calls_per_block": _COUNT, "num_threads": _SIZE, "clock_mhz": records.POSITIVE,
+    "rounds": _SIZE, "timer": records.one_of("blocked_autorange", "cuda_events", "cuda_graph"),
+    "noisy": records.BOOLEAN, "l2_flush": records.BOOLEAN, "tf32_matmul": records.BOOLEAN,
+    "tf32_conv": records.BOOLEAN, "cudnn_benchmark": records.BOOLEAN,
+    "partial": records.BOOLEAN, "times_s": _TIMES_TEXT,
+}
+_REQUIRED = ("experiment", "variant", "precision", "status")
+
+COLUMNS: tuple[records.Column, ...] = tuple(
+    records.Column(name, _KINDS.get(name, records.TEXT), optional=name not in _REQUIRED)
+    for name in FIELDS)
+"""How each column of a results file reads: counts are integers (sizes at least 1, MACs, FLOPs
+and bytes at least 0: a copy does no FLOPs), times positive and finite seconds, spreads at least
+0, flags exactly ``True``/``False``; every column but the first four may be blank (a skipped
+row has no time; a blank number reads as ``None``, blank text as ``""``)."""
 
 Row = dict[str, object]
-"""One measurement: a CSV row by column (:data:`onebyone.perf.suite.FIELDS`).
+"""One measurement: a CSV row by column (:data:`FIELDS`).
 
-Written by the suite as Python values, read back by :func:`parse_row` with its numbers typed.
+Written by the suite as Python values, read back by :func:`read_results` with its numbers typed.
 """
 
 
 def parse_row(raw: dict[str, str]) -> Row:
-    """One CSV row with its numbers as ``int``/``float``/``bool`` (blank cells become ``None``)."""
+    """One CSV row with its cells typed by :data:`COLUMNS` (blank numbers become ``None``).
+
+    Columns missing from ``raw`` read as ``None`` where they hold numbers or flags; keys that are
+    not columns are kept as they are. Raises ``ValueError`` naming the column of a bad cell.
+    """
     row: Row = dict(raw)
-    for key in _INTEGERS:
-        row[key] = int(raw[key]) if raw.get(key) else None
-    for key in _FLOATS:
-        row[key] = float(raw[key]) if raw.get(key) else None
-    for key in _BOOLEANS:
-        row[key] = raw[key] == "True" if raw.get(key) else None
+    for column in COLUMNS:
+        if column.name in raw:
+            try:
+                row[column.name] = column.read(raw[column.name])
+            except ValueError as error:
+                raise ValueError(f"column {column.name}: {error}") from None
+        elif column.kind.blank is None:
+            row[column.name] = None
     return row
+
+
+def _check_row(row: Row) -> tuple[str, str] | None:
+    """``(column, problem)`` for a measured row without its time or with the wrong counts."""
+    if row["status"] != "measured":
+        return None
+    if row["median_s"] is None:
+        return "median_s", "blank in a measured row"
+    if not row["times_s"]:
+        return "times_s", "blank in a measured row"
+    times = str(row["times_s"])  # checked by its kind: times split by single spaces
+    rounds = times.count("|") + 1
+    blocks = times.count(" ") + rounds
+    if row["rounds"] is not None and row["rounds"] != rounds:
+        return "rounds", f"{row['rounds']} rounds, but times_s holds {rounds}"
+    if row["blocks"] is not None and row["blocks"] != blocks:
+        return "blocks", f"{row['blocks']} blocks, but times_s holds {blocks}"
+    return None
 
 
 def kernel_names(row: Row) -> tuple[str, ...]:
@@ -93,24 +162,20 @@ def rate_interval(row: Row) -> Interval:
                     row["flops"] / time.low, time.confidence, rates)
 
 
-FIELD_SIZE_LIMIT = 2**31 - 1
-"""Characters allowed in one CSV cell while a results file is read. A GPU times tens of thousands
-of short calls per measurement, and their ``times_s`` cell outgrows the ``csv`` module's default
-limit (131,072 characters; an H200's file has cells of almost 300,000)."""
-
-
-def read_results(path: str | Path) -> list[Row]:
+def read_results(path: str | Path | records.Readable) -> list[Row]:
     """All rows of a results CSV written by ``python -m onebyone.perf.experiments``.
 
-    The ``csv`` module's cell-size limit is raised to :data:`FIELD_SIZE_LIMIT` while the file is
-    read, and put back afterwards.
+    The file is read strictly (:func:`onebyone.records.read_records`): its header must be
+    :data:`FIELDS`, every row complete and every cell of its column's kind (:data:`COLUMNS`);
+    a measured row needs its times, and its ``rounds`` and ``blocks`` must count them. A file
+    with only the header is valid and holds no rows (a run stopped before its first
+    measurement writes one).
+
+    Raises:
+        onebyone.records.RecordError: a ``ValueError`` naming the file, line and column of the
+            first thing that cannot be trusted (a cut file, a bad cell, another file's header).
     """
-    previous = csv.field_size_limit(FIELD_SIZE_LIMIT)
-    try:
-        with Path(path).open(newline="", encoding="utf-8") as file:
-            return [parse_row(raw) for raw in csv.DictReader(file)]
-    finally:
-        csv.field_size_limit(previous)
+    return records.read_records(path, COLUMNS, check=_check_row)
 
 
 def select(rows: Iterable[Row], experiment: str, **equal: object) -> list[Row]:

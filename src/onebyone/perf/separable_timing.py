@@ -38,19 +38,39 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from onebyone import validation
+from onebyone import records, validation
 from onebyone.perf.intervals import Interval, ratio_interval
 from onebyone.perf.kernels import convolution_kernel, top_kernels
 from onebyone.perf.peak import measure_copy_bandwidth
-from onebyone.perf.timing import format_rounds, merge_timings, parse_rounds, time_callable
+from onebyone.perf.timing import format_rounds, merge_timings, time_callable
 
 LAYER_INPUT = (1, 256, 28, 28)
 """MobileNet's separable layer at 28 x 28 with 256 channels in and out: N x C x H x W."""
 
-FIELDS = ("part", "kernel", "flops", "median_s", "rounds", "num_threads", "device_name",
-          "torch_version", "median_s_before", "page_faults_per_call_before", "allocator",
-          "page_faults_per_call", "cache_copy_bytes_per_s",
-          "memory_copy_bytes_per_s", "command")
+COLUMNS: tuple[records.Column, ...] = tuple(records.Column(*column) for column in (
+    ("part", records.one_of("depthwise", "pointwise"), False),
+    ("kernel", records.TEXT, True),
+    ("flops", records.integer(1), False),
+    ("median_s", records.POSITIVE, False),
+    ("rounds", records.BLOCK_TIMES, False),
+    ("num_threads", records.integer(1), False),
+    ("device_name", records.TEXT, True),
+    ("torch_version", records.TEXT, True),
+    ("median_s_before", records.POSITIVE, True),
+    ("page_faults_per_call_before", records.NON_NEGATIVE, True),
+    ("allocator", records.TEXT, True),
+    ("page_faults_per_call", records.NON_NEGATIVE, True),
+    ("cache_copy_bytes_per_s", records.POSITIVE, True),
+    ("memory_copy_bytes_per_s", records.POSITIVE, True),
+    ("command", records.TEXT, True),
+))
+"""The columns of the file :func:`main` writes, in order, and how each reads back: FLOPs and
+threads at least 1, times and rates positive and finite, page faults per call at least 0; blank
+cells (not measured: no page-fault counter on Windows, no copy rates without ``bandwidth``) read
+as ``None``."""
+
+FIELDS = tuple(column.name for column in COLUMNS)
+"""The file's header: the names of :data:`COLUMNS`."""
 
 MMAP_THRESHOLD_BYTES = 4_000_000
 """Blocks below this come from the heap, not from a fresh ``mmap`` (glibc ``M_MMAP_THRESHOLD``)."""
@@ -228,23 +248,34 @@ def measure_parts(input_shape: Sequence[int] = LAYER_INPUT, rounds: int = 3,
     return rows
 
 
-def read_parts(path: str | Path) -> dict[str, dict[str, object]]:
-    """A file written by :func:`main`, by part, with numbers parsed and ``rounds`` as tuples."""
-    with open(path, newline="", encoding="utf-8") as file:
-        rows = list(csv.DictReader(file))
-    if {row["part"] for row in rows} != {"depthwise", "pointwise"}:
-        raise ValueError(f"{path} must hold one depthwise and one pointwise row")
-    parsed = {}
-    for row in rows:
-        optional = {key: float(row[key]) if row.get(key) else None
-                    for key in ("page_faults_per_call", "page_faults_per_call_before",
-                                "median_s_before", "cache_copy_bytes_per_s",
-                                "memory_copy_bytes_per_s")}
-        parsed[row["part"]] = {**row, **optional, "flops": int(row["flops"]),
-                               "median_s": float(row["median_s"]),
-                               "rounds": parse_rounds(row["rounds"]),
-                               "num_threads": int(row["num_threads"])}
-    return parsed
+def read_parts(path: str | Path | records.Readable) -> dict[str, dict[str, object]]:
+    """A file written by :func:`main`, by part, with numbers parsed and ``rounds`` as tuples.
+
+    Read strictly (:func:`onebyone.records.read_records`, typed by :data:`COLUMNS`); the file
+    must hold one depthwise and one pointwise row.
+
+    Raises:
+        onebyone.records.RecordError: a ``ValueError`` naming the file, line and column of the
+            first thing that cannot be trusted.
+    """
+    parts: dict[str, dict[str, object]] = {}
+
+    def one_row_per_part(row: dict[str, object]) -> tuple[str, str] | None:
+        if row["part"] in parts:
+            return "part", (f"a second {row['part']} row: the file must hold one depthwise and "
+                            f"one pointwise row")
+        parts[str(row["part"])] = row
+        return None
+
+    def both_parts(rows: list[dict[str, object]]) -> tuple[str, str] | None:
+        missing = [part for part in ("depthwise", "pointwise") if part not in parts]
+        if missing:
+            return "part", (f"no {' and no '.join(missing)} row: the file must hold one "
+                            f"depthwise and one pointwise row")
+        return None
+
+    records.read_records(path, COLUMNS, check=one_row_per_part, check_file=both_parts)
+    return parts
 
 
 def main(argv: Sequence[str] | None = None) -> Path:

@@ -64,7 +64,7 @@ from onebyone.perf.precision import (
     skip_reason,
     tf32_allowed,
 )
-from onebyone.perf.results import Row
+from onebyone.perf.results import FIELDS, Row
 from onebyone.perf.roofline import layer_workloads, pointwise_conv_workload
 from onebyone.perf.timing import Timing, format_rounds, make_input, merge_timings, time_callable
 from onebyone.perf.workloads import (
@@ -82,20 +82,6 @@ from onebyone.runtime import seed_everything
 
 EXPERIMENTS: tuple[str, ...] = ("peak", "same_math", "bottleneck", "roofline_sweep", "inception")
 """Experiment names, in the order they run (experiment 5, precision, is a column)."""
-
-FIELDS: tuple[str, ...] = (
-    "experiment", "variant", "precision", "status",
-    "batch_size", "in_channels", "out_channels", "height", "width", "input_shape",
-    "dtype", "memory_format", "macs", "flops", "bytes",
-    "median_s", "iqr_s", "relative_iqr", "noisy", "runs", "blocks", "calls_per_block",
-    "kernels", "timer", "l2_flush",
-    "matmul_fp32_precision", "conv_fp32_precision", "mkldnn_fp32_precision",
-    "tf32_matmul", "tf32_conv",
-    "num_threads", "cudnn_benchmark", "device", "device_name", "isa", "clock_mhz",
-    "torch_version", "cuda_version", "cudnn_version", "python_version",
-    "size", "rounds", "date", "command", "partial", "note", "times_s",
-)
-"""Columns of the CSV, one row per measurement (``times_s``: block times by round, seconds)."""
 
 FORMATS = {"contiguous": torch.contiguous_format, "channels_last": torch.channels_last}
 
