@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,8 +22,11 @@ from typing import IO
 def open_atomically(path: str | os.PathLike[str], *, newline: str | None = "") -> Iterator[IO[str]]:
     """Open a UTF-8 text file that replaces ``path`` only when the ``with`` block ends cleanly.
 
-    On any exception (a full disk, ``KeyboardInterrupt``) the temporary file is removed and
-    ``path`` is left as it was. The encoding is UTF-8 whatever the locale says.
+    On any exception (a full disk, ``KeyboardInterrupt``) the temporary file is removed (where
+    the folder still allows it) and ``path`` is left as it was; the exception is the one that
+    stopped the write. The encoding is UTF-8 whatever the locale says. The new file keeps the
+    permission bits of the file it replaces, or gets those ``open`` would give a new one (not
+    the owner-only bits of a temporary file).
 
     Args:
         path: the file to write; its folder must exist.
@@ -34,14 +38,25 @@ def open_atomically(path: str | os.PathLike[str], *, newline: str | None = "") -
     )
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8", newline=newline) as file:
+            os.chmod(temporary, _mode_of(target))
             yield file
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, target)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):  # gone already, or the folder turned read-only
             os.unlink(temporary)
         raise
+
+
+def _mode_of(target: Path) -> int:
+    """Permission bits for ``target``: those it has, else 0o666 less this process's umask."""
+    try:
+        return stat.S_IMODE(target.stat().st_mode)
+    except OSError:
+        mask = os.umask(0o022)
+        os.umask(mask)
+        return 0o666 & ~mask
 
 
 def write_text_atomically(path: str | os.PathLike[str], text: str) -> Path:
