@@ -164,20 +164,17 @@ def script(root, monkeypatch, tmp_path):
 
 def test_sigterm_mid_run_saves_the_finished_experiments_marked_partial(tmp_path):
     out = tmp_path / "cpu.csv"
-    out.write_text("recorded before\n", encoding="utf-8")
     # peak's two float32 timings finish; SIGTERM comes at the bottleneck's first
-    done = run_command("experiments", out, "--replace",
-                       env={"STOP_WITH": "SIGTERM", "STOP_AT": "3"})
+    done = run_command("experiments", out, env={"STOP_WITH": "SIGTERM", "STOP_AT": "3"})
     assert done.returncode == recording.EXIT_TERMINATED == 143
     message = one_line(done.stderr)
     partial = recording.partial_path(out)
     assert f"interrupted (SIGTERM): 2 measurements saved to {partial}" in message
-    assert out.read_text(encoding="utf-8") == "recorded before\n"
     rows = read_rows(partial)
     assert [(row["experiment"], row["variant"]) for row in rows] == [
         ("peak", "matmul"), ("peak", "copy")]
     assert all(row["partial"] == "True" and float(row["median_s"]) > 0 for row in rows)
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["cpu.csv", "cpu.csv.partial"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["cpu.csv.partial"]
 
 
 def test_sigint_mid_run_keeps_the_rounds_both_separable_parts_finished(tmp_path):
@@ -207,17 +204,27 @@ def test_sigterm_mid_run_keeps_the_timer_check_s_finished_cases(tmp_path, root):
 
 # --- a full disk: a real file-size limit in the subprocess ------------------------------------
 
-@pytest.mark.parametrize("name", ["separable_timing", "validate_timer"])
-def test_a_file_size_limit_leaves_the_record_whole_and_no_temporary(tmp_path, root, name):
+@pytest.mark.parametrize(("name", "recorded"), [
+    ("separable_timing", None),  # nothing there before: nothing half written after
+    ("validate_timer", "recorded before\n"),  # --replace: the record stays whole
+])
+def test_a_file_size_limit_leaves_no_half_written_file_and_no_temporary(tmp_path, root, name,
+                                                                       recorded):
     out = tmp_path / "record.csv"
-    out.write_text("recorded before\n", encoding="utf-8")
-    done = run_command(name, out, "--replace", env={"FILE_LIMIT": "300"}, root=root)
+    options = []
+    if recorded is not None:
+        out.write_text(recorded, encoding="utf-8")
+        options = ["--replace"]
+    done = run_command(name, out, *options, env={"FILE_LIMIT": "300"}, root=root)
     assert done.returncode == recording.EXIT_WRITE_ERROR == 74
     message = one_line(done.stderr)
     assert f"cannot write {out} (File too large)" in message
     assert "could not save the 2 measurements" in message and "either" in message
-    assert out.read_text(encoding="utf-8") == "recorded before\n"  # not truncated
-    assert [path.name for path in tmp_path.iterdir()] == ["record.csv"]  # no temporary
+    if recorded is None:
+        assert list(tmp_path.iterdir()) == []  # neither a truncated file nor a temporary
+    else:
+        assert out.read_text(encoding="utf-8") == recorded  # not truncated
+        assert [path.name for path in tmp_path.iterdir()] == ["record.csv"]
 
 
 # --- the C locale ---------------------------------------------------------------------------
@@ -240,14 +247,16 @@ def test_write_rows_writes_utf8_under_the_c_locale(tmp_path):
     """Kills suite.write_rows with the locale's encoding: ASCII under ``LC_ALL=C``."""
     row = dict.fromkeys(suite.FIELDS, "")
     row.update(experiment="peak", note="größe 5 µs", command="python -m x --out données.csv")
-    here = suite.write_rows([row], tmp_path / "here.csv")  # in-process, a UTF-8 locale
+    here = tmp_path / "here.csv"
+    suite.write_rows([row], here)  # in-process, under this process's UTF-8 locale
     code = textwrap.dedent("""
         import sys
+        from pathlib import Path
         from onebyone.perf import suite
         row = dict.fromkeys(suite.FIELDS, "")
         row.update(experiment="peak", note="gr\\u00f6\\u00dfe 5 \\u00b5s",
                    command="python -m x --out donn\\u00e9es.csv")
-        suite.write_rows([row], sys.argv[1])
+        suite.write_rows([row], Path(sys.argv[1]))
     """)
     env = subprocess_environment(**C_LOCALE)
     there = tmp_path / "c-locale.csv"
@@ -324,7 +333,8 @@ def test_a_stale_partial_is_never_overwritten_without_replace(command, tmp_path,
     assert sorted(path.name for path in tmp_path.iterdir()) == ["mine.csv.partial"]
 
 
-@pytest.mark.parametrize(("out", "match"), [
+@pytest.mark.parametrize("command", ["separable_timing", "validate_timer"], indirect=True)
+@pytest.mark.parametrize(("out", "match"), [  # the experiment command: tests/test_experiments.py
     ("{tmp}/folder.csv", "is a directory"),
     ("{tmp}/missing/x.csv", "does not exist"),
     ("{tmp}/x.txt", "must name a .csv file"),
