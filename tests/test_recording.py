@@ -75,9 +75,10 @@ experiments.main()
     # the layer's input made tiny (1 x 256 x 2 x 2) where it is timed, no 256 MB copy
     "separable_timing": PREAMBLE + """
 from onebyone.perf import separable_timing as st
-real_time, real_faults = st.time_callable, st.page_faults_per_call
+real_time, real_faults, real_kernels = st.time_callable, st.page_faults_per_call, st.top_kernels
 st.time_callable = stopping(lambda fn, shape, **kw: real_time(fn, (1, 256, 2, 2), **kw))
 st.page_faults_per_call = lambda fn, shape, calls=50: real_faults(fn, (1, 256, 2, 2), 5)
+st.top_kernels = lambda fn, x: real_kernels(fn, x[:, :, :2, :2])
 st.measure_copy_bandwidth = lambda *args, **kwargs: (1e9, None)
 limit_files()
 st.main()
@@ -233,11 +234,11 @@ def test_the_experiment_command_writes_utf8_under_the_c_locale(tmp_path):
     folder = tmp_path / "données µs"
     folder.mkdir()
     out = folder / "cpu.csv"
-    done = run_command("experiments", out, env=C_LOCALE)
+    done = run_command("experiments", out, "--experiments", "peak", env=C_LOCALE)
     assert done.returncode == 0, done.stderr.decode("utf-8", "replace")
     assert done.stderr == b""
     rows = read_rows(out)
-    assert len(rows) == 6  # peak's matmul and copy, the bottleneck's 2 variants x 2 formats
+    assert [row["variant"] for row in rows] == ["matmul", "copy"]  # peak, float32
     assert all(f"--out '{out}'" in row["command"] for row in rows)  # real text, not escapes
     assert f"written to {out}".encode() in done.stdout  # the path's own bytes
     assert sorted(path.name for path in folder.iterdir()) == ["cpu.csv"]
@@ -447,6 +448,14 @@ def test_a_separable_run_that_cannot_write_exits_74_with_one_line(tmp_path, monk
     assert list(tmp_path.iterdir()) == []
 
 
+def escaped(main, *args, **kwargs):
+    """Call ``main``; a KeyboardInterrupt it lets out fails the test instead of ending pytest."""
+    try:
+        return main(*args, **kwargs)
+    except KeyboardInterrupt:
+        pytest.fail("Ctrl-C escaped the command: nothing was saved")
+
+
 def test_ctrl_c_in_separable_timing_keeps_the_rounds_both_parts_finished(monkeypatch, tmp_path,
                                                                          capsys):
     monkeypatch.setattr(separable_timing, "fix_allocator", lambda *args: "scripted")
@@ -464,7 +473,8 @@ def test_ctrl_c_in_separable_timing_keeps_the_rounds_both_parts_finished(monkeyp
     monkeypatch.setattr(separable_timing, "time_callable", timed)
     out = tmp_path / "parts.csv"
     with pytest.raises(SystemExit) as stopped:
-        separable_timing.main(["--out", str(out), "--rounds", "3", "--min-run-time", "0.002"])
+        escaped(separable_timing.main, ["--out", str(out), "--rounds", "3",
+                                        "--min-run-time", "0.002"])
     assert stopped.value.code == 130
     assert "interrupted (Ctrl-C): 2 measurements saved" in one_line(capsys.readouterr().err)
     parts = separable_timing.read_parts(recording.partial_path(out))
@@ -496,8 +506,8 @@ def test_the_timer_check_keeps_its_finished_cases_on_ctrl_c(script, monkeypatch,
     monkeypatch.setattr(script, "time_callable", timed)
     out = tmp_path / "check.csv"
     with pytest.raises(SystemExit) as stopped:
-        script.main(["--out", str(out)], min_run_time=0.01, loop_seconds=0.002,
-                    chosen={"add": (lambda x: x + 1, (8,)), "mul": (lambda x: x * 2, (8,))})
+        escaped(script.main, ["--out", str(out)], min_run_time=0.01, loop_seconds=0.002,
+                chosen={"add": (lambda x: x + 1, (8,)), "mul": (lambda x: x * 2, (8,))})
     assert stopped.value.code == 130
     assert [row["case"] for row in read_rows(recording.partial_path(out))] == ["add"]
 
