@@ -40,15 +40,18 @@ Command (from the repository root; it prints a table and writes the CSV)::
 
 Without ``--replace`` it writes a *new* file beside the recorded one
 (``validate_timer_cpu-<UTC time>.csv``), so that a trial run never overwrites the record the
-book reads. It refuses to overwrite an existing ``--out`` unless ``--replace`` is given. It exits
-with status 1 when any case disagrees by more than 5 % (the CSV is written all the same, so the
-disagreement can be read), and 2 on a bad option.
+book reads. It refuses to overwrite an existing ``--out`` (or an earlier run's
+``<out>.partial``) unless ``--replace`` is given. It writes as every results file is written
+(:mod:`onebyone.recording`): whole or not at all, in UTF-8; stopped, it saves the cases it
+finished to ``<out>.partial``.
+
+Exit status: 0 when every case agrees within 5 %; 1 when any disagrees by more than 5 % (the CSV
+is written all the same, so the disagreement can be read); 2 on a bad option (one line, before
+anything is timed); 130 after Ctrl-C, 143 after SIGTERM; 74 when the CSV cannot be written.
 """
 
 from __future__ import annotations
 
-import argparse
-import csv
 import datetime
 import statistics
 import sys
@@ -61,12 +64,26 @@ from torch import nn
 
 from onebyone import records
 from onebyone.perf.machine import run_metadata
+from onebyone.perf.suite import parse_device
 from onebyone.perf.timing import make_input, merge_timings, time_callable
+from onebyone.recording import (
+    CommandParser,
+    Interrupted,
+    add_output_options,
+    check_output_path,
+    command_line,
+    positive_integer,
+    record,
+    say,
+    user_error,
+)
 from onebyone.runtime import seed_everything
 
 TOLERANCE = 0.05  # relative difference allowed between the two timers
 ROUNDS = 3  # interleaved rounds of harness and independent timer
 RESULTS = Path(__file__).resolve().parent / "results"
+PROG = "python benchmarks/validate_timer.py"
+"""The command, as its messages name it."""
 
 
 def cases(device: torch.device) -> dict[str, tuple[Callable, tuple[int, ...]]]:
@@ -166,52 +183,19 @@ def validate(device: torch.device, threads: int, min_run_time: float = 2.0,
         min_run_time: seconds of the harness's timed blocks per case.
         loop_seconds: seconds of each independent ``perf_counter`` loop (CPU).
         chosen: the cases (default :func:`cases`); tests pass tiny ones.
+
+    Raises:
+        onebyone.recording.Interrupted: on Ctrl-C, carrying the rows of the finished cases.
     """
-    rows = []
+    rows: list[dict[str, object]] = []
     torch.set_num_threads(threads)
-    metadata = run_metadata(device, ROUNDS, " ".join(sys.argv))
-    for name, (fn, shape) in (chosen or cases(device)).items():
-        x = make_input(shape, device=device)
-        harness_rounds, independent_times, cpu_ratios = [], [], []
-        for _ in range(ROUNDS):
-            harness_rounds.append(time_callable(fn, shape, device=device, num_threads=threads,
-                                                min_run_time=min_run_time / ROUNDS, label=name))
-            with torch.inference_mode():
-                if device.type == "cuda":
-                    seconds, calls, method = independent_cuda_seconds(fn, x)
-                    cpu_ratios.append(float("nan"))
-                    independent_times.append(seconds)
-                else:
-                    loops, calls, cpu_per_wall = perf_counter_loops(fn, x,
-                                                                    loop_seconds=loop_seconds)
-                    cpu_ratios.append(cpu_per_wall)
-                    independent_times.extend(loops)
-                    method = "time.perf_counter loop"
-        harness = merge_timings(harness_rounds)
-        independent = statistics.median(independent_times)
-        difference = harness.median_s / independent - 1
-        rows.append({
-            "case": name,
-            "device": str(device),
-            "device_name": metadata["processor"],
-            "isa": metadata["isa"],
-            "clock_mhz": metadata["clock_mhz"],
-            "torch_version": metadata["torch_version"],
-            "python_version": metadata["python_version"],
-            "date": metadata["date"],
-            "command": metadata["command"],
-            "num_threads": threads,
-            "torch_num_threads": torch.get_num_threads(),
-            "cpu_time_per_wall_time": statistics.median(cpu_ratios),
-            "harness_median_s": harness.median_s,
-            "harness_iqr_s": harness.iqr_s,
-            "harness_runs": harness.runs,
-            "independent_method": method,
-            "independent_s": independent,
-            "independent_calls_per_loop": calls,
-            "relative_difference": difference,
-            "within_5_percent": abs(difference) <= TOLERANCE,
-        })
+    metadata = run_metadata(device, ROUNDS, command_line(sys.argv))
+    try:
+        for name, (fn, shape) in (chosen or cases(device)).items():
+            rows.append(_validate_case(name, fn, shape, device, threads, min_run_time,
+                                       loop_seconds, metadata))
+    except KeyboardInterrupt:
+        raise Interrupted(rows) from None
     return rows
 
 
@@ -253,6 +237,53 @@ def read_validation(path: str | Path | records.Readable) -> list[dict[str, objec
     return records.read_records(path, COLUMNS, least_rows=1)
 
 
+def _validate_case(name: str, fn: Callable, shape: tuple[int, ...], device: torch.device,
+                   threads: int, min_run_time: float, loop_seconds: float,
+                   metadata: dict[str, object]) -> dict[str, object]:
+    """One case timed both ways, in :data:`ROUNDS` interleaved rounds: its row."""
+    x = make_input(shape, device=device)
+    harness_rounds, independent_times, cpu_ratios = [], [], []
+    for _ in range(ROUNDS):
+        harness_rounds.append(time_callable(fn, shape, device=device, num_threads=threads,
+                                            min_run_time=min_run_time / ROUNDS, label=name))
+        with torch.inference_mode():
+            if device.type == "cuda":
+                seconds, calls, method = independent_cuda_seconds(fn, x)
+                cpu_ratios.append(float("nan"))
+                independent_times.append(seconds)
+            else:
+                loops, calls, cpu_per_wall = perf_counter_loops(fn, x,
+                                                                loop_seconds=loop_seconds)
+                cpu_ratios.append(cpu_per_wall)
+                independent_times.extend(loops)
+                method = "time.perf_counter loop"
+    harness = merge_timings(harness_rounds)
+    independent = statistics.median(independent_times)
+    difference = harness.median_s / independent - 1
+    return {
+        "case": name,
+        "device": str(device),
+        "device_name": metadata["processor"],
+        "isa": metadata["isa"],
+        "clock_mhz": metadata["clock_mhz"],
+        "torch_version": metadata["torch_version"],
+        "python_version": metadata["python_version"],
+        "date": metadata["date"],
+        "command": metadata["command"],
+        "num_threads": threads,
+        "torch_num_threads": torch.get_num_threads(),
+        "cpu_time_per_wall_time": statistics.median(cpu_ratios),
+        "harness_median_s": harness.median_s,
+        "harness_iqr_s": harness.iqr_s,
+        "harness_runs": harness.runs,
+        "independent_method": method,
+        "independent_s": independent,
+        "independent_calls_per_loop": calls,
+        "relative_difference": difference,
+        "within_5_percent": abs(difference) <= TOLERANCE,
+    }
+
+
 def default_path(device: torch.device, replace: bool) -> Path:
     """The recorded file (``validate_timer_<device type>.csv``) with ``replace``, else a new one."""
     if replace:
@@ -262,45 +293,37 @@ def default_path(device: torch.device, replace: bool) -> Path:
 
 
 def main(argv: list[str] | None = None, **validate_options: object) -> int:
-    """Parse the command line, validate, print the table, write the CSV.
+    """Parse the command line, validate, write the CSV, print the table.
 
-    Returns the exit status: 0 when every case agrees within 5 %, 1 when any disagrees.
+    Returns the exit status: 0 when every case agrees within 5 %, 1 when any disagrees; exits
+    with 2, 130, 143 or 74 as the module's docstring says.
     """
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = CommandParser(prog=PROG, description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--out", default=None,
-                        help="CSV to write (default: a new file beside the recorded one)")
-    parser.add_argument("--replace", action="store_true",
-                        help="overwrite the recorded file (or an existing --out)")
+    parser.add_argument("--threads", type=positive_integer, default=1)
+    add_output_options(parser, required=False,
+                       help="CSV to write (default: a new file beside the recorded one; with "
+                            "--replace, the recorded one)")
     arguments = parser.parse_args(argv)
     try:
-        device = torch.device(arguments.device)
-    except RuntimeError:
-        parser.error(f"unknown device {arguments.device!r}")
-    if device.type == "cuda" and not torch.cuda.is_available():
-        parser.error("--device cuda, but PyTorch sees no CUDA device")
-    if arguments.threads < 1:
-        parser.error(f"--threads must be >= 1, got {arguments.threads}")
-    path = Path(arguments.out) if arguments.out else default_path(device, arguments.replace)
-    if path.exists() and not arguments.replace:
-        parser.error(f"{path} exists; pass --replace to overwrite it")
-    rows = validate(device, arguments.threads, **validate_options)
-    print(f"{'case':32} {'harness':>12} {'independent':>12} {'difference':>11}  ok")
+        device = parse_device(arguments.device)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError("--device cuda, but PyTorch sees no CUDA device")
+        path = Path(arguments.out) if arguments.out else default_path(device, arguments.replace)
+        path = check_output_path(path, replace=arguments.replace)
+    except ValueError as error:
+        user_error(PROG, error)
+    rows = record(path, lambda: validate(device, arguments.threads, **validate_options),
+                  prog=PROG)
+    say(f"{'case':32} {'harness':>12} {'independent':>12} {'difference':>11}  ok")
     for row in rows:
-        print(f"{row['case']:32} {row['harness_median_s'] * 1e3:9.4f} ms "
-              f"{row['independent_s'] * 1e3:9.4f} ms {row['relative_difference']:+10.2%}  "
-              f"{'yes' if row['within_5_percent'] else 'NO'}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as file:
-        writer = csv.DictWriter(file, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    print(f"written to {path}")
+        say(f"{row['case']:32} {row['harness_median_s'] * 1e3:9.4f} ms "
+            f"{row['independent_s'] * 1e3:9.4f} ms {row['relative_difference']:+10.2%}  "
+            f"{'yes' if row['within_5_percent'] else 'NO'}")
+    say(f"written to {path}")
     disagreeing = [row["case"] for row in rows if not row["within_5_percent"]]
     if disagreeing:
-        print(f"DISAGREE by more than {TOLERANCE:.0%}: {', '.join(disagreeing)}",
-              file=sys.stderr)
+        say(f"DISAGREE by more than {TOLERANCE:.0%}: {', '.join(disagreeing)}", error=True)
         return 1
     return 0
 

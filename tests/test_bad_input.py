@@ -1011,6 +1011,9 @@ EXCLUDED = {
     # file writers: their paths and texts come from the package's own commands, which check
     # their options at the edge; tests/test_atomic.py feeds them a failing write and bytes
     "onebyone.atomic",
+    # the commands' shared writer and option checks (argparse types, --out, signals): fed bad
+    # options, paths, signals and failing writes by tests/test_recording.py
+    "onebyone.recording",
     # exercise checkers answer a student's wrong answer with ExerciseFailed and a hint, by
     # design (tests/test_exercises_*.py), and their helpers take no user input
     "onebyone.exercises",

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from torch.nn import functional
 from torch.utils.flop_counter import FlopCounterMode
 
+from onebyone import recording
 from onebyone.bottleneck import compare_bottleneck
 from onebyone.cost import model_macs
 from onebyone.inception import branch_costs
@@ -231,12 +232,12 @@ def test_ctrl_c_saves_what_was_measured_marked_partial_and_leaves_the_target(
     out.write_text("recorded before\n")
     interrupt_after(monkeypatch, 3)  # peak has 2 float32 tasks; the third timing is exp. 2's
     argv = ["--out", str(out), "--size", tiny, "--threads", "1", "--precisions", "float32",
-            "--experiments", "peak,bottleneck", "--no-progress", "--no-profile"]
+            "--experiments", "peak,bottleneck", "--no-progress", "--no-profile", "--replace"]
     with pytest.raises(SystemExit) as stopped:
         main(argv)
     assert stopped.value.code == 130
     assert out.read_text() == "recorded before\n"  # the recorded file is untouched
-    saved = experiments.partial_path(out)
+    saved = recording.partial_path(out)
     with saved.open() as file:
         rows = list(csv.DictReader(file))
     assert [(row["experiment"], row["variant"]) for row in rows] == [

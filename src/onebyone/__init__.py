@@ -43,10 +43,12 @@ Figures, ``plotting``: every figure of the book, drawn in one style with one lay
 Chapter 5.
 
 And: ``atomic`` writes every results and grades file so that it is replaced whole or not at
-all; ``records`` reads every recorded CSV file (results, data tables) strictly, refusing a cut,
-mistyped or foreign one with an error naming its file, line and column; ``glue`` hands the
-numbers a chapter computes to its prose (the book build, or nothing); ``exercises`` holds the
-automatic checks behind every chapter's exercises.
+all, and ``recording`` is what the commands that write results share (options checked before
+measuring, what was measured kept when a run is stopped); ``records`` reads every recorded CSV
+file (results, data tables) strictly, refusing a cut, mistyped or foreign one with an error
+naming its file, line and column; ``glue`` hands the numbers a chapter computes to its prose
+(the book build, or nothing); ``exercises`` holds the automatic checks behind every chapter's
+exercises.
 
 Importing the package has no side effects: it seeds nothing, touches no device and reads no file.
 """

@@ -11,29 +11,22 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
 
-def _mode_for(target: Path) -> int:
-    """The permissions the file would get from ``open(target, "w")``: the old file's, if any,
-    else 0666 less the process's umask."""
-    try:
-        return target.stat().st_mode & 0o7777
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
-
-
 @contextlib.contextmanager
 def open_atomically(path: str | os.PathLike[str], *, newline: str | None = "") -> Iterator[IO[str]]:
     """Open a UTF-8 text file that replaces ``path`` only when the ``with`` block ends cleanly.
 
-    On any exception (a full disk, ``KeyboardInterrupt``) the temporary file is removed and
-    ``path`` is left as it was. The encoding is UTF-8 whatever the locale says.
+    On any exception (a full disk, ``KeyboardInterrupt``) the temporary file is removed (where
+    the folder still allows it) and ``path`` is left as it was; the exception is the one that
+    stopped the write. The encoding is UTF-8 whatever the locale says. The new file keeps the
+    permission bits of the file it replaces, or gets those ``open`` would give a new one (not
+    the owner-only bits of a temporary file).
 
     Args:
         path: the file to write; its folder must exist.
@@ -44,16 +37,26 @@ def open_atomically(path: str | os.PathLike[str], *, newline: str | None = "") -
         prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
     )
     try:
-        os.chmod(temporary, _mode_for(target))  # mkstemp's 0600 would hide the file from others
         with os.fdopen(descriptor, "w", encoding="utf-8", newline=newline) as file:
+            os.chmod(temporary, _mode_of(target))  # not mkstemp's owner-only 0600
             yield file
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, target)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):  # gone already, or the folder turned read-only
             os.unlink(temporary)
         raise
+
+
+def _mode_of(target: Path) -> int:
+    """Permission bits for ``target``: those it has, else 0o666 less this process's umask."""
+    try:
+        return stat.S_IMODE(target.stat().st_mode)
+    except OSError:
+        mask = os.umask(0o022)
+        os.umask(mask)
+        return 0o666 & ~mask
 
 
 def write_text_atomically(path: str | os.PathLike[str], text: str) -> Path:

@@ -10,6 +10,11 @@ build; it also runs :func:`measure_parts` again on the reader's machine. The com
     python -m onebyone.perf.separable_timing --out benchmarks/results/separable_cpu.csv \
         --rounds 5 --min-run-time 0.3
 
+(add ``--replace`` to record over the existing file). It writes its file as every results
+file is written (:mod:`onebyone.recording`), with the experiment command's option checks and
+exit statuses: 2 on a bad option, before measuring; 130 after Ctrl-C and 143 after SIGTERM, with
+the rounds both parts completed saved to ``<out>.partial``; 74 when ``--out`` cannot be written.
+
 (The recorded file names it ``python -m onebyone.separable_timing``: it was made before this
 module moved into :mod:`onebyone.perf`; the code and options are the same.)
 
@@ -26,11 +31,10 @@ Times are in seconds per call; FLOPs are 2 per MAC.
 
 from __future__ import annotations
 
-import argparse
-import csv
 import ctypes
 import ctypes.util
 import math
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -43,6 +47,21 @@ from onebyone.perf.intervals import Interval, ratio_interval
 from onebyone.perf.kernels import convolution_kernel, top_kernels
 from onebyone.perf.peak import measure_copy_bandwidth
 from onebyone.perf.timing import format_rounds, merge_timings, time_callable
+from onebyone.recording import (
+    CommandParser,
+    Interrupted,
+    add_output_options,
+    check_output_path,
+    command_line,
+    positive_integer,
+    positive_number,
+    record,
+    say,
+    user_error,
+)
+
+PROG = "python -m onebyone.perf.separable_timing"
+"""The command, as its messages and the recorded rows name it."""
 
 LAYER_INPUT = (1, 256, 28, 28)
 """MobileNet's separable layer at 28 x 28 with 256 channels in and out: N x C x H x W."""
@@ -186,6 +205,10 @@ def measure_parts(input_shape: Sequence[int] = LAYER_INPUT, rounds: int = 3,
     Returns:
         One row per part (the keys of :data:`FIELDS`); ``rounds`` holds the per-call block
         times of every round, as :func:`onebyone.perf.timing.format_rounds` writes them.
+
+    Raises:
+        onebyone.recording.Interrupted: on Ctrl-C (``KeyboardInterrupt``), carrying the rows of
+            the rounds both parts completed (none before the first kept round ends).
     """
     if rounds < 1 or min_run_time <= 0:
         raise ValueError(f"rounds must be >= 1 and min_run_time > 0, got {rounds}, {min_run_time}")
@@ -196,6 +219,7 @@ def measure_parts(input_shape: Sequence[int] = LAYER_INPUT, rounds: int = 3,
     # call, and ran it several times slower), page faults counted, and a first round thrown away.
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    stopped = False
     try:
         before = {}
         fix_allocator(GLIBC_DEFAULT_THRESHOLD_BYTES, GLIBC_DEFAULT_THRESHOLD_BYTES)
@@ -222,6 +246,12 @@ def measure_parts(input_shape: Sequence[int] = LAYER_INPUT, rounds: int = 3,
                                       min_run_time=min_run_time, label=name)
                 if round_index > 0:  # round 0 only warms up
                     records[name].append(timed)
+    except KeyboardInterrupt:  # keep the rounds both parts completed, paired as they ran
+        kept = min(len(timings) for timings in records.values())
+        if kept == 0:
+            raise Interrupted([]) from None
+        records = {name: timings[:kept] for name, timings in records.items()}
+        stopped = True
     finally:
         torch.set_num_threads(threads)
     flops = part_flops(input_shape)
@@ -245,6 +275,8 @@ def measure_parts(input_shape: Sequence[int] = LAYER_INPUT, rounds: int = 3,
             "memory_copy_bytes_per_s": copy_rates["memory"],
             "command": command,
         })
+    if stopped:
+        raise Interrupted(rows)
     return rows
 
 
@@ -279,24 +311,28 @@ def read_parts(path: str | Path | records.Readable) -> dict[str, dict[str, objec
 
 
 def main(argv: Sequence[str] | None = None) -> Path:
-    """Measure both parts and write them to ``--out`` (a CSV file), replacing it."""
-    parser = argparse.ArgumentParser(prog="python -m onebyone.perf.separable_timing",
-                                     description=__doc__.splitlines()[0])
-    parser.add_argument("--out", required=True, type=Path)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--min-run-time", type=float, default=0.3)
+    """Measure both parts and write them to ``--out`` (a CSV file); return its path.
+
+    The same checks and exit statuses as the experiment command (see the module's docstring):
+    an existing ``--out`` is replaced only with ``--replace``.
+    """
+    parser = CommandParser(prog=PROG, description=__doc__.splitlines()[0])
+    add_output_options(parser)
+    parser.add_argument("--rounds", type=positive_integer, default=5,
+                        help="interleaved rounds kept (after one warm-up round)")
+    parser.add_argument("--min-run-time", type=positive_number, default=0.3,
+                        help="seconds of timed blocks per part and round")
     arguments = parser.parse_args(argv)
-    if not arguments.out.parent.is_dir():
-        parser.error(f"--out: no folder {arguments.out.parent}")
-    command = "python -m onebyone.perf.separable_timing " + " ".join(
-        argv if argv is not None else sys.argv[1:])
-    rows = measure_parts(rounds=arguments.rounds, min_run_time=arguments.min_run_time,
-                         command=command, bandwidth=True)
-    with open(arguments.out, "w", newline="", encoding="utf-8") as file:
-        writer = csv.DictWriter(file, fieldnames=FIELDS)
-        writer.writeheader()
-        writer.writerows(rows)
-    return arguments.out
+    try:
+        out = check_output_path(arguments.out, replace=arguments.replace)
+    except ValueError as error:
+        user_error(PROG, error)
+    command = command_line([*shlex.split(PROG), *(sys.argv[1:] if argv is None else argv)])
+    record(out, lambda: measure_parts(rounds=arguments.rounds,
+                                      min_run_time=arguments.min_run_time, command=command,
+                                      bandwidth=True), prog=PROG, fields=FIELDS)
+    say(f"both parts written to {out}")
+    return out
 
 
 if __name__ == "__main__":

@@ -39,8 +39,6 @@ One row per measurement; ``macs`` (multiply-accumulates), ``flops`` (2 x MACs) a
 
 from __future__ import annotations
 
-import csv
-import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -78,6 +76,7 @@ from onebyone.perf.workloads import (
     inception_modules,
     same_math_variants,
 )
+from onebyone.recording import Interrupted, write_csv_atomically
 from onebyone.runtime import seed_everything
 
 EXPERIMENTS: tuple[str, ...] = ("peak", "same_math", "bottleneck", "roofline_sweep", "inception")
@@ -410,14 +409,6 @@ def build_tasks(
     return [task for name in EXPERIMENTS if name in experiments for task in builders[name]()]
 
 
-class Interrupted(Exception):
-    """The run was stopped (Ctrl-C); ``rows`` holds what was measured, marked partial."""
-
-    def __init__(self, rows: list[Row]) -> None:
-        super().__init__(f"interrupted after {len(rows)} measurements")
-        self.rows = rows
-
-
 def check_run(device: torch.device, size: str, rounds: int, threads: int,
                cuda_graph: bool) -> None:
     """Raise ``ValueError`` on settings that cannot run, before anything is measured."""
@@ -528,27 +519,15 @@ def _final_row(measured: list[Timing], row: Row, rounds: int) -> Row:
 
 
 def write_csv(rows: Sequence[dict[str, object]], path: str | Path) -> Path:
-    """Write ``rows`` to ``path`` as CSV with the columns :data:`FIELDS`; return the path.
-
-    The file is written beside ``path`` under a temporary name and renamed over ``path`` at the
-    end, so that ``path`` is never half written.
-    """
+    """Write ``rows`` to ``path`` as CSV with the columns :data:`FIELDS`, making its folders;
+    return the path. See :func:`write_rows`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = temporary_path(path)
-    write_rows(rows, temporary)
-    os.replace(temporary, path)
-    return path
+    return write_rows(rows, path)
 
 
-def temporary_path(path: Path) -> Path:
-    """A hidden file beside ``path``, unique to this process, to write before renaming."""
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
-
-
-def write_rows(rows: Sequence[dict[str, object]], path: Path) -> None:
-    """Write ``rows`` to ``path`` (columns :data:`FIELDS`), in place: see :func:`write_csv`."""
-    with path.open("w", newline="", encoding="utf-8") as file:
-        writer = csv.DictWriter(file, fieldnames=FIELDS)
-        writer.writeheader()
-        writer.writerows(rows)
+def write_rows(rows: Sequence[dict[str, object]], path: str | Path) -> Path:
+    """Write ``rows`` to ``path`` (columns :data:`FIELDS`, UTF-8) whole or not at all, with the
+    writer of every results file (:func:`onebyone.recording.write_csv_atomically`); its folder
+    must exist. Returns the path."""
+    return write_csv_atomically(path, rows, FIELDS)
