@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 
 import nbformat
@@ -317,3 +318,164 @@ def test_chapters_import_only_what_the_colab_install_provides(root, notebooks_to
                         continue
                     providers = {d.lower() for d in distributions.get(top, [])}
                     assert providers & declared, f"{chapter.name} imports {top}, not installed"
+
+
+# --- What a twin keeps out of sight -----------------------------------------------------------
+
+SOLUTION_DIRECTIVE = re.compile(r"^\s*(?:`{3,}|:{3,})\{(solution-start|solution-end)\}")
+CHECK_TAGS = {"remove-input", "hide-input", "remove-cell"}
+
+
+def _kinds(chapter_cells) -> list[str]:
+    """For each code cell of a chapter, in order: "solution" (inside a gated solution), "check"
+    (tagged to hide its source on the web page) or "shown"."""
+    kinds, inside = [], False
+    for cell in chapter_cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if match := SOLUTION_DIRECTIVE.match(line):
+                    inside = match[1] == "solution-start"
+            continue
+        tags = set(cell.metadata.get("tags", []))
+        kinds.append("solution" if inside else "check" if tags & CHECK_TAGS else "shown")
+    return kinds
+
+
+def _solution_phrases(chapter_cells) -> list[str]:
+    """The longest run of plain words (four or more) of each line of the solutions' Markdown."""
+    phrases, inside = [], False
+    for cell in chapter_cells:
+        if cell.cell_type != "markdown":
+            continue
+        for line in cell.source.splitlines():
+            if match := SOLUTION_DIRECTIVE.match(line):
+                inside = match[1] == "solution-start"
+                continue
+            if not inside or line.startswith(":"):
+                continue
+            plain = re.sub(r"\{[^}]+\}`[^`]*`|`[^`]*`|\$[^$]*\$", "|", line)
+            best = max((run.strip() for run in re.split(r"[|:;,.()\[\]*]", plain)), key=len)
+            if len(best.split()) >= 4:
+                phrases.append(best)
+    return phrases
+
+
+def _uncollapsed(chapter_cells, twin) -> list[str]:
+    """What a reader of ``twin`` sees at once that the chapter hides: a worked solution (code or
+    Markdown) or the source of a check cell. Collapsed means: ``jupyter.source_hidden`` (Jupyter)
+    and ``cellView: form`` under a ``# @title`` line (Colab); a solution's outputs hidden too, its
+    Markdown inside ``<details>``."""
+    found = []
+    code = [cell for cell in twin.cells[1:] if cell.cell_type == "code"]  # after the Colab cell
+    kinds = _kinds(chapter_cells)
+    assert len(code) == len(kinds), "the twin's code cells are not the chapter's"
+    for index, (cell, kind) in enumerate(zip(code, kinds, strict=True)):
+        if kind == "shown":
+            continue
+        hidden = cell.metadata.get("jupyter", {})
+        first = next(line for line in cell.source.splitlines() if not line.startswith("%%"))
+        if not (hidden.get("source_hidden") is True and cell.metadata.get("cellView") == "form"
+                and first.startswith("# @title ")):
+            found.append(f"code cell {index} ({kind}) shows its source: {cell.source[:60]!r}")
+        elif kind == "solution" and hidden.get("outputs_hidden") is not True:
+            found.append(f"code cell {index} (solution) shows its outputs")
+    markdown = "\n".join(cell.source for cell in twin.cells if cell.cell_type == "markdown")
+    visible = re.sub(r"<details>.*?</details>", "", markdown, flags=re.DOTALL)
+    if "Solution to" in visible:
+        found.append("a solution's heading is in sight")
+    found += [f"solution text in sight: {p!r}" for p in _solution_phrases(chapter_cells)
+              if p in visible]
+    return found
+
+
+@pytest.fixture(scope="module")
+def converted_twins(notebooks_tool):
+    """Every chapter and its twin as `make notebooks` would make it now (converted, not
+    executed; every glued value 0, so that a stale twin does not matter here)."""
+    import jupytext
+
+    book = notebooks_tool.book_index()
+    stored = {"commit": "0" * 40, "glued": notebooks_tool._AnyValue()}
+    return {
+        chapter: (
+            jupytext.read(chapter, fmt="md:myst").cells,
+            notebooks_tool.convert(chapter, stored, book),
+        )
+        for chapter in notebooks_tool.chapters()
+    }
+
+
+def test_no_twin_shows_a_solution_or_a_check(converted_twins):
+    """Worked solutions are collapsed on the web page, and check cells' sources removed or
+    folded: in a twin, on Jupyter or Colab, they are collapsed too until the reader opens them."""
+    solutions = 0
+    for chapter, (chapter_cells, twin) in converted_twins.items():
+        assert _uncollapsed(chapter_cells, twin) == [], chapter.name
+        solutions += _kinds(chapter_cells).count("solution")
+    assert solutions >= len(converted_twins)  # every chapter has exercises with solutions
+
+
+def test_the_collapse_check_sees_an_open_solution_and_an_open_check(converted_twins):
+    chapter_cells, twin = next(iter(converted_twins.values()))
+    opened = copy.deepcopy(twin)
+    solution = _kinds(chapter_cells).index("solution") + 1  # code cells, after the Colab cell
+    code = [cell for cell in opened.cells if cell.cell_type == "code"]
+    del code[solution].metadata["cellView"]
+    for cell in opened.cells:
+        cell.source = cell.source.replace("<details>", "<div>").replace("</details>", "</div>")
+    found = _uncollapsed(chapter_cells, opened)
+    assert found[0].startswith(f"code cell {solution - 1} (solution) shows its source")
+    assert "a solution's heading is in sight" in found
+    assert any(problem.startswith("solution text in sight") for problem in found)
+    check = copy.deepcopy(chapter_cells)
+    shown = next(cell for cell in check if cell.cell_type == "code")
+    shown.metadata["tags"] = ["remove-input"]
+    assert _uncollapsed(check, twin)[0].startswith("code cell 0 (check) shows its source")
+
+
+def test_hide_collapses_solutions_and_checks_for_jupyter_and_colab(notebooks_tool):
+    new_code, new_markdown = nbformat.v4.new_code_cell, nbformat.v4.new_markdown_cell
+    cells = [
+        new_code("x = 1"),
+        new_code("assert x == 1", metadata={"tags": ["remove-input"]}),
+        new_code("glue('x', x)", metadata={"tags": ["hide-input"]}),
+        new_code("%%capture\nsetup()", metadata={"tags": ["remove-cell"]}),
+        new_markdown("```{exercise}\n:label: e\n```\n\n```{solution-start} e\n```\n\nSo:"),
+        new_code("answer = 2"),
+        new_markdown("and:"),
+        new_code("answer += 1"),
+        new_markdown("```{solution-end}\n```"),
+        new_code("check(answer)"),
+    ]
+    chapter_cells = copy.deepcopy(cells)
+    twin = nbformat.v4.new_notebook(cells=[new_code("colab"), *notebooks_tool.hide(cells)])
+    assert _uncollapsed(chapter_cells, twin) == []
+    assert [i for i, cell in enumerate(cells) if "cellView" in cell.metadata] == [1, 2, 3, 5, 7]
+    assert cells[3].source == "%%capture\n# @title Check (double-click to show the code)\nsetup()"
+    assert cells[1].metadata["jupyter"] == {"source_hidden": True}  # its output stays in sight
+    assert cells[3].metadata["jupyter"] == {"source_hidden": True, "outputs_hidden": True}
+    assert [cell.source for cell in (cells[0], cells[9])] == ["x = 1", "check(answer)"]
+
+
+def test_the_sync_check_catches_a_twin_that_shows_a_solution(notebooks_tool, tmp_path, monkeypatch):
+    """`--check` compares what is collapsed: the first chapter's twin as `make notebooks` makes it
+    (converted, with the stored twin's values and checked outputs) is in sync; the same twin with
+    a solution opened by hand is not."""
+    first = notebooks_tool.chapters()[0]
+    stored = nbformat.read(notebooks_tool.twin_path(first), as_version=4)
+    monkeypatch.setattr(notebooks_tool, "NOTEBOOKS", tmp_path)
+    twin = notebooks_tool.convert(first, stored.metadata[notebooks_tool.METADATA_KEY])
+    code = [cell for cell in twin.cells if cell.cell_type == "code"]
+    stored_code = [cell for cell in stored.cells if cell.cell_type == "code"]
+    for mine, theirs in zip(code, stored_code, strict=True):
+        mine.outputs, mine.execution_count = theirs.outputs, theirs.execution_count
+
+    def problems_of_the_first_chapter():
+        nbformat.write(twin, tmp_path / f"{first.stem}.ipynb")
+        return [problem for problem in notebooks_tool.problems() if first.stem in problem]
+
+    assert problems_of_the_first_chapter() == []
+    next(cell for cell in code if "cellView" in cell.metadata).metadata.pop("jupyter")
+    assert problems_of_the_first_chapter() == [
+        f"{tmp_path / first.stem}.ipynb differs from book/{first.name}"
+    ]

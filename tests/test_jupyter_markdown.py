@@ -134,6 +134,32 @@ def test_exercises_and_solutions_become_headed_sections(converter):
     assert converter.convert("```{solution-end}\n```") == ""
 
 
+def test_collapsed_solutions_stay_closed_across_cells(converter):
+    """In the twins a worked solution is collapsed: its Markdown is inside <details> in every
+    cell it spans, the exercise before it and the text after its end are not."""
+    converter.collapse_solutions = True
+    cells = [
+        "```{exercise}\n:label: ex-first\n\nDo it.\n```\n\n"
+        "```{solution-start} ex-first\n:class: dropdown\n```\n\nBecause $x$:",
+        "and then {glue:text}`macs:,`:",  # between two code cells of the same solution
+        "```{solution-end}\n```",
+        "```{solution-start} ex-second\n```\n\nOnly code follows.",
+        "```{solution-end}\n```\n\nBack in the chapter.",
+        "```{solution} ex-first\nIn one directive.\n```",
+    ]
+    assert [converter.convert(cell) for cell in cells] == [
+        "#### Exercise 1\n\nDo it.\n\n"
+        "<details><summary>Solution to Exercise 1</summary>\n\nBecause $x$:\n\n</details>",
+        "<details><summary>Solution to Exercise 1 (continued)</summary>\n\n"
+        "and then 4,816,896:\n\n</details>",
+        "",
+        "<details><summary>Solution to Exercise 2</summary>\n\nOnly code follows.\n\n</details>",
+        "Back in the chapter.",
+        "<details><summary>Solution to Exercise 1</summary>\n\nIn one directive.\n\n</details>",
+    ]
+    assert converter.open_solution is None
+
+
 def test_admonitions_become_quotes(converter):
     source = "::::{note}\nFirst {eq}`eq-linear`.\n\nSecond.\n::::\n\n```{admonition} Why\nSo.\n```"
     assert converter.convert(source) == (

@@ -12,7 +12,11 @@ rewritten into what the web page shows, with the same words, numbers and equatio
   web book, linked to its bibliography;
 - ``exercise`` and ``solution`` directives become headed sections, admonitions (``note``, ``tip``,
   ``warning`` ...) and asides (``margin``, ``sidebar``, ``topic``) become block quotes, a
-  ``dropdown`` an HTML ``<details>``; targets ``(label)=`` and comments ``% ...`` are dropped.
+  ``dropdown`` an HTML ``<details>``; targets ``(label)=`` and comments ``% ...`` are dropped;
+- with ``collapse_solutions`` (what the twins use), a worked solution is an HTML ``<details>``
+  block instead of a headed section, collapsed until the reader opens it, as the web page's
+  dropdown is: a gated solution (``{solution-start}`` ... ``{solution-end}``) spans cells, so its
+  Markdown is collapsed cell by cell (the code cells between are hidden by ``notebooks.py``).
 
 Anything else that MyST would interpret (an unknown role or directive, a substitution, an
 amsmath environment) raises :class:`ConversionError`: a twin never shows raw MyST markup.
@@ -92,6 +96,8 @@ INLINE = re.compile(
 )
 LINK = re.compile(r"(?<!!)\[(?P<text>[^\]]*)\]\((?P<target>[^()\s]+)\)")
 EXPLICIT_TITLE = re.compile(r"^(?P<title>.+?)\s*<(?P<label>[^<>]+)>$")
+# A collapsed block with nothing in it (a gated solution's end, alone in its cell).
+EMPTY_DETAILS = re.compile(r"<details><summary>[^<>]*</summary>\s*</details>")
 
 ADMONITIONS = {
     "note": "Note",
@@ -265,8 +271,13 @@ class PageConverter:
     page: str
     glued: Mapping[str, str]  # glue name -> the text/plain that MyST-NB stores
     format_glued: Callable[[str, str], str]  # (text/plain, format spec) -> text
+    # Worked solutions as collapsed <details> blocks (the twins) rather than headed sections.
+    collapse_solutions: bool = False
     equations: int = 0  # how many the book holds up to here
     exercises: int = 0
+    # The title of the gated solution that is open (from {solution-start} to {solution-end}),
+    # which may span several cells; None outside one.
+    open_solution: str | None = None
 
     def __post_init__(self) -> None:
         start = self.book.starts.get(self.page, _Numbering())
@@ -274,8 +285,13 @@ class PageConverter:
 
     def convert(self, text: str) -> str:
         """The Jupyter Markdown of one Markdown cell's ``text``."""
-        lines = self._blocks(text.splitlines())
+        continued = self.collapse_solutions and self.open_solution is not None
+        lines = [*self._summary(f"{self.open_solution} (continued)")] if continued else []
+        lines += self._blocks(text.splitlines())
+        if self.collapse_solutions and self.open_solution is not None:
+            lines += ["", "</details>"]  # an HTML block cannot span cells: closed in each one
         converted = "\n".join(lines).strip("\n")
+        converted = EMPTY_DETAILS.sub("", converted).strip("\n")
         converted = re.sub(r"\n{3,}", "\n\n", converted)
         found = myst_markup(converted)
         if found:
@@ -316,6 +332,11 @@ class PageConverter:
             index += 1
         return out
 
+    @staticmethod
+    def _summary(title: str) -> list[str]:
+        # The blank line after the summary lets Jupyter and Colab render the Markdown inside.
+        return ["", f"<details><summary>{title}</summary>", ""]
+
     def _math(self, lines: list[str], index: int, out: list[str]) -> int:
         body, label, after = _math_block(lines, index, self.page)
         out += self._equation(body, label)
@@ -350,10 +371,16 @@ class PageConverter:
             target = self.book.targets.get(label)
             if target is None:
                 raise ConversionError(f"{self.page}: solution to unknown exercise {label!r}")
-            heading = f"#### Solution to {target.title}"
-            return ["", heading, "", *self._blocks(content), ""]
+            title = f"Solution to {target.title}"
+            if not self.collapse_solutions:
+                return ["", f"#### {title}", "", *self._blocks(content), ""]
+            if name == "solution":  # the whole solution is in the directive
+                return [*self._summary(title), *self._blocks(content), "", "</details>", ""]
+            self.open_solution = title
+            return [*self._summary(title), *self._blocks(content)]
         if name == "solution-end":
-            return []
+            was_open, self.open_solution = self.open_solution, None
+            return ["", "</details>", ""] if self.collapse_solutions and was_open else []
         if name in ADMONITIONS or name == "admonition":
             if name == "admonition":
                 if not argument.strip():

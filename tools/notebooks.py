@@ -12,17 +12,31 @@ Markdown, which Jupyter does not render. A twin reads like the web page and runs
    outputs of cells tagged ``nbval-check-output`` are kept (they are what nbval compares against);
    every other output is dropped, so a twin does not change when only timings change;
 4. every Markdown cell is rewritten into plain Jupyter Markdown (``jupyter_markdown.py``): glued
-   values filled in, equations numbered, references and citations linked to the web book.
+   values filled in, equations numbered, references and citations linked to the web book;
+5. what the web page keeps out of sight stays out of sight (:func:`hide`): a worked solution's
+   code and Markdown, and the source of a check cell (tagged ``remove-input``, ``hide-input`` or
+   ``remove-cell``), are collapsed until the reader opens them.
+
+How a cell is collapsed, and why both ways: Jupyter (JupyterLab, Notebook 7) honours the
+standard ``"jupyter": {"source_hidden": true, "outputs_hidden": true}`` cell metadata and shows a
+collapsed cell as a bar to click; Colab ignores it, but shows a cell whose metadata has
+``"cellView": "form"`` as its ``# @title`` line with a "Show code" button, the code hidden (Colab's
+own "Hide code" stores exactly this). So a collapsed code cell carries both and begins with a
+``# @title`` line that says what it holds. Solution Markdown is an HTML ``<details>`` block, which
+both render closed (``jupyter_markdown.PageConverter.collapse_solutions``). A check cell keeps its
+output in sight (a ``remove-input`` cell's output is what the web page shows); a solution's and a
+``remove-cell`` cell's output are collapsed too.
 
 The glued values (as MyST-NB stores them, ``text/plain``), the declarations of those that vary
 between machines (``onebyone.glue.Varies``), a digest of both, the pinned commit and that commit's
 package trees are kept in the twin's metadata under ``onebyone``. So ``--check`` re-converts every
 chapter with the stored values, without running anything, and compares contents (sources, cell
-types and tags), not timestamps; the digest catches a stored value edited by hand. That the stored
-values are still what the code computes is checked against the book build's own execution
-(``tests/test_colab_twins.py``, with :func:`glued_disagreements`: exactly, except for a declared
-value, which may differ by its declared tolerance, since the twins and the build usually run on
-different machines); that the pin installs today's package, by comparing git trees (same file).
+types, tags and what is collapsed), not timestamps; the digest catches a stored value edited by
+hand. That the stored values are still what the code computes is checked against the book build's
+own execution (``tests/test_colab_twins.py``, with :func:`glued_disagreements`: exactly, except
+for a declared value, which may differ by its declared tolerance, since the twins and the build
+usually run on different machines); that the pin installs today's package, by comparing git trees
+(same file).
 
 Usage::
 
@@ -65,6 +79,13 @@ METADATA_KEY = "onebyone"
 PACKAGE_PATHS = ("src", "pyproject.toml")
 # A glued value as the prose quotes it: {glue:text}`name:format`.
 GLUE_ROLE = re.compile(r"\{glue(?::text)?\}`([\w-]+)(?::([^`]*))?`")
+# Where a gated solution starts and ends in a chapter's Markdown.
+SOLUTION_FENCE = re.compile(r"^ {0,3}(?:`{3,}|:{3,})\{(solution-(?:start|end))\}", re.MULTILINE)
+# The tags of cells whose source the web page hides (and, for remove-cell, whose output too).
+CHECK_TAGS = ("remove-input", "hide-input", "remove-cell")
+# The first line of a collapsed code cell, which Colab shows in place of the code.
+SOLUTION_TITLE = "# @title Solution (double-click to show the code)"
+CHECK_TITLE = "# @title Check (double-click to show the code)"
 
 
 COLAB_CELL = '''\
@@ -219,7 +240,8 @@ def format_glued(text_plain: str, format_spec: str) -> str:
 
 
 def _cells(chapter: Path, commit: str) -> list:
-    """The Colab cell, then the chapter's cells (tags only), code cells without outputs."""
+    """The Colab cell, then the chapter's cells (tags only), code cells without outputs;
+    solutions and checks collapsed (:func:`hide`)."""
     notebook = jupytext.read(chapter, fmt="md:myst")
     url, _ = repository()
     colab = nbformat.v4.new_code_cell(COLAB_CELL.format(url=url, commit=commit))
@@ -232,7 +254,38 @@ def _cells(chapter: Path, commit: str) -> list:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
         cells.append(cell)
+    return hide(cells)
+
+
+def hide(cells: list) -> list:
+    """``cells`` with each code cell of a worked solution, and each check cell, collapsed.
+
+    A solution's code cells are those between a ``{solution-start}`` and its ``{solution-end}``
+    in the Markdown cells around them; a check cell has one of ``CHECK_TAGS``. Each is collapsed
+    for Jupyter (``jupyter.source_hidden``) and for Colab (``cellView: form``, under a
+    ``# @title`` line). Changes the cells in place, and returns them.
+    """
+    in_solution = False
+    for cell in cells:
+        if cell.cell_type == "markdown":
+            fences = SOLUTION_FENCE.findall(cell.source)
+            in_solution = fences[-1] == "solution-start" if fences else in_solution
+            continue
+        tags = cell.metadata.get("tags", [])
+        if in_solution:
+            _collapse(cell, SOLUTION_TITLE, outputs=True)
+        elif any(tag in CHECK_TAGS for tag in tags):
+            _collapse(cell, CHECK_TITLE, outputs="remove-cell" in tags)
     return cells
+
+
+def _collapse(cell: nbformat.NotebookNode, title: str, outputs: bool) -> None:
+    hidden = {"source_hidden": True, **({"outputs_hidden": True} if outputs else {})}
+    cell.metadata.update({"cellView": "form", "jupyter": hidden})
+    lines = cell.source.split("\n")
+    # A cell magic (%%...) must stay the first line; the title is a comment below it.
+    at = 1 if lines[0].startswith("%%") else 0
+    cell.source = "\n".join([*lines[:at], title, *lines[at:]])
 
 
 def _number(cells: list) -> None:
@@ -245,7 +298,7 @@ def convert_markdown(
 ) -> list:
     """``cells`` with every Markdown cell in plain Jupyter Markdown; empty ones dropped."""
     converter = jupyter_markdown.PageConverter(
-        book or book_index(), page_name(chapter), glued, format_glued
+        book or book_index(), page_name(chapter), glued, format_glued, collapse_solutions=True
     )
     converted = []
     for cell in cells:
@@ -388,9 +441,17 @@ def make_twin(chapter: Path, book: jupyter_markdown.Book, pinned: dict) -> nbfor
 # --- Checking the twins -----------------------------------------------------------------------
 
 
-def _inputs(notebook: nbformat.NotebookNode) -> list[tuple[str, str, list[str]]]:
+def _inputs(notebook: nbformat.NotebookNode) -> list[tuple]:
+    """What a twin must share with its chapter: cell types, sources, tags, and what is collapsed
+    (a twin that shows a solution or a check the chapter hides is stale)."""
     return [
-        (cell.cell_type, cell.source, list(cell.metadata.get("tags", [])))
+        (
+            cell.cell_type,
+            cell.source,
+            list(cell.metadata.get("tags", [])),
+            cell.metadata.get("cellView"),
+            dict(cell.metadata.get("jupyter", {})),
+        )
         for cell in notebook.cells
     ]
 
