@@ -7,9 +7,9 @@ is defined in :mod:`onebyone.perf.workloads`.
 
 The experiments (all forward passes, timed with :func:`onebyone.perf.timing.time_callable`):
 
-0. ``peak``: a large matrix product (FLOP/s) and a large copy (bytes/s); the roof Chapter 5
-   draws is the best rate of *any* measured kernel
-   (:func:`onebyone.perf.results.measured_roofline`).
+0. ``peak``: a large matrix product per precision (FLOP/s) and a large copy (bytes/s): the
+   roof (:func:`onebyone.perf.results.measured_roofline`). Every other rate is effective
+   (counted MACs over time); a row above the roof is flagged, never made the roof.
 1. ``same_math``: one 1x1 convolution computed four ways (``Conv2d``, ``Linear`` per pixel,
    a matrix product, an einsum), each on NCHW and on channels-last inputs.
 2. ``bottleneck``: the 28 x 28 x 192 -> 5x5 -> 32 convolution, directly and through a 1x1
@@ -88,14 +88,17 @@ FIELDS: tuple[str, ...] = (
     "batch_size", "in_channels", "out_channels", "height", "width", "input_shape",
     "dtype", "memory_format", "macs", "flops", "bytes",
     "median_s", "iqr_s", "relative_iqr", "noisy", "runs", "blocks", "calls_per_block",
-    "kernels", "timer", "l2_flush",
+    "kernels", "timer", "l2_flush", "sleep_s", "sm_clock_mhz",
     "matmul_fp32_precision", "conv_fp32_precision", "mkldnn_fp32_precision",
     "tf32_matmul", "tf32_conv",
     "num_threads", "cudnn_benchmark", "device", "device_name", "isa", "clock_mhz",
     "torch_version", "cuda_version", "cudnn_version", "python_version",
     "size", "rounds", "date", "command", "partial", "note", "times_s",
 )
-"""Columns of the CSV, one row per measurement (``times_s``: block times by round, seconds)."""
+"""Columns of the CSV, one row per measurement (``times_s``: block times by round, seconds;
+``median_s``: :func:`onebyone.perf.intervals.row_time` of them; ``sleep_s``: the GPU sleep queued
+before each block of calls; ``sm_clock_mhz``: the median running SM clock during the timing,
+blank where NVML could not be read, whereas ``clock_mhz`` is the device's maximum clock)."""
 
 FORMATS = {"contiguous": torch.contiguous_format, "channels_last": torch.channels_last}
 
