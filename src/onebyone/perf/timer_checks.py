@@ -151,3 +151,26 @@ def failed(criteria: Sequence[Criterion]) -> list[str]:
     """The names of the criteria that did not hold, in order."""
     return [criterion.name for criterion in criteria if not criterion.passed]
 
+
+
+def gpu_acceptance(
+    rounds: Sequence[Sequence[float]],
+    host_waited_s: Sequence[float],
+    event_s: Sequence[float],
+    kernel_s: Sequence[float],
+    gaps_s: Sequence[float],
+    blocks: Sequence[Sequence[float]],
+) -> list[Criterion]:
+    """All five criteria of one case, in order A1 to A5.
+
+    Args:
+        rounds: the harness's samples (seconds per call), by interleaved round (A5; A1's plain
+            side is all of them).
+        host_waited_s: the harness's samples with a 50 us host busy-wait before each launch (A1).
+        event_s, kernel_s: the profiled loop's event times and CUPTI kernel sums (A2).
+        gaps_s: the profiled loop's flush-to-kernel gaps (A3).
+        blocks: the profiled loop's event times by block (A4).
+    """
+    plain = [time for times in rounds for time in times]
+    return [host_independence(plain, host_waited_s), referee_agreement(event_s, kernel_s),
+            queue_stays_full(gaps_s), no_first_sample_bias(blocks), stability(rounds)]
