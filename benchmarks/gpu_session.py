@@ -80,7 +80,7 @@ def run_command(command: Sequence[str], limit_s: float, cwd: Path = ROOT,
                 stdout: Path | None = None) -> int:
     """Run ``command`` in ``cwd``; at ``limit_s`` send it SIGINT (so that the experiments save
     what they measured), and kill it 20 s later. Returns its exit status (124: timed out)."""
-    with (stdout.open("w", encoding="utf-8") if stdout else open(  # noqa: SIM115
+    with (stdout.open("w", encoding="utf-8") if stdout else open(
             "/dev/null", "w", encoding="utf-8")) as out:
         try:
             process = subprocess.Popen(list(command), cwd=cwd,

@@ -55,8 +55,8 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from typing import NamedTuple
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -121,9 +121,9 @@ GPU's L2 cache, and the size Triton's ``do_bench`` uses."""
 
 def cuda_event_seconds(fn: Callable, x: torch.Tensor, calls: int = 200) -> tuple[float, int]:
     """Not a referee (the per-call event family; kept because ``book/data/h200/referees.py``
-    recorded with it). Median seconds per call, each of ``calls`` calls timed alone by its own pair of CUDA events
-    after a 256 MiB buffer is zeroed (a cold L2 cache), read after ``torch.cuda.synchronize``.
-    Runs on ``x``'s GPU."""
+    recorded with it). Median seconds per call, each of ``calls`` calls timed alone by its own
+    pair of CUDA events after a 256 MiB buffer is zeroed (a cold L2 cache), read after
+    ``torch.cuda.synchronize``. Runs on ``x``'s GPU."""
     with torch.cuda.device(x.device):
         flush = torch.empty(FLUSH_BYTES // 4, dtype=torch.int32, device=x.device)
         for _ in range(3):

@@ -292,7 +292,7 @@ def test_a_gpu_sized_times_cell_reads_back_and_the_csv_limit_is_restored(tmp_pat
 
 def test_rows_are_paired_by_round_id_only_within_one_run_and_experiment(rows):
     direct, reduced = select(rows, "bottleneck", batch_size=8)
-    assert list(rounds_by_id(direct))[0] == ("", "", "bottleneck", 0)
+    assert next(iter(rounds_by_id(direct))) == ("", "", "bottleneck", 0)
     other_run = dict(reduced, date="2026-12-04T16:41:45+00:00")
     assert time_ratio(direct, other_run).per_round == ()  # another run: unpaired
     assert time_ratio(direct, other_run).estimate == approx(4.0)
@@ -305,3 +305,14 @@ def test_a_row_time_is_the_geometric_mean_of_its_round_medians(rows):
     skewed = dict(rows[0], times_s=format_rounds([[1.0, 1.0, 9.0], [4.0], [2.0, 2.0]]))
     assert flops_per_s(skewed) == approx(8e9 / 2.0)  # (1 x 4 x 2) ** (1/3) = 2 s
     assert isinstance(measured_roofline(rows), Roofline)
+
+
+def test_a_gpu_roofline_draws_the_datasheet_beside_the_gemm_and_flags_points_above(rows):
+    gpu = [dict(r, device="cuda", device_name="NVIDIA H100 80GB HBM3") for r in rows]
+    gpu = [dict(r, flops=10**12, bytes=10**9)  # 64 channels at 1e4 "GFLOP/s", above the GEMM
+           if r["experiment"] == "roofline_sweep" and r["in_channels"] == 64 else r for r in gpu]
+    axes = plot_roofline_sweep(gpu).axes[0]
+    labels = axes.get_legend_handles_labels()[1]
+    assert labels[:2] == ["measured roof, float32:\nGEMM (mm) and copy", "H100 datasheet, float32"]
+    assert labels[2] == "effective (counted MACs)"
+    assert [text.get_text() for text in axes.texts] == ["C=16", "C=64 above roof"]

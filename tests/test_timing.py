@@ -9,7 +9,6 @@ clock's own log. Real-clock tests only check types and sanity.
 from __future__ import annotations
 
 import contextlib
-
 import itertools
 import math
 import re

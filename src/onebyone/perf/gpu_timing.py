@@ -180,7 +180,7 @@ def nvml_sm_clock_mhz(device: torch.device) -> float | None:
     """
     try:
         return float(torch.cuda.clock_rate(device))
-    except Exception:  # noqa: BLE001 - ModuleNotFoundError, NVMLError_*, RuntimeError
+    except Exception:
         return None
 
 

@@ -181,7 +181,9 @@ def per_round_ratios(numerator: Rounds, denominator: Rounds) -> tuple[float, ...
 def row_time(rounds: Rounds) -> float:
     """A measurement's time per call (seconds): the geometric mean over rounds of each round's
     median sample (the median itself for one round). The one definition of a row's time."""
-    medians = [np.median(array) for array in _times("rounds", rounds).values()]
+    medians = [float(np.median(array)) for array in _times("rounds", rounds).values()]
+    if len(medians) == 1:
+        return medians[0]  # exactly, without a round trip through log and exp
     return float(np.exp(np.mean(np.log(medians))))
 
 

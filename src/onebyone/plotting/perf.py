@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import ScalarFormatter
 
 from onebyone import validation
+from onebyone.perf.gpu_specs import spec_for_device
 from onebyone.perf.precision import PRECISIONS
 from onebyone.perf.results import (
     Row,
@@ -27,7 +28,6 @@ from onebyone.perf.results import (
     select,
     typical_s,
 )
-from onebyone.perf.gpu_specs import spec_for_device
 from onebyone.perf.roofline import Roofline
 from onebyone.perf.workloads import BOTTLENECK, IMAGE_SIZE
 from onebyone.plotting.style import book_style
