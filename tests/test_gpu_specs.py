@@ -93,3 +93,14 @@ def test_the_table_is_plain_ascii():
     # so it reads the same under any locale's default encoding
     raw = resources.files("onebyone").joinpath("data/gpu_specs.csv").read_bytes()
     assert raw.decode("ascii")
+
+
+def test_a_device_name_finds_its_datasheet_or_none():
+    from onebyone.perf.gpu_specs import spec_for_device
+
+    assert spec_for_device("NVIDIA H100 80GB HBM3").short_name == "H100"
+    assert spec_for_device("Tesla T4").short_name == "T4"
+    assert spec_for_device("NVIDIA H200") is None  # not in the table: no made-up datasheet
+    assert spec_for_device("AMD EPYC (family 25, model 17)") is None
+    with pytest.raises(TypeError, match="device_name must be a str"):
+        spec_for_device(None)

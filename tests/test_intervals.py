@@ -9,9 +9,10 @@ import pytest
 
 from onebyone.perf.intervals import (
     Interval,
-    median_of_round_medians,
     per_round_ratios,
     ratio_interval,
+    row_time,
+    unpaired_ratio_interval,
 )
 
 
@@ -62,15 +63,64 @@ def test_the_t_interval_math():
     half = 4.302652729911275 * 0.1 / math.sqrt(3)
     assert interval.low == pytest.approx(2.0 * math.exp(-half))
     assert interval.high == pytest.approx(2.0 * math.exp(half))
-    assert interval.estimate == pytest.approx(2.0)  # median of per-round medians
+    assert interval.estimate == pytest.approx(2.0)  # exp(mean log ratio): the centre
 
 
-def test_the_estimate_is_the_ratio_of_medians_of_round_medians():
+def test_the_estimate_is_the_ratio_of_row_times_and_the_centre_of_its_interval():
     slow = [[3.0] * 100, [6.0] * 3, [3.3] * 3]  # one round with many blocks cannot decide it
-    fast = [[1.0], [1.0], [1.0]]
-    assert median_of_round_medians(slow) == 3.3
-    assert ratio_interval(slow, fast).estimate == pytest.approx(3.3)
-    assert per_round_ratios(slow, fast) == pytest.approx((3.0, 6.0, 3.3))
+    fast = [[1.0], [2.0], [1.0]]
+    assert row_time(slow) == pytest.approx((3.0 * 6.0 * 3.3) ** (1 / 3))
+    interval = ratio_interval(slow, fast)
+    assert interval.estimate == pytest.approx(row_time(slow) / row_time(fast))
+    # estimate and interval are one statistic: the estimate is the log-scale centre
+    assert math.log(interval.estimate) == pytest.approx(
+        (math.log(interval.low) + math.log(interval.high)) / 2)
+    assert per_round_ratios(slow, fast) == pytest.approx((3.0, 3.0, 3.3))
+
+
+def test_a_skewed_set_of_rounds_keeps_the_estimate_inside_without_widening():
+    # the old estimate (median of ratios, 1.0) lay outside the t interval and was patched in
+    slow = [[1.0], [1.0], [1.0], [1.0], [9.0]]
+    interval = ratio_interval(slow, [[1.0]] * 5)
+    assert interval.low < interval.estimate < interval.high
+    assert interval.estimate == pytest.approx(9 ** (1 / 5))
+
+
+def test_rounds_are_paired_by_their_id_not_their_position():
+    slow = {"r1": [2.0], "r2": [4.0], "r3": [2.2]}
+    fast = {"r3": [1.1], "r1": [1.0], "r2": [2.0]}  # the same rounds, listed in another order
+    assert per_round_ratios(slow, fast) == pytest.approx((2.0, 2.0, 2.0))
+    assert ratio_interval(slow, fast).high == pytest.approx(2.0)
+    with pytest.raises(ValueError, match=r"round ids \['r3'\] only in the numerator, \['r4'\]"):
+        ratio_interval(slow, {"r1": [1.0], "r2": [2.0], "r4": [1.0]})
+
+
+def test_unpaired_rounds_get_welchs_wider_interval_and_the_same_estimate():
+    levels = [1.0, 1.3, 1.0, 1.2, 1.0]  # a busy machine in rounds 2 and 4, for both
+    slow = noisy_rounds(2.0, 0.01, seed=5, levels=levels)
+    fast = noisy_rounds(1.0, 0.01, seed=6, levels=levels)
+    paired, unpaired = ratio_interval(slow, fast), unpaired_ratio_interval(slow, fast)
+    assert unpaired.estimate == pytest.approx(paired.estimate)
+    assert unpaired.high - unpaired.low > 5 * (paired.high - paired.low)
+    assert unpaired.per_round == () and unpaired.low < 2.0 < unpaired.high
+    same = unpaired_ratio_interval([[2.0], [2.0]], [[1.0], [1.0]])
+    assert (same.low, same.estimate, same.high) == (2.0, 2.0, 2.0)
+    with pytest.raises(ValueError, match="denominator: an interval over rounds needs at least"):
+        unpaired_ratio_interval(slow, [[1.0]])
+
+
+@pytest.mark.parametrize("bad, error, match", [
+    ([["1.0"], [1.0]], TypeError, r"numerator\[0\] must hold real numbers of seconds, got '1.0'"),
+    ([[True], [1.0]], TypeError, r"numerator\[0\] must hold real numbers of seconds, got True"),
+    ([[1.0], [float("nan")]], ValueError, r"numerator\[1\] must hold positive, finite"),
+    ("1.0", TypeError, "numerator must be a mapping or sequence of rounds"),
+    ([1.0, 2.0], TypeError, r"numerator\[0\] must be a sequence of seconds"),
+])
+def test_strings_bools_and_nan_are_not_times(bad, error, match):
+    with pytest.raises(error, match=match):
+        ratio_interval(bad, [[1.0], [1.0]])
+    with pytest.raises(error, match=match.replace("numerator", "rounds")):
+        row_time(bad)
 
 
 def test_scaling_and_checks():
@@ -120,14 +170,14 @@ def test_rounds_disagree_only_beyond_the_tolerance_and_never_without_rounds():
 
 def test_bad_rounds_are_refused_naming_which_measurement():
     good = [[1.0], [1.0]]
-    with pytest.raises(ValueError, match=r"^the numerator needs at least one round"):
+    with pytest.raises(ValueError, match=r"^numerator\[1\] is an empty round"):
         per_round_ratios([[1.0], []], good)
-    with pytest.raises(ValueError, match=r"^the denominator's block times must be positive"):
+    with pytest.raises(ValueError, match=r"^denominator\[1\] must hold positive, finite"):
         per_round_ratios(good, [[1.0], [0.0]])  # a zero time is no time
-    with pytest.raises(ValueError, match=r"^the numerator's block times must be positive"):
+    with pytest.raises(ValueError, match=r"^numerator\[1\] must hold positive, finite"):
         per_round_ratios([[1.0], [float("inf")]], good)
-    with pytest.raises(ValueError, match=r"^a measurement needs at least one round"):
-        median_of_round_medians([])
+    with pytest.raises(ValueError, match=r"^rounds needs at least one round"):
+        row_time([])
     with pytest.raises(ValueError, match=r"^an interval over rounds needs at least two rounds$"):
         ratio_interval([[1.0]], [[1.0]])
     with pytest.raises(ValueError, match="strictly between 0 and 1, got 0"):

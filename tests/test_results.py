@@ -16,6 +16,7 @@ from onebyone.perf.results import (
     bytes_per_s,
     device_label,
     fastest_row,
+    flag_above_roof,
     flops_per_s,
     kernel_names,
     measured_roofline,
@@ -23,9 +24,12 @@ from onebyone.perf.results import (
     rate_interval,
     rate_ratio,
     read_results,
+    roof_flag,
+    rounds_by_id,
     select,
     time_ratio,
 )
+from onebyone.perf.roofline import Roofline
 from onebyone.perf.suite import FIELDS, write_csv
 from onebyone.perf.timing import format_rounds
 from onebyone.plotting import (
@@ -37,6 +41,11 @@ from onebyone.plotting import (
 )
 
 
+def approx(expected):
+    """Equal within 0.01 %: the CSV keeps four significant digits of every block time."""
+    return pytest.approx(expected, rel=1e-4)
+
+
 def row(experiment, variant, precision="float32", status="measured", **fields):
     values = dict.fromkeys(FIELDS, "")
     values.update(experiment=experiment, variant=variant, precision=precision, status=status,
@@ -44,11 +53,12 @@ def row(experiment, variant, precision="float32", status="measured", **fields):
                   median_s=1.0, iqr_s=0.1, runs=9, blocks=9, calls_per_block=1, rounds=3)
     values.update(fields)
     if values["status"] == "measured":
-        # three rounds whose medians are median, a bit below and a bit above it (by a share
-        # that depends on the variant, so that paired per-round ratios differ)
+        # three rounds whose medians are median, a factor below and the same factor above it
+        # (a share that depends on the variant, so that paired per-round ratios differ); their
+        # geometric mean, the row's time, is median
         median, shift = values["median_s"], 0.01 * (1 + len(variant) % 4)
         values["times_s"] = format_rounds([[median * factor * f for f in (0.98, 1.0, 1.02)]
-                                           for factor in (1.0, 1 - shift, 1 + shift)])
+                                           for factor in (1.0, 1 / (1 + shift), 1 + shift)])
     return values
 
 
@@ -95,22 +105,35 @@ def test_select_keeps_measured_rows_that_match(rows):
 
 def test_rates_and_the_measured_roof(rows):
     matmul = select(rows, "peak", variant="matmul")[0]
-    assert flops_per_s(matmul) == pytest.approx(80e9)
-    assert bytes_per_s(select(rows, "peak", variant="copy")[0]) == pytest.approx(4e9)
+    assert flops_per_s(matmul) == approx(80e9)
+    assert bytes_per_s(select(rows, "peak", variant="copy")[0]) == approx(4e9)
     roof = measured_roofline(rows)
-    assert (roof.peak_flops_per_s, roof.bandwidth_bytes_per_s) == pytest.approx((80e9, 4e9))
-    assert "best kernel (mm)" in roof.label
-    with pytest.raises(ValueError, match="no measured rows with FLOPs in tf32"):
+    assert (roof.peak_flops_per_s, roof.bandwidth_bytes_per_s) == approx((80e9, 4e9))
+    assert "GEMM (mm) and copy" in roof.label
+    with pytest.raises(ValueError, match=r"no measured peak matmul row \(experiment 0\) in tf32"):
         measured_roofline(rows, "tf32")
 
 
-def test_the_roof_is_the_fastest_kernel_of_any_experiment(rows):
+def test_a_kernel_above_the_gemm_is_flagged_and_never_becomes_the_roof(rows):
     faster = dict(select(rows, "roofline_sweep", precision="float32")[0])
-    faster.update(flops=16 * 10**10, median_s=1.0, kernels="aten::mkldnn_convolution",
-                  times_s=format_rounds([[1.0], [0.9], [1.1]]))
+    faster.update(flops=16 * 10**10, bytes=10**9, median_s=1.0,
+                  kernels="aten::mkldnn_convolution",
+                  times_s=format_rounds([[1.0], [1 / 1.1], [1.1]]))
     roof = measured_roofline([*rows, faster])
-    assert roof.peak_flops_per_s == pytest.approx(160e9)  # above the matrix product's 80
-    assert fastest_row([*rows, faster]) is faster and "mkldnn" in roof.label
+    assert roof.peak_flops_per_s == approx(80e9)  # the GEMM's, not the 160 above it
+    assert fastest_row([*rows, faster]) is faster  # the fastest effective rate, not a roof
+    note = roof_flag(faster, roof)
+    assert "160 GFLOP/s (counted MACs over time) is 2.00x the roof's 80 GFLOP/s" in note
+    flagged = flag_above_roof([*rows, faster], roof)
+    assert [r["above_roof"] for r in flagged].count(True) == 1 and flagged[-1]["above_roof"]
+    assert flagged[-1]["roof_note"] == note and "above_roof" not in faster  # copies
+    # memory-bound: held to the slanted roof at its intensity, 4 GB/s x 2 FLOP/byte = 8 GFLOP/s
+    slow_memory = dict(faster, flops=10 * 10**9, bytes=5 * 10**9)
+    assert "1.25x the roof's 8 GFLOP/s" in roof_flag(slow_memory, roof)
+    assert roof_flag(dict(faster, flops=10**9), roof) == ""  # 1 GFLOP/s: under the roof
+    assert roof_flag(select(rows, "peak", variant="copy")[0], roof) == ""  # no FLOPs
+    with pytest.raises(TypeError, match="roof must be a Roofline"):
+        roof_flag(faster, 80e9)
     assert kernel_names(faster) == ("aten::mkldnn_convolution",)
     assert kernel_names({"kernels": "aten::empty;aten::mm"}) == ("aten::mm",)  # no allocation
 
@@ -118,19 +141,21 @@ def test_the_roof_is_the_fastest_kernel_of_any_experiment(rows):
 def test_bottleneck_speedups_by_hand(rows):
     speedups = bottleneck_speedups(rows)
     assert [batch for batch, _, _ in speedups] == [1, 8]
-    assert speedups[0][1] == pytest.approx(9.7) and speedups[0][2].estimate == pytest.approx(5.0)
-    assert speedups[1][2].estimate == pytest.approx(4.0)
+    assert speedups[0][1] == approx(9.7) and speedups[0][2].estimate == approx(5.0)
+    assert len(speedups[0][2].per_round) == 3  # the same run and experiment: paired
+    assert speedups[1][2].estimate == approx(4.0)
     assert speedups[1][2].low < 4.0 < speedups[1][2].high  # the blocks spread by 2 %
     assert bottleneck_speedups(rows, "channels_last") == []
 
 
 def test_ratios_of_rows_have_intervals_around_the_ratio_of_medians(rows):
     direct, reduced = select(rows, "bottleneck", batch_size=8)
-    assert time_ratio(direct, reduced).estimate == pytest.approx(4.0)
+    assert time_ratio(direct, reduced).estimate == approx(4.0)
     matmul = select(rows, "peak", variant="matmul")[0]
     direct = dict(direct, flops=2 * 7760)
     fraction = rate_ratio(direct, matmul)  # direct's FLOP/s over the matmul's
-    assert fraction.estimate == pytest.approx((2 * 7760 / 0.080) / 80e9)
+    assert fraction.estimate == approx((2 * 7760 / 0.080) / 80e9)
+    assert fraction.per_round == ()  # two experiments: rounds not interleaved, so unpaired
     assert len(block_rounds(direct)) == 3
     with pytest.raises(ValueError, match="no recorded block times"):
         block_rounds(dict(direct, times_s=""))
@@ -160,12 +185,12 @@ def test_plot_contents(rows):
     bars = plot_same_math(rows).axes[0].patches
     assert len(bars) == 8  # 4 implementations x 2 memory formats
     speedup_line = plot_bottleneck(rows).axes[0].lines[1]
-    assert list(speedup_line.get_ydata()) == pytest.approx([5.0, 4.0])
+    assert list(speedup_line.get_ydata()) == approx([5.0, 4.0])
     labels = plot_bottleneck(rows).axes[0].get_legend_handles_labels()[1]
     assert labels == ["MAC ratio (on paper)", "measured speedup, NCHW"]
     precision_lines = plot_precision(rows).axes[0].lines
     assert [line.get_label() for line in precision_lines] == ["float32", "bfloat16"]
-    assert list(precision_lines[1].get_ydata()) == pytest.approx([2.0, 2.0])  # GFLOP/s
+    assert list(precision_lines[1].get_ydata()) == approx([2.0, 2.0])  # GFLOP/s
 
 
 @pytest.mark.parametrize(
@@ -184,23 +209,24 @@ def test_missing_data_raises_clear_errors(rows, plot, match):
 
 
 def test_a_rate_interval_spans_the_rates_of_the_rounds(rows):
-    matmul = select(rows, "peak", variant="matmul")[0]  # rounds at 0.1 s, -3 % and +3 %
+    matmul = select(rows, "peak", variant="matmul")[0]  # rounds at 0.1 s, / 1.03 and x 1.03
     rate = rate_interval(matmul)
-    assert rate.estimate == pytest.approx(80e9)
-    assert rate.low < 8e9 / 0.103 and rate.high > 8e9 / 0.097  # wider than the rounds' spread
-    assert sorted(rate.per_round) == pytest.approx(sorted(8e9 / (0.1 * f) for f in (1, 0.97, 1.03)))
+    assert rate.estimate == approx(80e9)
+    assert rate.low < 8e9 / 0.103 and rate.high > 8e9 * 1.03 / 0.1  # wider than the rounds
+    assert sorted(rate.per_round) == approx(
+        sorted(8e9 / (0.1 * f) for f in (1, 1 / 1.03, 1.03)))
 
 
 def test_a_rate_interval_is_the_flops_over_the_time_interval_by_hand(rows):
-    matmul = select(rows, "peak", variant="matmul")[0]  # round medians 0.1 s, 0.097 s, 0.103 s
-    logs = [math.log(seconds) for seconds in (0.1, 0.097, 0.103)]
+    matmul = select(rows, "peak", variant="matmul")[0]  # round medians 0.1 s, / 1.03, x 1.03
+    logs = [math.log(seconds) for seconds in (0.1, 0.1 / 1.03, 0.103)]
     # Student's t(0.975), 2 degrees of freedom: (2 x 0.975 - 1) / sqrt(2 x 0.975 x 0.025)
     half = 0.95 / math.sqrt(2 * 0.975 * 0.025) * statistics.stdev(logs) / math.sqrt(3)
     centre = statistics.mean(logs)
     fastest, slowest = math.exp(centre - half), math.exp(centre + half)
     rate = rate_interval(matmul)
-    assert rate.low == pytest.approx(8e9 / slowest)  # the slow end of time is the low rate
-    assert rate.high == pytest.approx(8e9 / fastest)
+    assert rate.low == approx(8e9 / slowest)  # the slow end of time is the low rate
+    assert rate.high == approx(8e9 / fastest)
     assert rate.confidence == 0.95
 
 
@@ -213,8 +239,8 @@ def test_bottleneck_speedups_keep_the_two_memory_formats_apart(rows):
     ]
     both = [*rows, *(parse_row({k: str(v) for k, v in r.items()}) for r in channels_last)]
     (batch, _, speedup), = bottleneck_speedups(both, "channels_last")
-    assert batch == 8 and speedup.estimate == pytest.approx(2.0)
-    assert [s.estimate for _, _, s in bottleneck_speedups(both)] == pytest.approx([5.0, 4.0])
+    assert batch == 8 and speedup.estimate == pytest.approx(2.0, rel=1e-3)  # 4 digits kept
+    assert [s.estimate for _, _, s in bottleneck_speedups(both)] == approx([5.0, 4.0])
 
 
 def test_device_label_of_a_gpu_of_many_threads_and_of_nothing(rows):
@@ -228,7 +254,10 @@ def test_device_label_of_a_gpu_of_many_threads_and_of_nothing(rows):
 def test_a_roof_whose_best_row_names_no_kernel_says_so(rows):
     nameless = [dict(r, kernels="") for r in rows]
     assert kernel_names(nameless[0]) == ()
-    assert measured_roofline(nameless).label.endswith("best kernel (?)")
+    assert measured_roofline(nameless).label.endswith("GEMM (?) and copy")
+    without_matmul = [r for r in rows if r["variant"] != "matmul"]
+    with pytest.raises(ValueError, match=r"^no measured peak matmul row"):
+        measured_roofline(without_matmul)
     without_copy = [r for r in rows if r["variant"] != "copy"]
     with pytest.raises(ValueError, match=r"^no measured copy row \(experiment 0\)"):
         measured_roofline(without_copy)
@@ -259,3 +288,31 @@ def test_a_gpu_sized_times_cell_reads_back_and_the_csv_limit_is_restored(tmp_pat
     (back,) = read_results(path)
     assert back["times_s"] == times
     assert csv.field_size_limit() == before
+
+
+def test_rows_are_paired_by_round_id_only_within_one_run_and_experiment(rows):
+    direct, reduced = select(rows, "bottleneck", batch_size=8)
+    assert next(iter(rounds_by_id(direct))) == ("", "", "bottleneck", 0)
+    other_run = dict(reduced, date="2026-12-04T16:41:45+00:00")
+    assert time_ratio(direct, other_run).per_round == ()  # another run: unpaired
+    assert time_ratio(direct, other_run).estimate == approx(4.0)
+    partial = dict(reduced, times_s=format_rounds(block_rounds(reduced)[:2]))
+    with pytest.raises(ValueError, match=r"round ids \[\('', '', 'bottleneck', 2\)\] only in"):
+        time_ratio(direct, partial)  # the same run, a round missing: refused, not re-paired
+
+
+def test_a_row_time_is_the_geometric_mean_of_its_round_medians(rows):
+    skewed = dict(rows[0], times_s=format_rounds([[1.0, 1.0, 9.0], [4.0], [2.0, 2.0]]))
+    assert flops_per_s(skewed) == approx(8e9 / 2.0)  # (1 x 4 x 2) ** (1/3) = 2 s
+    assert isinstance(measured_roofline(rows), Roofline)
+
+
+def test_a_gpu_roofline_draws_the_datasheet_beside_the_gemm_and_flags_points_above(rows):
+    gpu = [dict(r, device="cuda", device_name="NVIDIA H100 80GB HBM3") for r in rows]
+    gpu = [dict(r, flops=10**12, bytes=10**9)  # 64 channels at 1e4 "GFLOP/s", above the GEMM
+           if r["experiment"] == "roofline_sweep" and r["in_channels"] == 64 else r for r in gpu]
+    axes = plot_roofline_sweep(gpu).axes[0]
+    labels = axes.get_legend_handles_labels()[1]
+    assert labels[:2] == ["measured roof, float32:\nGEMM (mm) and copy", "H100 datasheet, float32"]
+    assert labels[2] == "effective (counted MACs)"
+    assert [text.get_text() for text in axes.texts] == ["C=16", "C=64 above roof"]

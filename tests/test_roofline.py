@@ -257,3 +257,26 @@ def test_compute_bound_channels_at_the_edge_of_never():
 def test_compute_bound_channels_names_the_wrong_roof_type():
     with pytest.raises(TypeError, match=r"^roof must be a Roofline, got str$"):
         compute_bound_channels("H100", 1, 1, 1)
+
+
+@pytest.mark.parametrize("intensity, error, match", [
+    (float("nan"), ValueError, "intensity must be finite, got nan"),  # min() gave the peak
+    (float("inf"), ValueError, "intensity must be finite, got inf"),
+    (-1.0, ValueError, "intensity must be positive, got -1.0"),
+    ("10", TypeError, "intensity must be a real number, got '10'"),
+    (True, TypeError, "intensity must be a real number, got True"),
+])
+def test_attainable_refuses_what_is_not_an_intensity(intensity, error, match):
+    with pytest.raises(error, match=match):
+        Roofline(100e12, 2e12).attainable(intensity)
+
+
+@pytest.mark.parametrize("flops, bytes_moved, error, match", [
+    (float("nan"), 1, ValueError, "flops must be finite"),
+    (1, float("inf"), ValueError, "bytes_moved must be finite"),
+    (1, -1, ValueError, "bytes_moved must be >= 0, got -1"),
+    ("1", 1, TypeError, "flops must be a real number"),
+])
+def test_seconds_refuses_what_is_not_a_count(flops, bytes_moved, error, match):
+    with pytest.raises(error, match=match):
+        Roofline(100e12, 2e12).seconds(flops, bytes_moved)

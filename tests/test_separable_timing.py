@@ -305,12 +305,14 @@ def test_measure_parts_discards_the_warm_up_round_and_pools_the_rest(monkeypatch
     assert rows == [
         {"part": "depthwise", "kernel": "aten::mkldnn_convolution",
          "flops": 2 * 5 * 6 * 4 * 9,  # 2 x (H W C 3 x 3) MACs
-         "median_s": 3.0,  # median of 1 3 2 5 4; the warm-up's 9 9 would make it 4
+         # the row's time: the geometric mean of the rounds' medians 2, 2 and 4.5 (the
+         # warm-up's 9 9 left out)
+         "median_s": pytest.approx((2 * 2 * 4.5) ** (1 / 3)),
          "rounds": "1 3|2|5 4", "median_s_before": 7.0, "page_faults_per_call_before": 196.0,
          "page_faults_per_call": 0.5, **common},
         {"part": "pointwise", "kernel": "aten::mm",  # no convolution: the top kernel
          "flops": 2 * 5 * 6 * 4 * 4,  # 2 x (H W C C) MACs
-         "median_s": 6.75,  # between 6.5 and 7 of 6 6.5 7.5 7
+         "median_s": pytest.approx((6 * 7 * 7) ** (1 / 3)),  # round medians 6, 7 and 7
          "rounds": "6|6.5 7.5|7", "median_s_before": 8.0, "page_faults_per_call_before": 200.0,
          "page_faults_per_call": 0.25, **common},
     ]

@@ -10,6 +10,7 @@ are compared with Chapter 2's and Chapter 5's hand formulas for the tiny sizes b
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import replace
 
 import pytest
@@ -278,7 +279,10 @@ def test_rounds_interleave_pool_and_are_saved_as_each_experiment_finishes(tiny, 
     # peak runs first (the suite's order): timings 1, 2 in round 1, then 3, 4 in round 2;
     # then the bottleneck's 4 measurements: 5 to 8, then 9 to 12.
     assert [row["times_s"] for row in rows] == ["1|3", "2|4", "5|9", "6|10", "7|11", "8|12"]
-    assert [row["median_s"] for row in rows] == [2, 3, 7, 8, 9, 10]  # midway between rounds
+    # the geometric mean of the rounds' medians (intervals.row_time), e.g. sqrt(1 x 3)
+    assert [row["median_s"] for row in rows] == pytest.approx(
+        [math.sqrt(first * second) for first, second in ((1, 3), (2, 4), (5, 9), (6, 10),
+                                                         (7, 11), (8, 12))])
     assert [row["iqr_s"] for row in rows] == [1, 1, 2, 2, 2, 2]  # 75th minus 25th percentile
     for row in rows:
         assert (row["rounds"], row["runs"], row["blocks"], row["partial"]) == (2, 2, 2, False)

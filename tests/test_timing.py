@@ -8,7 +8,9 @@ clock's own log. Real-clock tests only check types and sanity.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import math
 import re
 from dataclasses import replace
 
@@ -111,8 +113,12 @@ def test_merged_timings_have_the_statistics_of_all_blocks_together():
     second, _ = fake_timing([5e-3, 9e-3], min_run_time=0.1)
     merged = merge_timings([first, second])
     pooled = np.array(first.times_s + second.times_s)
-    q25, median, q75 = np.percentile(pooled, [25, 50, 75])
-    assert merged.median_s == pytest.approx(median, rel=1e-9)
+    q25, q75 = np.percentile(pooled, [25, 75])  # the spread pools all blocks
+    # the time is the geometric mean of the rounds' medians (intervals.row_time), not the
+    # pooled median
+    time = math.sqrt(np.median(first.times_s) * np.median(second.times_s))
+    assert merged.median_s == pytest.approx(time, rel=1e-9)
+    assert merged.median_s != pytest.approx(np.median(pooled), rel=1e-3)
     assert merged.iqr_s == pytest.approx(q75 - q25, rel=1e-9)
     assert merged.runs == first.runs + second.runs and merged.blocks == len(pooled)
     assert merge_timings([first]).median_s == pytest.approx(first.median_s, rel=1e-9)
@@ -248,10 +254,11 @@ class ScriptedEventClock:
     that every timed call is preceded by a flush that lies outside its two events.
     """
 
-    def __init__(self, costs):
+    def __init__(self, costs, flushes=True):
         self.costs = itertools.cycle(costs)
         self.now = 0.0
         self.log: list[str] = []
+        self.flushes = flushes
 
     class _Event:
         def __init__(self, clock):
@@ -274,6 +281,19 @@ class ScriptedEventClock:
         self.log.append("flush")
         self.now += 1.0  # a flush takes long; it must never be timed
 
+    def sleep(self, seconds):
+        self.log.append("sleep")
+        self.now += seconds
+
+    def host_seconds(self):
+        return self.now
+
+    def sm_clock_mhz(self):
+        return 1500.0
+
+    def annotate(self, name):
+        return contextlib.nullcontext()
+
     def work(self, x):
         self.log.append("call")
         self.now += next(self.costs)
@@ -290,12 +310,13 @@ def test_event_timing_flushes_before_every_call_and_times_only_the_call():
     assert all(clock.log[index - 2:index] == ["flush", "record"] for index in calls)
     assert all(clock.log[index + 1] == "record" for index in calls)
     assert sum(timing.times_s) >= 0.05  # ran for min_run_time of timed calls
+    assert timing.sleep_s > 0 and timing.sm_clock_mhz == 1500.0  # a sleep before each block
 
 
 def test_event_loop_stops_at_max_calls_and_checks_its_limits():
     clock = ScriptedEventClock([1.0])
     times = time_with_events(clock.work, torch.zeros(1), clock, min_run_time=1e9, max_calls=25)
-    assert len(times) == 25
+    assert len(times.times_s) == 25 and times.block_sizes == (10, 10, 5)
     with pytest.raises(ValueError, match="min_calls"):
         time_with_events(clock.work, torch.zeros(1), clock, 1.0, min_calls=0)
 
@@ -442,7 +463,7 @@ def test_default_warmup_seed_and_input():
 
 
 def test_event_timing_without_flush_records_no_flush():
-    clock = ScriptedEventClock([1e-3])
+    clock = ScriptedEventClock([1e-3], flushes=False)
     timing = time_callable(clock.work, (2,), event_clock=clock, min_run_time=0.01,
                            flush_l2=False, warmup=0)
     assert timing.timer == "cuda_events" and timing.l2_flush is False
@@ -476,8 +497,9 @@ def test_merged_fields():
     assert merged.blocks == first.blocks + second.blocks == len(merged.times_s)
     assert merged.times_s == first.times_s + second.times_s
     assert merged.runs == first.runs + second.runs
-    q25, median, q75 = np.percentile(merged.times_s, [25, 50, 75])
-    assert merged.median_s == pytest.approx(median, rel=1e-9)
+    q25, q75 = np.percentile(merged.times_s, [25, 75])
+    time = math.sqrt(np.median(first.times_s) * np.median(second.times_s))
+    assert merged.median_s == pytest.approx(time, rel=1e-9)
     assert merged.iqr_s == pytest.approx(q75 - q25, rel=1e-9) and first.iqr_s == 0 < merged.iqr_s
     for name in ("label", "device", "device_name", "torch_version", "dtype", "num_threads",
                  "matmul_fp32_precision", "timer", "input_shape"):
@@ -590,6 +612,7 @@ def simulated_cuda(monkeypatch):
 
     def event_clock(device, flush_l2):
         made.update(device=device, flush_l2=flush_l2)
+        made["clock"].flushes = flush_l2
         return made["clock"]
 
     def capture(fn, x):
@@ -599,7 +622,7 @@ def simulated_cuda(monkeypatch):
     real_make_input = timing_module.make_input
     monkeypatch.setattr(timing_module, "make_input",
                         lambda shape, device, **options: real_make_input(shape, **options))
-    monkeypatch.setattr(timing_module, "CudaEventClock", event_clock)
+    monkeypatch.setattr(timing_module, "CudaDevice", event_clock)
     monkeypatch.setattr(timing_module, "capture_cuda_graph", capture)
     monkeypatch.setattr(torch.cuda, "synchronize", made["synchronized"].append)
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda device: f"GPU of {device}")

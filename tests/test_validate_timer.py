@@ -63,15 +63,52 @@ def test_validate_times_a_tiny_case_both_ways(script):
     assert tuple(rows[0]) == tuple(column.name for column in script.COLUMNS)
 
 
-def test_the_cuda_referee_falls_back_to_its_own_events_without_triton(script, monkeypatch):
-    """Triton's do_bench when it is installed, else the script's own per-call CUDA events."""
-    monkeypatch.setattr(script, "triton_seconds", lambda fn, x: None)
-    monkeypatch.setattr(script, "cuda_event_seconds", lambda fn, x: (2e-6, 200))
-    assert script.independent_cuda_seconds(None, None) == (
-        2e-6, 200, "CUDA events per call (median, L2 flushed)")
-    monkeypatch.setattr(script, "triton_seconds", lambda fn, x: (3e-6, 0))
-    seconds, calls, method = script.independent_cuda_seconds(None, None)
-    assert (seconds, calls) == (3e-6, 0) and method.startswith("triton.testing.do_bench")
+def run_simulated(script, host_call_s):
+    """validate_cuda on a simulated GPU (tests/gpu_fakes.py) whose host needs ``host_call_s``."""
+    from gpu_fakes import SimulatedDevice
+
+    gpu = SimulatedDevice(host_call_s=host_call_s)
+    case = script.CudaCase(gpu.call, (2, 3), "float32", torch.contiguous_format)
+    return script.validate_cuda(torch.device("cpu"), 0.003, {"sim": case},
+                                make_device=lambda: gpu, profiler=gpu.profiler,
+                                host_wait=gpu.busy_host)
+
+
+def test_on_a_simulated_gpu_the_timer_passes_every_criterion(script, capsys):
+    [row] = run_simulated(script, host_call_s=26e-6)
+    assert row["failed_criteria"] == "" and row["harness_median_s"] == pytest.approx(7e-6)
+    assert row["independent_s"] == pytest.approx(7e-6)  # CUPTI's kernel sums
+    assert row["independent_method"].startswith("CUPTI kernel durations")
+    assert row["a3_within_1us_share"] == 1.0 and row["sleep_s"] > 0
+    assert script.report_failures([row]) == 0 and script.verdict(row) == "yes"
+
+
+def test_the_old_timer_fails_and_the_script_names_the_criteria(script, monkeypatch, capsys):
+    # the harness and the profiled loop without their sleep: the pre-fix timer on a slow host
+    import onebyone.perf.gpu_referee as referee
+    import onebyone.perf.timing as timing
+
+    for module in (timing, referee):
+        original = module.time_with_events
+        monkeypatch.setattr(module, "time_with_events",
+                            lambda *args, original=original, **kwargs: original(
+                                *args, **{**kwargs, "sleep_margin": 0}))
+    [row] = run_simulated(script, host_call_s=50e-6)
+    failed = row["failed_criteria"].split(";")
+    assert "A2 referee" in failed and "A3 full queue" in failed
+    assert script.report_failures([row]) == 1
+    error = capsys.readouterr().err
+    assert "FAILED A2 referee: sim" in error and "FAILED A3 full queue: sim" in error
+    assert script.verdict(row).startswith("NO (")
+
+
+def test_the_cuda_cases_are_the_four_short_kernels_of_criterion_a2(script):
+    cases = script.cuda_cases(torch.device("cpu"))  # built on a CPU, as on a GPU
+    assert [(case.shape, case.precision) for case in cases.values()] == [
+        ((8, 64, 28, 28), "float32"), ((32, 64, 56, 56), "bfloat16"),
+        ((32, 256, 28, 28), "tf32"), ((1, 192, 28, 28), "float32")]
+    five = list(cases.values())[3].fn
+    assert five.kernel_size == (5, 5) and five.out_channels == 32
 
 
 @pytest.mark.skipif(importlib.util.find_spec("triton") is not None, reason="Triton is installed")

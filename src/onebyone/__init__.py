@@ -31,6 +31,8 @@ Time on a device, ``perf`` (Chapters 5-6):
   the machine is.
 - ``perf.timing``, ``perf.gpu_timing``, ``perf.kernels``, ``perf.intervals``: the timing
   harness, CUDA events and graphs, the profiler's kernel names, paired-round intervals.
+- ``perf.gpu_referee``, ``perf.timer_checks``: the GPU timer's referee (CUPTI kernel durations
+  through ``torch.profiler``) and its acceptance criteria, pure functions of recorded samples.
 - ``perf.roofline``, ``perf.peak``, ``perf.gpu_specs``: the roofline model, the two kernels
   that measure a device's roof, and datasheet roofs (a CSV loader, without the harness).
 - ``perf.workloads``, ``perf.suite``, ``perf.experiments``, ``perf.results``: what Chapter 5

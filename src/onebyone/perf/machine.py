@@ -111,7 +111,12 @@ def cpu_model(lines: Sequence[str] | None = None) -> str:
 
 
 def gpu_clock_mhz(device: torch.device) -> float | None:
-    """The GPU's clock as PyTorch reports it (MHz), or ``None`` where it does not."""
+    """The GPU's *maximum* SM clock as PyTorch reports it (MHz), or ``None`` where it does not.
+
+    Not the clock it runs at: a GPU lowers its clock under power or heat limits. The running
+    clock during a timing is recorded separately, per block, from NVML
+    (:func:`onebyone.perf.gpu_timing.nvml_sm_clock_mhz`, the CSV's ``sm_clock_mhz``).
+    """
     properties = torch.cuda.get_device_properties(device)
     for name in ("clock_rate", "clockRate"):  # kHz in the CUDA runtime's device properties
         value = getattr(properties, name, None)
@@ -131,7 +136,8 @@ def run_metadata(device: torch.device | str, rounds: int, command: str) -> dict[
     Returns:
         ``date`` (UTC, ISO 8601), ``rounds``, ``python_version``, ``torch_version``,
         ``command``, ``processor`` (CPU model, or GPU name), ``isa`` (the CPU's vector
-        instruction sets; the host CPU's on a GPU machine) and ``clock_mhz`` (blank if unknown).
+        instruction sets; the host CPU's on a GPU machine) and ``clock_mhz`` (blank if unknown; on a
+        GPU its maximum SM clock, not the running one).
     """
     rounds = validation.positive_integer("rounds", rounds)
     if not isinstance(command, str):

@@ -7,10 +7,18 @@ whichever device made them. Rates are derived here, never stored: FLOP/s is ``fl
 time`` and bytes/s is ``bytes / time``, with the time per call of :func:`typical_s` (see
 :mod:`onebyone.perf.roofline` for the units).
 
-Times are the median over rounds of each round's median block time (:func:`typical_s`), so
-that one round with many short blocks cannot decide them. Ratios of two measurements come with
-a confidence interval over their paired interleaved rounds (:mod:`onebyone.perf.intervals`), so a
-reader of the results can tell a difference from noise.
+A row's time is :func:`onebyone.perf.intervals.row_time` of its rounds (the geometric mean of
+the rounds' medians, :func:`typical_s`; the one definition, which the suite also writes as
+``median_s``; files recorded before it pooled all blocks into ``median_s``, so read
+:func:`typical_s`, not that column). Ratios of two measurements come with a confidence interval
+(:mod:`onebyone.perf.intervals`): over paired rounds when both rows come from the same run and
+experiment (their round ``r`` was interleaved), and unpaired otherwise.
+
+The roof (:func:`measured_roofline`) is the same-precision GEMM of experiment 0 for the
+arithmetic rate and the copy for the bandwidth. Every other rate is *effective*: counted MACs
+over time. A counted MAC need not be an executed one (a 5x5 convolution with padding multiplies
+zeros; a Winograd or FFT algorithm executes fewer multiplications than it is credited with), so
+a row above the roof is flagged with a reason (:func:`roof_flag`), never made the new roof.
 """
 
 from __future__ import annotations
@@ -19,7 +27,12 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from onebyone import records
-from onebyone.perf.intervals import Interval, median_of_round_medians, ratio_interval
+from onebyone.perf.intervals import (
+    Interval,
+    ratio_interval,
+    row_time,
+    unpaired_ratio_interval,
+)
 from onebyone.perf.kernels import ALLOCATION
 from onebyone.perf.precision import PRECISIONS
 from onebyone.perf.roofline import Roofline
@@ -30,14 +43,17 @@ FIELDS: tuple[str, ...] = (
     "batch_size", "in_channels", "out_channels", "height", "width", "input_shape",
     "dtype", "memory_format", "macs", "flops", "bytes",
     "median_s", "iqr_s", "relative_iqr", "noisy", "runs", "blocks", "calls_per_block",
-    "kernels", "timer", "l2_flush",
+    "kernels", "timer", "l2_flush", "sleep_s", "sm_clock_mhz",
     "matmul_fp32_precision", "conv_fp32_precision", "mkldnn_fp32_precision",
     "tf32_matmul", "tf32_conv",
     "num_threads", "cudnn_benchmark", "device", "device_name", "isa", "clock_mhz",
     "torch_version", "cuda_version", "cudnn_version", "python_version",
     "size", "rounds", "date", "command", "partial", "note", "times_s",
 )
-"""Columns of the CSV, one row per measurement (``times_s``: block times by round, seconds).
+"""Columns of the CSV, one row per measurement (``times_s``: block times by round, seconds;
+``median_s``: :func:`onebyone.perf.intervals.row_time` of them; ``sleep_s``: the GPU sleep queued
+before each block of calls; ``sm_clock_mhz``: the median running SM clock during the timing,
+blank where NVML could not be read, whereas ``clock_mhz`` is the device's maximum clock).
 
 The suite writes them (:data:`onebyone.perf.suite.FIELDS` is this tuple) and
 :func:`read_results` reads them back, typed by :data:`COLUMNS`."""
@@ -63,6 +79,7 @@ _KINDS: dict[str, records.Kind] = {
     "noisy": records.BOOLEAN, "l2_flush": records.BOOLEAN, "tf32_matmul": records.BOOLEAN,
     "tf32_conv": records.BOOLEAN, "cudnn_benchmark": records.BOOLEAN,
     "partial": records.BOOLEAN, "times_s": _TIMES_TEXT,
+    "sleep_s": records.number(0.0), "sm_clock_mhz": records.POSITIVE,
 }
 _REQUIRED = ("experiment", "variant", "precision", "status")
 
@@ -73,6 +90,11 @@ COLUMNS: tuple[records.Column, ...] = tuple(
 and bytes at least 0: a copy does no FLOPs), times positive and finite seconds, spreads at least
 0, flags exactly ``True``/``False``; every column but the first four may be blank (a skipped
 row has no time; a blank number reads as ``None``, blank text as ``""``)."""
+
+ADDED_LATER = ("sleep_s", "sm_clock_mhz")
+"""Columns that files recorded before the GPU timer's sleep lack (``book/data/cpu.csv``, the
+H200 files); such a file is read with the columns it has, and these read as ``None``."""
+_EARLIER_COLUMNS = tuple(column for column in COLUMNS if column.name not in ADDED_LATER)
 
 Row = dict[str, object]
 """One measurement: a CSV row by column (:data:`FIELDS`).
@@ -133,15 +155,32 @@ def block_rounds(row: Row) -> tuple[tuple[float, ...], ...]:
 
 
 def typical_s(row: Row) -> float:
-    """A measured row's time per call (seconds): the median over rounds of each round's median
-    block time (the CSV's ``median_s`` pools all blocks instead)."""
-    return median_of_round_medians(block_rounds(row))
+    """A measured row's time per call (seconds): :func:`onebyone.perf.intervals.row_time` of its
+    rounds, the geometric mean of each round's median block time."""
+    return row_time(block_rounds(row))
+
+
+def rounds_by_id(row: Row) -> dict[tuple[str, str, str, int], tuple[float, ...]]:
+    """A measured row's rounds keyed by their id: ``(date, command, experiment, index)``.
+
+    Why: round ``r`` of two rows was interleaved only when both come from the same run (same
+    date and command) and the same experiment; only then may their rounds be paired.
+    """
+    run = (str(row.get("date") or ""), str(row.get("command") or ""), str(row["experiment"]))
+    return {(*run, index): times for index, times in enumerate(block_rounds(row))}
 
 
 def time_ratio(slow: Row, fast: Row) -> Interval:
-    """``slow``'s time over ``fast``'s, with a 95 % t-interval over their paired rounds (a
-    speedup); ``per_round`` holds each round's ratio."""
-    return ratio_interval(block_rounds(slow), block_rounds(fast))
+    """``slow``'s time over ``fast``'s with a 95 % interval (a speedup).
+
+    Paired by round id (:func:`rounds_by_id`) when both rows come from the same run and
+    experiment, with ``per_round`` holding each round's ratio (a partial row whose rounds do not
+    match is refused); unpaired (Welch, no ``per_round``) when they do not share rounds.
+    """
+    top, bottom = rounds_by_id(slow), rounds_by_id(fast)
+    if {key[:3] for key in top} == {key[:3] for key in bottom}:
+        return ratio_interval(top, bottom)
+    return unpaired_ratio_interval(top, bottom)
 
 
 def rate_ratio(row: Row, reference: Row) -> Interval:
@@ -156,7 +195,7 @@ def rate_interval(row: Row) -> Interval:
     so a roof taken from it should say how far its own rounds spread.
     """
     rounds = block_rounds(row)
-    time = ratio_interval(rounds, [[1.0]] * len(rounds))  # seconds, over rounds
+    time = ratio_interval(rounds, [[1.0]] * len(rounds))  # seconds: the mean log over rounds
     rates = tuple(row["flops"] / seconds for seconds in time.per_round)
     return Interval(row["flops"] / time.estimate, row["flops"] / time.high,
                     row["flops"] / time.low, time.confidence, rates)
@@ -175,7 +214,16 @@ def read_results(path: str | Path | records.Readable) -> list[Row]:
         onebyone.records.RecordError: a ``ValueError`` naming the file, line and column of the
             first thing that cannot be trusted (a cut file, a bad cell, another file's header).
     """
-    return records.read_records(path, COLUMNS, check=_check_row)
+    try:
+        return records.read_records(path, COLUMNS, check=_check_row)
+    except records.RecordError as error:
+        if error.line != 1:
+            raise
+        try:  # a file recorded before ADDED_LATER existed
+            rows = records.read_records(path, _EARLIER_COLUMNS, check=_check_row)
+        except records.RecordError:
+            raise error from None
+    return [{**row, **dict.fromkeys(ADDED_LATER)} for row in rows]
 
 
 def select(rows: Iterable[Row], experiment: str, **equal: object) -> list[Row]:
@@ -215,7 +263,8 @@ def device_label(rows: Sequence[Row]) -> str:
 
 
 def fastest_row(rows: Iterable[Row], precision: str = "float32") -> Row:
-    """The measured row of ``precision`` with the highest FLOP/s: the best any kernel reached."""
+    """The measured row of ``precision`` with the highest *effective* FLOP/s (counted MACs over
+    time). Not a roof: see :func:`measured_roofline` and :func:`roof_flag`."""
     candidates = [row for row in rows if row["status"] == "measured"
                   and row["precision"] == precision and row["flops"]]
     if not candidates:
@@ -223,25 +272,67 @@ def fastest_row(rows: Iterable[Row], precision: str = "float32") -> Row:
     return max(candidates, key=flops_per_s)
 
 
-def measured_roofline(rows: Iterable[Row], precision: str = "float32") -> Roofline:
-    """This device's roof: the best rate any kernel reached in ``precision`` (FLOP/s), and the
-    copy's bandwidth (bytes/s).
-
-    Why the best rate and not one matrix product's: a roof must be above every measured point.
-    Different operations dispatch to different libraries (MKL for ``torch.mm``, oneDNN for most
-    convolutions on a CPU), and one of them may be faster than another on the same core.
-    """
+def peak_rows(rows: Iterable[Row], precision: str = "float32") -> tuple[Row, Row]:
+    """Experiment 0's measured GEMM row in ``precision`` and its copy row: the roof's two sides."""
     rows = list(rows)
-    best = fastest_row(rows, precision)
+    matmul = select(rows, "peak", variant="matmul", precision=precision)
+    if not matmul:
+        raise ValueError(f"no measured peak matmul row (experiment 0) in {precision} for the "
+                         "roof's arithmetic rate")
     copy = select(rows, "peak", variant="copy")
     if not copy:
         raise ValueError("no measured copy row (experiment 0) for the bandwidth")
-    kernel = (kernel_names(best) or ("?",))[0]
+    return matmul[0], copy[0]
+
+
+def measured_roofline(rows: Iterable[Row], precision: str = "float32") -> Roofline:
+    """This device's roof in ``precision``: the same-precision GEMM's rate (FLOP/s) and the
+    copy's bandwidth (bytes/s), both from experiment 0 (:mod:`onebyone.perf.peak`).
+
+    Why the GEMM and not the best rate any kernel reached: a GEMM executes every multiplication
+    it is credited with, whereas a convolution's rate is *effective*, counted MACs over time,
+    and counted MACs need not be executed (zero padding, Winograd, FFT). On the recorded CPU the
+    best "rate" was oneDNN's 5x5 convolution at 1.26 times MKL's GEMM, 8.4 % of whose counted
+    MACs multiply padding zeros; on an H200 it would have been a cuDNN FFT convolution at 2.2
+    times the float32 datasheet peak. A row above this roof is flagged (:func:`roof_flag`).
+    """
+    matmul, copy = peak_rows(rows, precision)
+    kernel = (kernel_names(matmul) or ("?",))[0]
     return Roofline(
-        flops_per_s(best),
-        bytes_per_s(copy[0]),
-        label=f"measured roof, {precision}:\nbest kernel ({kernel.removeprefix('aten::')})",
+        flops_per_s(matmul),
+        bytes_per_s(copy),
+        label=f"measured roof, {precision}:\nGEMM ({kernel.removeprefix('aten::')}) and copy",
     )
+
+
+def roof_flag(row: Row, roof: Roofline) -> str:
+    """``""`` when ``row``'s effective rate lies on or under ``roof`` at its intensity, else why
+    it lies above (a sentence): the row is flagged, the roof stays.
+
+    The intensity is ``flops / bytes``; a row without counted bytes is held to the flat roof.
+    """
+    if not isinstance(roof, Roofline):
+        raise TypeError(f"roof must be a Roofline, got {type(roof).__name__}")
+    if row.get("status") != "measured" or not row.get("flops"):
+        return ""
+    rate = flops_per_s(row)
+    bytes_moved = row.get("bytes")
+    bound = roof.attainable(row["flops"] / bytes_moved) if bytes_moved else roof.peak_flops_per_s
+    if rate <= bound:
+        return ""
+    return (f"effective rate {rate / 1e9:.4g} GFLOP/s (counted MACs over time) is "
+            f"{rate / bound:.2f}x the roof's {bound / 1e9:.4g} GFLOP/s: the counted work is not "
+            "the executed work (zero padding, Winograd or FFT), or this kernel beats the GEMM")
+
+
+def flag_above_roof(rows: Iterable[Row], roof: Roofline) -> list[Row]:
+    """Copies of ``rows`` with ``above_roof`` (bool) and ``roof_note`` (:func:`roof_flag`'s
+    reason, ``""`` when under the roof) added; the rows given are not changed."""
+    flagged = []
+    for row in rows:
+        note = roof_flag(row, roof)
+        flagged.append({**row, "above_roof": bool(note), "roof_note": note})
+    return flagged
 
 
 def bottleneck_speedups(rows: Iterable[Row], memory_format: str = "contiguous"

@@ -10,10 +10,13 @@ and so takes at least ``max(FLOPs / P, bytes / B)`` seconds. Below the ridge poi
 it is memory-bound, above it compute-bound. A 1x1 convolution is a matrix product whose
 intensity grows with its channel counts, so a sweep over channels walks along the roof.
 
-The roof can be *measured* (:mod:`onebyone.perf.peak`: a large matrix product for ``P``, a
-large device-to-device copy for ``B``), so it is what this device achieves, not its datasheet;
-Chapter 5 raises ``P`` to the best rate any kernel reached, since one library's matrix product
-need not be the fastest code on the device, and compares it with :func:`instruction_set_peak`.
+The roof can be *measured* (:mod:`onebyone.perf.peak`: a large matrix product of the same
+precision for ``P``, a large device-to-device copy for ``B``), so it is what this device
+achieves, not its datasheet (on a GPU the datasheet's peak, :mod:`onebyone.perf.gpu_specs`, is
+drawn beside it, and on a CPU :func:`instruction_set_peak` bounds it). Every other kernel's rate
+is *effective*: counted MACs over time. A convolution can run above the GEMM roof because it
+does not execute all it is credited with (zero padding, Winograd, FFT); such a point is flagged
+(:func:`onebyone.perf.results.roof_flag`), never taken as a new roof.
 Units: FLOPs (2 per MAC, see :mod:`onebyone.cost`), bytes, seconds.
 """
 
@@ -54,15 +57,27 @@ class Roofline:
         return self.peak_flops_per_s / self.bandwidth_bytes_per_s
 
     def attainable(self, intensity: float) -> float:
-        """Highest rate (FLOP/s) a kernel of ``intensity`` FLOP/byte can reach: ``min(P, I*B)``."""
-        if intensity <= 0:
-            raise ValueError(f"arithmetic intensity must be positive (FLOP/byte), got {intensity}")
+        """Highest rate (FLOP/s) a kernel of ``intensity`` FLOP/byte can reach: ``min(P, I*B)``.
+
+        Raises:
+            TypeError: ``intensity`` is not a real number (a string, a bool).
+            ValueError: ``intensity`` is ``nan``, infinite, 0 or negative (``min`` would
+                otherwise return the peak for ``nan``).
+        """
+        intensity = validation.positive_number("intensity", intensity)
         return min(self.peak_flops_per_s, intensity * self.bandwidth_bytes_per_s)
 
     def seconds(self, flops: float, bytes_moved: float) -> float:
-        """Least time (seconds) for a kernel: ``max(flops / P, bytes / B)``."""
-        if flops < 0 or bytes_moved < 0:
-            raise ValueError(f"FLOPs and bytes must be >= 0, got {flops} and {bytes_moved}")
+        """Least time (seconds) for a kernel: ``max(flops / P, bytes / B)``.
+
+        Raises:
+            TypeError: a count that is not a real number.
+            ValueError: a count that is ``nan``, infinite or negative.
+        """
+        counts = {"flops": flops, "bytes_moved": bytes_moved}
+        for name, value in counts.items():
+            if validation.real_number(name, value) < 0:
+                raise ValueError(f"{name} must be >= 0, got {value!r}")
         return max(flops / self.peak_flops_per_s, bytes_moved / self.bandwidth_bytes_per_s)
 
 

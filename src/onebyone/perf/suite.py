@@ -7,9 +7,9 @@ is defined in :mod:`onebyone.perf.workloads`.
 
 The experiments (all forward passes, timed with :func:`onebyone.perf.timing.time_callable`):
 
-0. ``peak``: a large matrix product (FLOP/s) and a large copy (bytes/s); the roof Chapter 5
-   draws is the best rate of *any* measured kernel
-   (:func:`onebyone.perf.results.measured_roofline`).
+0. ``peak``: a large matrix product per precision (FLOP/s) and a large copy (bytes/s): the
+   roof (:func:`onebyone.perf.results.measured_roofline`). Every other rate is effective
+   (counted MACs over time); a row above the roof is flagged, never made the roof.
 1. ``same_math``: one 1x1 convolution computed four ways (``Conv2d``, ``Linear`` per pixel,
    a matrix product, an einsum), each on NCHW and on channels-last inputs.
 2. ``bottleneck``: the 28 x 28 x 192 -> 5x5 -> 32 convolution, directly and through a 1x1

@@ -15,8 +15,13 @@ long enough to make the clock's own cost negligible. This module adds the rest:
   the float32 precision settings in force, threads and input shape, so a number is never
   separated from its conditions;
 - a flag on noisy measurements: a relative IQR above :data:`NOISE_THRESHOLD` (5 %);
-- on CUDA, one call at a time between CUDA events with the L2 cache flushed before each, and
-  optionally CUDA-graph replay (:mod:`onebyone.perf.gpu_timing`).
+- on CUDA, one call at a time between CUDA events with the L2 cache flushed before each, in
+  blocks queued behind a GPU sleep so that the host's launch cost is not timed, and optionally
+  CUDA-graph replay (:mod:`onebyone.perf.gpu_timing`).
+
+A measurement's time is defined once, in :func:`onebyone.perf.intervals.row_time`: the geometric
+mean over rounds of each round's median (for one round, the median of its samples). ``median_s``
+is that time; ``iqr_s`` is the spread of all samples pooled.
 
 All times are in seconds, per call.
 """
@@ -28,6 +33,7 @@ import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 
+import numpy as np
 import torch
 from torch import nn
 from torch.utils import benchmark
@@ -35,11 +41,12 @@ from torch.utils.benchmark.utils.common import set_torch_threads
 
 from onebyone import validation
 from onebyone.perf.gpu_timing import (
-    CudaEventClock,
-    EventClock,
+    CudaDevice,
+    Device,
     capture_cuda_graph,
     time_with_events,
 )
+from onebyone.perf.intervals import row_time
 from onebyone.perf.machine import cpu_model
 from onebyone.perf.precision import precision_settings
 
@@ -52,8 +59,10 @@ class Timing:
     """One timed measurement and the conditions it was made under.
 
     Attributes:
-        median_s: median time of one call, in seconds.
-        iqr_s: interquartile range (75th minus 25th percentile) of the per-call times, seconds.
+        median_s: time of one call, seconds: the median of the samples, and after
+            :func:`merge_timings` the geometric mean of the rounds' medians
+            (:func:`onebyone.perf.intervals.row_time`, the one definition of a row's time).
+        iqr_s: interquartile range (75th minus 25th percentile) of all per-call times, seconds.
         runs: calls timed in total (``blocks * calls_per_block``; warm-up calls excluded).
         blocks: timed blocks; each block is ``calls_per_block`` calls between two clock reads.
         calls_per_block: calls per block, chosen so that reading the clock costs < 0.01 %
@@ -73,8 +82,13 @@ class Timing:
         times_s: per-call time of every block, in seconds (the raw data of the median/IQR).
         timer: ``"blocked_autorange"`` (blocks of calls, host clock), ``"cuda_events"`` (one
             call between two CUDA events) or ``"cuda_graph"`` (events around graph replays).
-        l2_flush: whether the GPU's L2 cache was flushed before every timed call.
+        l2_flush: whether the GPU's L2 cache was flushed before every timed call (``False``
+            on CUDA: a warm cache).
         round_blocks: blocks per round after :func:`merge_timings` (``times_s`` in order).
+        sleep_s: on CUDA, the GPU sleep queued before each block of calls, seconds (the
+            largest over the rounds); 0 elsewhere.
+        sm_clock_mhz: on CUDA, the median SM clock while the blocks ran (NVML), MHz; ``None``
+            where it could not be read (no ``pynvml``) and on a CPU.
     """
 
     median_s: float
@@ -100,6 +114,8 @@ class Timing:
     timer: str = "blocked_autorange"
     l2_flush: bool = False
     round_blocks: tuple[int, ...] = ()
+    sleep_s: float = 0.0
+    sm_clock_mhz: float | None = None
 
     @property
     def relative_iqr(self) -> float:
@@ -236,7 +252,7 @@ def time_callable(
     timer: Callable[[], float] | None = None,
     flush_l2: bool = True,
     cuda_graph: bool = False,
-    event_clock: EventClock | None = None,
+    event_clock: Device | None = None,
 ) -> Timing:
     """Time ``fn(x)`` on a fresh random ``x`` and return the median, the IQR and the conditions.
 
@@ -265,8 +281,8 @@ def time_callable(
             :mod:`onebyone.perf.gpu_timing`).
         cuda_graph: on CUDA, time replays of a captured CUDA graph of ``fn(x)`` instead of
             ordinary calls (their difference is the launch overhead).
-        event_clock: time one call at a time with this event clock (default on CUDA:
-            :class:`onebyone.perf.gpu_timing.CudaEventClock`); tests pass a scripted one on a CPU.
+        event_clock: time one call at a time with this device (default on CUDA:
+            :class:`onebyone.perf.gpu_timing.CudaDevice`); tests pass a scripted one on a CPU.
 
     Returns:
         A :class:`Timing`, per-call times in seconds.
@@ -293,13 +309,14 @@ def time_callable(
         stmt="fn(x)", globals={"fn": fn, "x": x}, num_threads=threads, **timer_options
     )
     if event_clock is None and device.type == "cuda":
-        event_clock = CudaEventClock(device, flush_l2=flush_l2)
+        event_clock = CudaDevice(device, flush_l2=flush_l2)
     with _cudnn_benchmark(cudnn_benchmark), torch.inference_mode():
         benchmarked = torch.backends.cudnn.benchmark
         for _ in range(warmup):
             fn(x)
         if device.type == "cuda":
             torch.cuda.synchronize(device)
+        sleep, clock, flushed = 0.0, None, False
         if event_clock is None:
             measurement = stopwatch.blocked_autorange(min_run_time=min_run_time)
             times = tuple(measurement.times)
@@ -307,7 +324,9 @@ def time_callable(
         else:
             timed = capture_cuda_graph(fn, x) if cuda_graph else fn
             with set_torch_threads(threads):
-                times = tuple(time_with_events(timed, x, event_clock, min_run_time))
+                measured = time_with_events(timed, x, event_clock, min_run_time)
+            times, sleep, flushed = measured.times_s, measured.sleep_s, measured.flushed
+            clock = measured.median_sm_clock_mhz
             calls_per_block, method = 1, "cuda_graph" if cuda_graph else "cuda_events"
     median, iqr = _median_and_iqr(times)
     settings = precision_settings()
@@ -333,7 +352,9 @@ def time_callable(
         input_shape=tuple(x.shape),
         times_s=times,
         timer=method,
-        l2_flush=event_clock is not None and flush_l2,
+        l2_flush=flushed,
+        sleep_s=sleep,
+        sm_clock_mhz=clock,
     )
 
 
@@ -356,7 +377,9 @@ def merge_timings(timings: Sequence[Timing]) -> Timing:
             threads and input shape), each with its raw ``times_s``.
 
     Returns:
-        One :class:`Timing` whose median and IQR are those of all blocks together; ``runs``
+        One :class:`Timing` whose ``median_s`` is :func:`onebyone.perf.intervals.row_time` of
+        the rounds (the geometric mean of their medians) and whose IQR is that of all blocks
+        together; ``sleep_s`` is the rounds' largest, ``sm_clock_mhz`` their median; ``runs``
         and ``blocks`` are summed, ``calls_per_block`` is kept if all agree and 0 otherwise,
         and ``round_blocks`` remembers which blocks came from which round.
     """
@@ -372,16 +395,20 @@ def merge_timings(timings: Sequence[Timing]) -> Timing:
     if any(not timing.times_s for timing in timings):
         raise ValueError("every timing needs its raw times_s to be merged")
     times = tuple(time for timing in timings for time in timing.times_s)
-    median, iqr = _median_and_iqr(times)
+    _, iqr = _median_and_iqr(times)
+    round_blocks = tuple(size for timing in timings
+                         for size in (timing.round_blocks or (len(timing.times_s),)))
     block_sizes = {timing.calls_per_block for timing in timings}
+    clocks = [timing.sm_clock_mhz for timing in timings if timing.sm_clock_mhz is not None]
     return replace(
         first,
-        median_s=median,
+        median_s=row_time(replace(first, times_s=times, round_blocks=round_blocks).rounds),
+        sleep_s=max(timing.sleep_s for timing in timings),
+        sm_clock_mhz=float(np.median(clocks)) if clocks else None,
         iqr_s=iqr,
         runs=sum(timing.runs for timing in timings),
         blocks=len(times),
         calls_per_block=block_sizes.pop() if len(block_sizes) == 1 else 0,
         times_s=times,
-        round_blocks=tuple(size for timing in timings
-                           for size in (timing.round_blocks or (len(timing.times_s),))),
+        round_blocks=round_blocks,
     )

@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import ScalarFormatter
 
 from onebyone import validation
+from onebyone.perf.gpu_specs import spec_for_device
 from onebyone.perf.precision import PRECISIONS
 from onebyone.perf.results import (
     Row,
@@ -23,6 +24,7 @@ from onebyone.perf.results import (
     device_label,
     flops_per_s,
     measured_roofline,
+    roof_flag,
     select,
     typical_s,
 )
@@ -175,7 +177,13 @@ def plot_roofline_sweep(
     precision: str = "float32",
     extra_rooflines: Sequence[Roofline] = (),
 ) -> Figure:
-    """Experiment 3: the 1x1 sweep's achieved FLOP/s against intensity, on the measured roof.
+    """Experiment 3: the 1x1 sweep's effective FLOP/s against intensity, under the roof.
+
+    The roof is the same-precision GEMM and the copy of experiment 0
+    (:func:`onebyone.perf.results.measured_roofline`); on a GPU the table of
+    :mod:`onebyone.perf.gpu_specs` knows, its datasheet roof is drawn beside it. A point above the
+    measured roof is labelled "above roof" (:func:`onebyone.perf.results.roof_flag`), never
+    made the roof.
 
     Args:
         rows: results containing experiment 0 (the roof) and 3 (the sweep).
@@ -187,12 +195,22 @@ def plot_roofline_sweep(
                    key=lambda row: row["in_channels"])
     if not sweep:
         raise ValueError(f"no measured roofline_sweep rows in {precision}")
+    roof = measured_roofline(rows, precision)
+    roofs = [roof]
+    if sweep[0]["device"] != "cpu":
+        spec = spec_for_device(str(sweep[0]["device_name"]))
+        datasheet = spec.roofline(precision) if spec is not None else None
+        if datasheet is not None:
+            roofs.append(datasheet)
+    labels = [f"C={row['in_channels']}" + (" above roof" if roof_flag(row, roof) else "")
+              for row in sweep]
     return plot_roofline(
-        [measured_roofline(rows, precision), *extra_rooflines],
+        [*roofs, *extra_rooflines],
         intensities=[row["flops"] / row["bytes"] for row in sweep],
         rates=[flops_per_s(row) for row in sweep],
-        point_labels=[f"C={row['in_channels']}" for row in sweep],
+        point_labels=labels,
         title=f"1x1 convolution, C_in = C_out swept, {precision}\n{device_label(sweep)}",
+        points_label="effective (counted MACs)",
     )
 
 
