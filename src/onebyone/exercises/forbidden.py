@@ -201,12 +201,12 @@ class Watch:
             self.used.append(name)
 
     def _profile(self, frame: types.FrameType, event: str, arg: object) -> None:
-        if event == "call":
-            code = frame.f_code
+        if event == "call" and frame.f_code.co_flags & _CO_OPTIMIZED:  # a function's frame
+            code = frame.f_code  # (a module's or class's body runs on import: not a call)
             module = frame.f_globals.get("__name__")
             if code in self._originals or _in_modules(module, self.rule.modules):
                 self._use(f"{module}.{code.co_qualname}")
-            elif self.rule.operations and code.co_flags & _CO_OPTIMIZED:  # a function's frame
+            elif self.rule.operations:
                 if module == "torch._ops" and code.co_name == "__call__":  # torch.ops.aten.*
                     name = str(frame.f_locals.get("self", ""))
                 elif module in ("torch.functional", "torch.nn.functional") or (
