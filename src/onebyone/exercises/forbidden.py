@@ -261,16 +261,18 @@ def refusing(rule: Rule) -> Iterator[Watch]:
     try:
         for function, stand_in in zip(functions, stand_ins, strict=True):
             function.__code__ = stand_in
-        threading.setprofile(watch._profile)
-        sys.setprofile(watch._profile)
+        if previous_profile is None or callable(previous_profile):  # not a C profiler's
+            threading.setprofile(watch._profile)
+            sys.setprofile(watch._profile)
         with _FunctionRecorder(watch.calls), _DispatchRecorder(watch.calls):
             yield watch
     finally:
         watch._closing = True
         hook = sys.getprofile()
-        sys.setprofile(previous_profile)
-        threading.setprofile(previous_thread_profile)
-        if hook != watch._profile:
+        if previous_profile is None or callable(previous_profile):
+            sys.setprofile(previous_profile)
+            threading.setprofile(previous_thread_profile)
+        if hook != watch._profile and hook is not previous_profile:
             watch._use("sys.setprofile (the check's recorder was switched off)")
         for (function, code), stand_in in zip(originals, stand_ins, strict=True):
             if function.__code__ is not stand_in:
