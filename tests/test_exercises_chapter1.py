@@ -133,7 +133,7 @@ def test_swapped_height_width_is_really_wrong_on_non_square_images():
 
 @pytest.mark.parametrize("cheat", [_conv2d, _einsum, _hidden_conv2d, _conv_module])
 def test_pointwise_function_refuses_convolution_and_einsum(cheat):
-    with pytest.raises(ExerciseFailed, match="without any convolution, einsum, F.linear"):
+    with pytest.raises(ExerciseFailed, match=r"without any convolution, einsum, F\.linear"):
         chapter1.check_pointwise_function(cheat)
 
 

@@ -360,5 +360,5 @@ def test_collapsed_conv_refuses_a_forward_that_calls_the_composition_module():
 
             return compose_pointwise(*chapter3.exercise_pointwise_pair())(x)
 
-    with pytest.raises(ExerciseFailed, match="called onebyone.composition.compose_pointwise"):
+    with pytest.raises(ExerciseFailed, match=r"called onebyone\.composition\.compose_pointwise"):
         chapter3.check_collapsed_conv(_Composing(4, 2, 1))

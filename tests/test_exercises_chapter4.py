@@ -4,9 +4,9 @@ import pytest
 import torch
 from torch import nn
 
+from onebyone.cost import count_parameters
 from onebyone.exercises import chapter4
 from onebyone.exercises.checks import ExerciseFailed
-from onebyone.cost import count_parameters
 from onebyone.googlenet import INCEPTION_CHANNELS
 from onebyone.inception import Inception
 from onebyone.table1 import load_table1
@@ -201,7 +201,8 @@ class _Configurable(nn.Module):
             _conv_relu(c_in, row.ch1x1, 1),
             nn.Sequential(_conv_relu(c_in, row.ch3x3red, 1),
                           nn.Conv2d(row.ch3x3red, row.ch3x3, 3, padding=1), last),
-            nn.Sequential(_conv_relu(c_in, row.ch5x5red, 1), _conv_relu(row.ch5x5red, row.ch5x5, 5)),
+            nn.Sequential(_conv_relu(c_in, row.ch5x5red, 1),
+                          _conv_relu(row.ch5x5red, row.ch5x5, 5)),
             nn.Sequential(pool(3, 1, 1) if pool else nn.Identity(),
                           _conv_relu(c_in, row.pool_proj, 1)),
         ])
@@ -235,7 +236,8 @@ class _RegisteredInAnotherOrder(_Configurable):
         self.branch_order = (3, 2, 1, 0)
 
 
-WRONG_VALUES = "with the package's weights loaded, for x of shape (1, 192, 5, 6) has the right shape but wrong values"
+WRONG_VALUES = ("with the package's weights loaded, for x of shape (1, 192, 5, 6) has the right "
+                "shape but wrong values")
 
 
 @pytest.mark.parametrize(("wrong", "hint"), [

@@ -35,7 +35,7 @@ def solution_namespace(chapter: str) -> dict:
     for cell in _section_cells(chapter):
         if re.search(r"\bchapter\d\.check_", cell):
             continue
-        exec(compile(cell, f"{chapter} (exercise section)", "exec"), namespace)  # noqa: S102
+        exec(compile(cell, f"{chapter} (exercise section)", "exec"), namespace)
         namespace["glue"] = namespace["glue_all"] = lambda *args, **kwargs: None
     return namespace
 
@@ -96,7 +96,7 @@ def test_value_answers(solutions):
     chapter6.check_training_flops(six["answer_training_flops"])
 
 
-@pytest.mark.parametrize("hidden_seed", [None, 0, 1])
+@pytest.mark.parametrize("hidden_seed", [None, 1])
 def test_function_and_module_answers(solutions, hidden_seed):
     one, two, three, four = solutions["01"], solutions["02"], solutions["03"], solutions["04"]
     chapter1.check_conv_to_linear(one["conv_to_linear"], hidden_seed=hidden_seed)

@@ -101,7 +101,7 @@ def check_conv_to_linear(
         with torch.no_grad():
             expected = conv(x).permute(0, 2, 3, 1)  # N x H x W x C_out
             output = call_answer(rule, f"{name} on a channels-last input",
-                                 lambda: linear.to(torch.float64)(x.permute(0, 2, 3, 1)))
+                                 linear.to(torch.float64), x.permute(0, 2, 3, 1))
         expect_tensor_close(output, expected, f"{name} on a channels-last input", rtol=1e-10,
                             atol=1e-10)
         with torch.no_grad():

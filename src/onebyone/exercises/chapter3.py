@@ -42,7 +42,9 @@ def exercise_pointwise_pair(seed: int = 0) -> tuple[nn.Conv2d, nn.Conv2d]:
     return first, second
 
 
-def check_collapsed_conv(answer: object, seed: int = 0, *, hidden_seed: int | None = None) -> None:
+def check_collapsed_conv(
+    answer: object, seed: int = 0, *, hidden_seed: int | None = None
+) -> None:
     """Exercise 3: one 1x1 ``nn.Conv2d`` that computes ``second(first(x))``.
 
     The answer runs under the exercise's rule (no :mod:`onebyone.composition`); a grader also
@@ -110,7 +112,7 @@ def check_fully_connected_head_parameters(answer: object) -> None:
     4096 and 1000 outputs.
     """
     layers = ((256 * 6 * 6, 4096), (4096, 4096), (4096, 1000))
-    expected = sum(in_features * out_features + out_features for in_features, out_features in layers)
+    expected = sum(c_in * c_out + c_out for c_in, c_out in layers)
     mistakes = [
         (sum(in_features * out_features for in_features, out_features in layers), NO_BIASES),
         (expected - 256 * 6 * 6 * 4096 + 256 * 4096,
@@ -151,7 +153,8 @@ def check_mlpconv_block(
                f"{call} uses onebyone.nin.MlpConv: {rule.hint}")
         convs = [module for module in block.modules() if isinstance(module, nn.Conv2d)]
         shapes = [(conv.in_channels, conv.out_channels, tuple(conv.kernel_size)) for conv in convs]
-        wanted = [(in_channels, hidden_channels, (k, k)), (hidden_channels, hidden_channels, (1, 1)),
+        wanted = [(in_channels, hidden_channels, (k, k)),
+                  (hidden_channels, hidden_channels, (1, 1)),
                   (hidden_channels, out_channels, (1, 1))]
         expect(
             len(convs) == 3,

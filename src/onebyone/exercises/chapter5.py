@@ -9,7 +9,6 @@ from __future__ import annotations
 from onebyone.bottleneck import compare_bottleneck
 from onebyone.exercises.checks import (
     FLOPS_NOT_MACS,
-    expect,
     expect_close,
     expect_integer,
     passed,

@@ -14,11 +14,11 @@ from onebyone.backward_cost import pointwise_training_macs
 from onebyone.batchnorm_fold import fold_batchnorm
 from onebyone.cost import model_macs
 from onebyone.exercises.checks import (
+    exact_number,
     expect,
     expect_close,
     expect_integer,
     expect_tensor_close,
-    exact_number,
     passed,
 )
 from onebyone.resnet_bottleneck import Bottleneck
@@ -99,7 +99,8 @@ def check_folded_parameters(weight: object, bias: object) -> None:
         no_conv_bias = bn.bias - scale * bn.running_mean
         for name, value, without_eps in (
             ("the folded weight", weight, conv.weight * scale_without_eps[:, None, None, None]),
-            ("the folded bias", bias, scale_without_eps * (conv.bias - bn.running_mean) + bn.bias),
+            ("the folded bias", bias,
+             scale_without_eps * (conv.bias - bn.running_mean) + bn.bias),
         ):
             if type(value) is torch.Tensor and value.shape == without_eps.shape \
                     and value.dtype == without_eps.dtype:
@@ -125,6 +126,7 @@ def check_training_flops(answer: object) -> None:
         expect(answer_value != macs, "that is in MACs: FlopCounterMode counts 2 FLOPs per MAC")
         expect(answer_value != 2 * forward,
                "that is the forward pass alone: add the backward pass")
-        expect(answer_value != 4 * forward, "the input needs a gradient too: count dX as well as dW")
+        expect(answer_value != 4 * forward,
+               "the input needs a gradient too: count dX as well as dW")
     expect_integer(answer, 2 * macs, "the training step's FLOPs")
     passed("three matrix products of the same size: Y = W X, dX = W^T dY, dW = dY X^T")

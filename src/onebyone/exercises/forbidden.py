@@ -54,7 +54,7 @@ _SWITCHES = ("setprofile", "settrace")
 """Built-ins whose call would switch the profile hook off: calling them is recorded."""
 
 
-class ForbiddenCall(Exception):  # noqa: N818 (it is a refusal, not an error of the check)
+class ForbiddenCall(Exception):
     """Raised by a stand-in when an answer calls a function of a forbidden module."""
 
 
@@ -163,7 +163,7 @@ def _stand_in_code(function: types.FunctionType) -> types.CodeType:
     lines += [f"        {variable}" for variable in free]  # unreachable, but makes them free
     lines += ["    return stand_in"]
     namespace: dict[str, object] = {}
-    exec(compile("\n".join(lines), code.co_filename, "exec"), namespace)  # noqa: S102
+    exec(compile("\n".join(lines), code.co_filename, "exec"), namespace)
     stand_in = namespace["_outer"]()  # type: ignore[operator]
     return stand_in.__code__.replace(co_name=code.co_name, co_qualname=code.co_qualname)
 
@@ -345,5 +345,17 @@ def forbidden_calls(
     return found
 
 
-__all__ = ["ANSWER_RULES", "call_answer", "CONVOLUTION_AND_EINSUM", "PACKAGE", "ForbiddenCall", "Outcome",
-           "Rule", "Watch", "forbidden_calls", "recorded_calls", "refusing", "run_refusing"]
+__all__ = [
+    "ANSWER_RULES",
+    "CONVOLUTION_AND_EINSUM",
+    "PACKAGE",
+    "ForbiddenCall",
+    "Outcome",
+    "Rule",
+    "Watch",
+    "call_answer",
+    "forbidden_calls",
+    "recorded_calls",
+    "refusing",
+    "run_refusing",
+]
