@@ -157,3 +157,25 @@ def test_every_answer_rule_names_importable_modules_and_says_what_to_do():
         assert rule.hint and (rule.modules or rule.operations)
         for module in rule.modules:
             importlib.import_module(module)
+
+
+def test_refusing_patches_what_a_decorator_wraps_not_the_decorators_shared_code():
+    """contextlib's wrapper code is shared by every @contextmanager function: refusing
+    onebyone.atomic must not refuse another library's context manager."""
+    import contextlib
+
+    from onebyone import atomic
+    from onebyone.exercises.forbidden import Rule, run_refusing
+
+    @contextlib.contextmanager
+    def elsewhere():
+        yield 1
+
+    def use():
+        with elsewhere() as value:
+            return value
+
+    rule = Rule(modules=("onebyone.atomic",))
+    assert run_refusing(rule, use).used == []
+    outcome = run_refusing(rule, lambda: atomic.open_atomically("unused"))
+    assert outcome.used == ["onebyone.atomic.open_atomically"]

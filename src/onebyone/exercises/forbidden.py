@@ -128,14 +128,19 @@ def _functions_of(modules: tuple[str, ...]) -> list[types.FunctionType]:
     """The functions and methods defined in the loaded modules that ``modules`` names."""
     found: dict[int, types.FunctionType] = {}
 
-    def add(candidate: object, owner: str) -> None:
+    def add(candidate: object, owner: dict) -> None:
         if isinstance(candidate, (staticmethod, classmethod)):
             candidate = candidate.__func__
         if isinstance(candidate, property):
             for accessor in (candidate.fget, candidate.fset, candidate.fdel):
                 add(accessor, owner)
             return
-        if isinstance(candidate, types.FunctionType) and candidate.__module__ == owner:
+        wrapped = getattr(candidate, "__wrapped__", None)  # functools.wraps, lru_cache...
+        if wrapped is not None and wrapped is not candidate:
+            add(wrapped, owner)
+        # defined in the module itself: a decorator's wrapper (contextlib's ``helper``) shares
+        # its code with every function so decorated, everywhere, and is left alone
+        if isinstance(candidate, types.FunctionType) and candidate.__globals__ is owner:
             found[id(candidate)] = candidate
 
     for module_name, module in list(sys.modules.items()):
@@ -144,9 +149,9 @@ def _functions_of(modules: tuple[str, ...]) -> list[types.FunctionType]:
         for value in list(vars(module).values()):
             if isinstance(value, type) and value.__module__ == module_name:
                 for member in list(vars(value).values()):
-                    add(member, module_name)
+                    add(member, vars(module))
             else:
-                add(value, module_name)
+                add(value, vars(module))
     return list(found.values())
 
 
