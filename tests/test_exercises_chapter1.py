@@ -1,5 +1,7 @@
 """The Chapter 1 checks accept right answers and reject wrong ones."""
 
+import copy
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -19,7 +21,30 @@ def test_parameters(capsys):
 def test_parameters_hint_names_what_was_counted():
     weights_only = 256 * 64  # biases forgotten
     assert _hint(chapter1.check_bottleneck_parameters, weights_only) == (
-        "the parameter count (weights and biases) is 16,384, which is not right: recount it")
+        "the parameter count (weights and biases) is 16,384, which is not right: that leaves "
+        "the biases out: nn.Conv2d has one per output channel unless bias=False")
+    assert _hint(chapter1.check_bottleneck_parameters, 256 * 64 + 256).endswith(
+        "one bias per output channel, not per input channel")
+    assert _hint(chapter1.check_bottleneck_parameters, 16).endswith(
+        "that looks like the count in thousands: give the number itself, every digit of it, "
+        "as an int")
+    assert _hint(chapter1.check_bottleneck_parameters, 16_449).endswith("recount it")
+
+
+class _AlwaysEqual(int):
+    """An int that says it equals anything."""
+
+    def __eq__(self, other):
+        return True
+
+    __hash__ = int.__hash__
+
+
+@pytest.mark.parametrize("check", [chapter1.check_bottleneck_parameters,
+                                   chapter1.check_pointwise_macs])
+def test_integer_answers_must_be_exactly_int(check):
+    for sneaky in (_AlwaysEqual(0), True, 16448.0, torch.tensor(True)):
+        assert "should be a Python int" in _hint(check, sneaky)
 
 
 def _hint(check, *answer) -> str:
@@ -34,7 +59,15 @@ def test_macs(capsys):
     assert capsys.readouterr().out == "Correct: H * W * C_in * C_out multiply-accumulates\n"
     flops = 2 * 14 * 14 * 512 * 128  # FLOPs, not MACs
     assert _hint(chapter1.check_pointwise_macs, flops) == (
-        f"the number of multiply-accumulates (MACs) is {flops:,}, which is not right: recount it")
+        f"the number of multiply-accumulates (MACs) is {flops:,}, which is not right: that is "
+        "twice the MAC count: did you count FLOPs (two per multiply-accumulate)?")
+    assert _hint(chapter1.check_pointwise_macs, 512 * 128).endswith(
+        "that is the count for one pixel: multiply by the output's height and width")
+    with_bias = 14 * 14 * (512 * 128 + 128)
+    assert "a bias is added, not multiplied" in _hint(chapter1.check_pointwise_macs, with_bias)
+    for millions in (12, 13):  # 12,845,056 MACs
+        assert "in millions" in _hint(chapter1.check_pointwise_macs, millions)
+    assert "in thousands" in _hint(chapter1.check_pointwise_macs, 12_845)
 
 
 def _right(x, weight, bias):
@@ -100,12 +133,12 @@ def test_swapped_height_width_is_really_wrong_on_non_square_images():
 
 @pytest.mark.parametrize("cheat", [_conv2d, _einsum, _hidden_conv2d, _conv_module])
 def test_pointwise_function_refuses_convolution_and_einsum(cheat):
-    with pytest.raises(ExerciseFailed, match="without any convolution or einsum"):
+    with pytest.raises(ExerciseFailed, match=r"without any convolution, einsum, F\.linear"):
         chapter1.check_pointwise_function(cheat)
 
 
-NO_CONVOLUTION = (": write it with a matrix product (@) and reshapes, without any convolution "
-                  "or einsum")
+NO_CONVOLUTION = (": write it with a matrix product (@) and reshapes, without any convolution, "
+                  "einsum, F.linear or the package")
 
 
 def test_pointwise_function_hint_lists_every_forbidden_operation():
@@ -353,3 +386,131 @@ def test_conv_to_linear_tries_the_same_layers_and_inputs_whatever_the_notebook_s
     for first, second in zip(layers_0, layers_1, strict=True):
         assert all(torch.equal(a, b) for a, b in zip(first, second, strict=True))
     assert all(torch.equal(a, b) for a, b in zip(inputs_0, inputs_1, strict=True))
+
+
+_ALIASED_CONV2D = F.conv2d  # taken before the check starts, as a notebook cell would
+
+
+def _conv2d_with_dispatch_switched_off(x, weight, bias):
+    with torch._C._DisableTorchDispatch(), torch._C.DisableTorchFunction():
+        return _ALIASED_CONV2D(x, weight[:, :, None, None], bias)
+
+
+def _aten_convolution(x, weight, bias):
+    return torch.ops.aten.convolution(x, weight[:, :, None, None], bias, [1, 1], [0, 0], [1, 1],
+                                      False, [0, 0], 1)
+
+
+def _f_linear(x, weight, bias):
+    return F.linear(x.permute(0, 2, 3, 1), weight, bias).permute(0, 3, 1, 2)
+
+
+def _package(x, weight, bias):
+    from onebyone.pointwise import pointwise_as_matmul as mine  # an alias of the package's
+
+    return mine(x, weight, bias)
+
+
+def _package_caught(x, weight, bias):
+    """Tries the package's answer, falls back to its own when that is refused."""
+    from onebyone import pointwise as pointwise_module
+
+    try:
+        return pointwise_module.pointwise_as_matmul(x, weight, bias)
+    except Exception:
+        return _right(x, weight, bias)
+
+
+def _recorder_switched_off(x, weight, bias):
+    import sys
+
+    sys.setprofile(None)
+    return _right(x, weight, bias)
+
+
+@pytest.mark.parametrize(("cheat", "named"), [
+    (_conv2d_with_dispatch_switched_off, "conv2d"),
+    (_aten_convolution, "aten.convolution"),
+    (_f_linear, "linear"),
+    (_package, "onebyone.pointwise.pointwise_as_matmul"),
+    (_package_caught, "onebyone.pointwise.pointwise_as_matmul"),
+    (_recorder_switched_off, "sys.setprofile"),
+])
+def test_pointwise_function_refuses_every_way_round_the_rule(cheat, named):
+    hint = _hint(chapter1.check_pointwise_function, cheat)
+    assert hint.startswith("pointwise called ") and named in hint
+    assert hint.endswith(NO_CONVOLUTION)
+
+
+def test_pointwise_function_leaves_the_package_as_it_was():
+    from onebyone import pointwise as pointwise_module
+
+    code = pointwise_module.pointwise_as_matmul.__code__
+    _hint(chapter1.check_pointwise_function, _package)
+    assert pointwise_module.pointwise_as_matmul.__code__ is code
+    x, weight, bias = torch.randn(1, 2, 3, 3), torch.randn(4, 2), torch.randn(4)
+    torch.testing.assert_close(pointwise_module.pointwise_as_matmul(x, weight, bias),
+                               _right(x, weight, bias))
+
+
+def _lookup_table(function, check):
+    """An answer that replays what ``function`` returned on the check's visible inputs."""
+    seen = []
+
+    def recording(*args):
+        seen.append(([copy.deepcopy(arg) for arg in args], copy.deepcopy(function(*args))))
+        return copy.deepcopy(seen[-1][1])
+
+    check(recording)
+
+    def replaying(*args):
+        for known, result in seen:
+            if all(_same(a, b) for a, b in zip(known, args, strict=True)):
+                return copy.deepcopy(result)
+        raise KeyError("an input the table does not hold")
+
+    return replaying
+
+
+def _same(a, b):
+    if isinstance(a, torch.nn.Module):
+        return all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
+    return a.shape == b.shape and torch.equal(a, b)
+
+
+def test_a_lookup_table_of_the_visible_inputs_fails_under_a_hidden_seed():
+    table = _lookup_table(_right, chapter1.check_pointwise_function)
+    assert chapter1.check_pointwise_function(table) is None  # the visible inputs alone
+    assert "raised KeyError" in _hint(
+        lambda answer: chapter1.check_pointwise_function(answer, hidden_seed=11), table)
+    table = _lookup_table(_linear_copy, chapter1.check_conv_to_linear)
+    assert chapter1.check_conv_to_linear(table) is None
+    assert "raised KeyError" in _hint(
+        lambda answer: chapter1.check_conv_to_linear(answer, hidden_seed=11), table)
+
+
+def _conv1x1_to_linear(conv):
+    from onebyone.pointwise import conv1x1_to_linear
+
+    return conv1x1_to_linear(conv)
+
+
+def test_conv_to_linear_refuses_the_packages_pointwise_module():
+    hint = _hint(chapter1.check_conv_to_linear, _conv1x1_to_linear)
+    assert hint == ("conv_to_linear called onebyone.pointwise.conv1x1_to_linear: build the "
+                    "nn.Linear yourself, without the package's pointwise module")
+
+
+@pytest.mark.parametrize("hidden_seed", [0, 1, 2])
+def test_hidden_seeds_draw_other_sizes_the_right_answer_passes(hidden_seed, capsys):
+    """A hidden seed adds cases (every one drawn anew): the right answers still pass."""
+    seen = []
+
+    def pointwise(x, weight, bias):
+        seen.append(tuple(x.shape))
+        return _right(x, weight, bias)
+
+    chapter1.check_pointwise_function(pointwise, hidden_seed=hidden_seed)
+    assert len(seen) == 5 and seen[:3] == [(1, 3, 4, 4), (2, 5, 3, 6), (3, 8, 1, 2)]
+    chapter1.check_conv_to_linear(_linear_copy, hidden_seed=hidden_seed)
+    assert capsys.readouterr().out.count("Correct: ") == 2

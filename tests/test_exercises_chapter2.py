@@ -35,7 +35,9 @@ def test_break_even_width(capsys):
     assert capsys.readouterr().out == (
         "Correct: the saving disappears from r = C_in k^2 C_out / (C_in + k^2 C_out) up\n")
     assert _hint(chapter2.check_break_even_width, 230) == (
-        "the break-even width (channels) is 230, which is not right: recount it")
+        "the break-even width (channels) is 230, which is not right: at that width the pair "
+        "still saves a few MACs: the bound r* is not a whole number")
+    assert _hint(chapter2.check_break_even_width, 232).endswith("recount it")
     with pytest.raises(ExerciseFailed, match="not right"):
         chapter2.check_break_even_width(230)  # rounded down: still a (small) saving
 
@@ -45,7 +47,11 @@ def test_resnet_bottleneck_parameters(capsys):
     assert capsys.readouterr().out == "Correct: the three weight tensors of the bottleneck block\n"
     assert _hint(chapter2.check_resnet_bottleneck_parameters, 256 * 64 + 64 * 64 + 64 * 256) == (
         "the block's parameters (weights only, no biases) is 36,864, which is not right: "
-        "recount it")  # the 3x3 convolution counted as a 1x1
+        f"{NO_K_SQUARED}")  # the 3x3 convolution counted as a 1x1
+    assert _hint(chapter2.check_resnet_bottleneck_parameters,
+                 256 * 64 + 9 * 64 * 64 + 64 * 256 + 64 + 64 + 256).endswith(
+        "the question leaves the biases out: count the weights only")
+    assert "in thousands" in _hint(chapter2.check_resnet_bottleneck_parameters, 70)
     with pytest.raises(ExerciseFailed, match="not right"):
         chapter2.check_resnet_bottleneck_parameters(
             256 * 64 + 9 * 64 * 64 + 64 * 256 + 64 + 64 + 256
@@ -86,11 +92,100 @@ def _two_one_by_ones_as_one(c_in, c_out, k, h, w, r):
     return h * w * c_in * c_out if k == 1 else _right(c_in, c_out, k, h, w, r)
 
 
-@pytest.mark.parametrize(("wrong", "case"), [
-    (_flops, (192, 128, 3, 28, 28, 96)),  # wrong on the first layer tried, Inception (3a)'s
-    (_three_by_three_only, (480, 48, 5, 14, 7, 16)),  # the first 5x5 layer tried
-    (_two_one_by_ones_as_one, (3, 8, 1, 5, 9, 2)),  # the 1x1 layer tried
+NO_K_SQUARED = ("a k x k convolution does k^2 multiply-accumulates per input channel and output "
+                "channel: is k^2 there?")
+FLOPS = "that is twice the MAC count: did you count FLOPs (two per multiply-accumulate)?"
+DIRECT = "that is the direct convolution on all the input channels: the branch reduces first"
+
+
+def _no_k_squared(c_in, c_out, k, h, w, r):
+    return h * w * r * (c_in + c_out)
+
+
+def _reduction_forgotten(c_in, c_out, k, h, w, r):
+    return h * w * r * k * k * c_out
+
+
+def _per_pixel(c_in, c_out, k, h, w, r):
+    return r * (c_in + k * k * c_out)
+
+
+@pytest.mark.parametrize(("wrong", "case", "hint"), [
+    (_flops, (192, 128, 3, 28, 28, 96), FLOPS),  # wrong on the first layer, Inception (3a)'s
+    (_three_by_three_only, (480, 48, 5, 14, 7, 16), "recount it"),  # the first 5x5 layer
+    (_two_one_by_ones_as_one, (3, 8, 1, 5, 9, 2), DIRECT),  # the 1x1 layer tried
+    (_no_k_squared, (192, 128, 3, 28, 28, 96), NO_K_SQUARED),
+    (_reduction_forgotten, (192, 128, 3, 28, 28, 96), "add the 1x1 reduction's "
+                                                      "multiply-accumulates"),
+    (_per_pixel, (192, 128, 3, 28, 28, 96), "that is the count for one pixel: multiply by the "
+                                            "output's height and width"),
 ])
-def test_bottleneck_macs_function_hint_names_the_layer_and_the_wrong_count(wrong, case):
+def test_bottleneck_macs_function_hint_names_the_layer_and_the_wrong_count(wrong, case, hint):
     assert _hint(chapter2.check_bottleneck_macs_function, wrong) == (
-        f"bottleneck_macs{case} is {wrong(*case):,}, which is not right: recount it")
+        f"bottleneck_macs{case} is {wrong(*case):,}, which is not right: {hint}")
+
+
+def test_inception_3x3_branch_hints():
+    right = 28 * 28 * 192 * 96 + 28 * 28 * 96 * 128 * 9
+    check = chapter2.check_inception_3x3_branch_macs
+    assert _hint(check, 2 * right).endswith(FLOPS)
+    assert _hint(check, 28 * 28 * 192 * 128 * 9).endswith(DIRECT)
+    assert _hint(check, 28 * 28 * (192 * 96 + 96 * 128)).endswith(NO_K_SQUARED)
+    assert _hint(check, 28 * 28 * 96 * 128 * 9).endswith("add the 1x1 reduction's "
+                                                         "multiply-accumulates")
+    assert _hint(check, 28 * 28 * 192 * 96).endswith("add the 3x3 convolution's "
+                                                     "multiply-accumulates")
+    assert "in millions" in _hint(check, right // 1_000_000)
+
+
+def _package(c_in, c_out, k, h, w, r):
+    from onebyone.bottleneck import compare_bottleneck as compare  # aliased, as a cell might
+
+    return compare(c_in, c_out, k, h, w, reduced_channels=r).bottleneck.macs
+
+
+def _package_cost(c_in, c_out, k, h, w, r):
+    from onebyone import cost
+
+    return (cost.conv2d_macs(c_in, r, 1, output_size=(h, w))
+            + cost.conv2d_macs(r, c_out, k, output_size=(h, w)))
+
+
+def test_bottleneck_macs_function_refuses_the_package():
+    assert _hint(chapter2.check_bottleneck_macs_function, _package).startswith(
+        "bottleneck_macs(192, 128, 3, 28, 28, 96) called "
+        "onebyone.bottleneck.compare_bottleneck")
+    hint = _hint(chapter2.check_bottleneck_macs_function, _package_cost)
+    assert "onebyone.cost.conv2d_macs" in hint
+    assert hint.endswith(": write the formula yourself, without the package's bottleneck and "
+                         "cost modules")
+
+
+def _lookup_table(c_in, c_out, k, h, w, r):
+    """Knows the layers the check shows, and nothing else."""
+    known = {case: _right(*case) for case in [(192, 128, 3, 28, 28, 96), (256, 256, 3, 14, 14, 64),
+                                              (480, 48, 5, 14, 7, 16), (3, 8, 1, 5, 9, 2)]}
+    return known.get((c_in, c_out, k, h, w, r), 0)
+
+
+@pytest.mark.parametrize("hidden_seed", [0, 1, 2])
+def test_bottleneck_macs_function_hidden_seed(hidden_seed):
+    assert chapter2.check_bottleneck_macs_function(_lookup_table) is None
+    with pytest.raises(ExerciseFailed, match="which is not right"):
+        chapter2.check_bottleneck_macs_function(_lookup_table, hidden_seed=hidden_seed)
+    assert chapter2.check_bottleneck_macs_function(_right, hidden_seed=hidden_seed) is None
+
+
+class _AlwaysEqual(int):
+    def __eq__(self, other):
+        return True
+
+    __hash__ = int.__hash__
+
+
+def test_integer_answers_must_be_exactly_int():
+    for check in (chapter2.check_inception_3x3_branch_macs, chapter2.check_break_even_width,
+                  chapter2.check_resnet_bottleneck_parameters):
+        assert "should be a Python int, got _AlwaysEqual" in _hint(check, _AlwaysEqual(1))
+    assert "should be a Python int, got _AlwaysEqual" in _hint(
+        chapter2.check_bottleneck_macs_function, lambda *sizes: _AlwaysEqual(1))

@@ -144,7 +144,12 @@ def test_mlpconv_parameters(capsys):
     no_biases = right - 192 - 160 - 96
     assert _hint(chapter3.check_mlpconv_parameters, no_biases) == (
         f"the mlpconv layer's parameters (weights and biases) is {no_biases:,}, which is not "
-        "right: recount it")
+        f"right: {NO_BIASES}")
+    one_by_one = (3 * 192 + 192) + (192 * 160 + 160) + (160 * 96 + 96)  # the 5x5 as a 1x1
+    assert _hint(chapter3.check_mlpconv_parameters, one_by_one).endswith(
+        "the 5x5 convolution has k^2 = 25 weights per input and output channel")
+    assert "in thousands" in _hint(chapter3.check_mlpconv_parameters, right // 1000)
+    assert _hint(chapter3.check_mlpconv_parameters, right + 1).endswith("recount it")
 
 
 def test_fully_connected_head_parameters(capsys):
@@ -155,7 +160,15 @@ def test_fully_connected_head_parameters(capsys):
     no_biases = 9216 * 4096 + 4096 * 4096 + 4096 * 1000
     assert _hint(chapter3.check_fully_connected_head_parameters, no_biases) == (
         f"the head's parameters (weights and biases) is {no_biases:,}, which is not right: "
-        "recount it")
+        f"{NO_BIASES}")
+    unflattened = (256 * 4096 + 4096) + (4096 * 4096 + 4096) + (4096 * 1000 + 1000)
+    assert _hint(chapter3.check_fully_connected_head_parameters, unflattened).endswith(
+        "the first layer reads every number of the flattened 256 x 6 x 6 maps")
+    for millions in (58, 59):  # 58,631,144
+        assert "in millions" in _hint(chapter3.check_fully_connected_head_parameters, millions)
+
+
+NO_BIASES = "that leaves the biases out: each layer has one per output channel"
 
 
 def _mlpconv(c_in, hidden, c_out, k, relus=(True, True, True), padding=None):
@@ -276,3 +289,76 @@ def test_mlpconv_block_tolerance_is_float64s(scale, shift, right):
         assert chapter3.check_mlpconv_block(mlpconv) is None
     else:
         assert "wrong values" in _hint(chapter3.check_mlpconv_block, mlpconv)
+
+
+def _package_mlpconv(c_in, hidden, c_out, k):
+    from onebyone.nin import MlpConv as Mine  # aliased, as a notebook cell might
+
+    return Mine(c_in, hidden, c_out, k, padding=k // 2)
+
+
+_PREBUILT = {}
+
+
+def _prebuilt_mlpconv(c_in, hidden, c_out, k):
+    """Hands out a package block built before the check ran (no package call while it runs)."""
+    import copy
+
+    from onebyone.nin import MlpConv
+
+    key = (c_in, hidden, c_out, k)
+    if key not in _PREBUILT:
+        _PREBUILT[key] = MlpConv(c_in, hidden, c_out, k, padding=k // 2)
+    return copy.deepcopy(_PREBUILT[key])
+
+
+NO_NIN = "build it from nn.Conv2d and nn.ReLU, without the package's nin module"
+
+
+def test_mlpconv_block_refuses_the_packages_nin_module():
+    assert _hint(chapter3.check_mlpconv_block, _package_mlpconv) == (
+        f"mlpconv(3, 8, 4, 5) called onebyone.nin.MlpConv.__init__: {NO_NIN}")
+    _prebuilt_mlpconv(3, 8, 4, 5)  # built outside the check
+    assert _hint(chapter3.check_mlpconv_block, _prebuilt_mlpconv) == (
+        f"mlpconv(3, 8, 4, 5) uses onebyone.nin.MlpConv: {NO_NIN}")
+
+
+def _lookup_table(c_in, hidden, c_out, k):
+    """Right for the two blocks the check shows; a plain 3-layer stack without ReLUs else."""
+    if (c_in, hidden, c_out, k) in [(3, 8, 4, 5), (6, 5, 7, 3)]:
+        return _mlpconv(c_in, hidden, c_out, k)
+    return _mlpconv(c_in, hidden, c_out, k, relus=(False, False, False))
+
+
+@pytest.mark.parametrize("hidden_seed", [0, 1])
+def test_mlpconv_block_hidden_seed(hidden_seed):
+    assert chapter3.check_mlpconv_block(_lookup_table) is None
+    assert "wrong values" in _hint(
+        lambda answer: chapter3.check_mlpconv_block(answer, hidden_seed=hidden_seed),
+        _lookup_table)
+    assert chapter3.check_mlpconv_block(_mlpconv, hidden_seed=hidden_seed) is None
+
+
+def test_collapsed_conv_hidden_seed():
+    assert chapter3.check_collapsed_conv(by_hand(), hidden_seed=3) is None
+
+    class _FittedToTheVisibleInput(nn.Conv2d):
+        def forward(self, x):
+            return super().forward(x) if x.shape == (3, 4, 5, 6) else super().forward(x) * 0
+
+    fitted = _FittedToTheVisibleInput(4, 2, 1, dtype=torch.float64)
+    fitted.load_state_dict(by_hand().state_dict())
+    assert chapter3.check_collapsed_conv(fitted) is None
+    assert "wrong values" in _hint(
+        lambda answer: chapter3.check_collapsed_conv(answer, hidden_seed=3), fitted)
+
+
+def test_collapsed_conv_refuses_a_forward_that_calls_the_composition_module():
+    class _Composing(nn.Conv2d):
+        def forward(self, x):
+            from onebyone.composition import compose_pointwise
+
+            return compose_pointwise(*chapter3.exercise_pointwise_pair())(x)
+
+    with pytest.raises(ExerciseFailed, match=r"called onebyone\.composition\.compose_pointwise"):
+        chapter3.check_collapsed_conv(_Composing(4, 2, 1))

@@ -4,9 +4,12 @@ import pytest
 import torch
 from torch import nn
 
+from onebyone.cost import count_parameters
 from onebyone.exercises import chapter4
 from onebyone.exercises.checks import ExerciseFailed
+from onebyone.googlenet import INCEPTION_CHANNELS
 from onebyone.inception import Inception
+from onebyone.table1 import load_table1
 
 
 def _hint(check, *answer) -> str:
@@ -24,6 +27,16 @@ def test_inception_5a_macs(capsys):
     assert _hint(chapter4.check_inception_5a_macs, weights * 56) == (
         f"inception (5a)'s multiply-accumulates (MACs) is {weights * 56:,}, which is not right: "
         "recount it")
+    assert _hint(chapter4.check_inception_5a_macs, weights * 196).endswith(
+        "that is at 14 x 14: inception (5a) reads the 7 x 7 output of the max pooling before it")
+    assert _hint(chapter4.check_inception_5a_macs, weights * 98).endswith(
+        "did you count FLOPs (two per multiply-accumulate)?")
+    assert _hint(chapter4.check_inception_5a_macs, weights).endswith(
+        "that is the count for one pixel: multiply by the output's height and width")
+    no_k_squared = 49 * (832 * (256 + 160 + 32 + 128) + 160 * 320 + 32 * 128)
+    assert _hint(chapter4.check_inception_5a_macs, no_k_squared).endswith(
+        "is k^2 there?")
+    assert "in millions" in _hint(chapter4.check_inception_5a_macs, 51)
     with pytest.raises(ExerciseFailed, match="not right"):
         chapter4.check_inception_5a_macs(54_000_000)  # the table's printed value
 
@@ -64,8 +77,8 @@ def test_inception_block(capsys):
     assert chapter4.check_inception_block(_Block) is None
     # GoogLeNet has nine Inception modules: (3a), (3b), (4a) to (4e), (5a), (5b)
     assert capsys.readouterr().out == (
-        "Correct: all 9 Inception rows of Table 1 rebuilt, parameters and shapes right\n")
-    with pytest.raises(ExerciseFailed, match=r"uses onebyone\.inception\.Inception"):
+        "Correct: all 9 Inception rows of Table 1 rebuilt, parameters and outputs right\n")
+    with pytest.raises(ExerciseFailed, match=r"called onebyone\.inception\.Inception\.__init__"):
         chapter4.check_inception_block(lambda c_in, row: Inception(c_in, *row.channels()))
     with pytest.raises(ExerciseFailed, match=r"parameters, expected .*\(too many"):
         chapter4.check_inception_block(lambda c_in, row: _Block(c_in, row, pool_proj_kernel=3))
@@ -174,3 +187,104 @@ def test_budget_design_hints():
         "ch5x5red (48) should be narrower than ch5x5 (48)")
     assert _hint(chapter4.check_budget_design, (192, 64, 208, 16, 48, 63)) == (
         "the module outputs 511 channels, expected 512")
+
+
+class _Configurable(nn.Module):
+    """An Inception module with one mistake switched on: a ReLU left out of one branch, average
+    instead of max pooling, no pooling at all in the fourth branch, or zeros returned."""
+
+    def __init__(self, c_in, row, relu_in_3x3=True, pool=nn.MaxPool2d, zeros=False,
+                 branch_order=(0, 1, 2, 3)):
+        super().__init__()
+        last = nn.ReLU() if relu_in_3x3 else nn.Identity()
+        self.branches = nn.ModuleList([
+            _conv_relu(c_in, row.ch1x1, 1),
+            nn.Sequential(_conv_relu(c_in, row.ch3x3red, 1),
+                          nn.Conv2d(row.ch3x3red, row.ch3x3, 3, padding=1), last),
+            nn.Sequential(_conv_relu(c_in, row.ch5x5red, 1),
+                          _conv_relu(row.ch5x5red, row.ch5x5, 5)),
+            nn.Sequential(pool(3, 1, 1) if pool else nn.Identity(),
+                          _conv_relu(c_in, row.pool_proj, 1)),
+        ])
+        self.branch_order = branch_order
+        self.zeros = zeros
+
+    def forward(self, x):
+        outputs = [self.branches[index](x) for index in self.branch_order]
+        out = torch.cat(outputs, dim=1)
+        return torch.zeros_like(out) if self.zeros else out
+
+
+class _FlatParameter(nn.Module):
+    """As many parameters as the module should have, in one flat tensor; returns zeros."""
+
+    def __init__(self, c_in, row):
+        super().__init__()
+        self.weights = nn.Parameter(torch.zeros(PARAMETERS[row.stage]))
+        self.out_channels = row.output_size[0]
+
+    def forward(self, x):
+        return x.new_zeros(x.shape[0], self.out_channels, *x.shape[2:])
+
+
+class _RegisteredInAnotherOrder(_Configurable):
+    """Registers the branches in another order but concatenates them in the paper's: right."""
+
+    def __init__(self, c_in, row):
+        super().__init__(c_in, row)
+        self.branches = nn.ModuleList([self.branches[index] for index in (3, 2, 1, 0)])
+        self.branch_order = (3, 2, 1, 0)
+
+
+WRONG_VALUES = ("with the package's weights loaded, for x of shape (1, 192, 5, 6) has the right "
+                "shape but wrong values")
+
+
+@pytest.mark.parametrize(("wrong", "hint"), [
+    (lambda c_in, row: _Configurable(c_in, row, relu_in_3x3=False), WRONG_VALUES),
+    (lambda c_in, row: _Configurable(c_in, row, pool=nn.AvgPool2d), WRONG_VALUES),
+    (lambda c_in, row: _Configurable(c_in, row, pool=None), WRONG_VALUES),
+    (lambda c_in, row: _Configurable(c_in, row, zeros=True), WRONG_VALUES),
+    (lambda c_in, row: _Configurable(c_in, row, branch_order=(0, 2, 1, 3)), "wrong values"),
+    (_FlatParameter, "has the convolutions (in, out, kernel, bias) []"),
+])
+def test_inception_block_refuses_a_module_that_computes_something_else(wrong, hint):
+    assert hint in _hint(chapter4.check_inception_block, wrong)
+
+
+def test_inception_block_accepts_any_registration_order():
+    assert chapter4.check_inception_block(_RegisteredInAnotherOrder) is None
+
+
+def _package_inception(c_in, row):
+    from onebyone.inception import Inception as Mine
+
+    return Mine(c_in, *row.channels())
+
+
+def test_inception_block_refuses_the_packages_inception_module():
+    assert _hint(chapter4.check_inception_block, _package_inception) == (
+        "inception_block(192, row inception3a) called onebyone.inception.Inception.__init__: "
+        "build the branches yourself from nn.Conv2d, nn.ReLU and nn.MaxPool2d, without the "
+        "package's inception module")
+
+
+def test_inception_block_hidden_seed(capsys):
+    """A block fitted to the table's rows (it passes without a hidden seed, as
+    test_inception_block shows for _Block) fails on the rows a hidden seed makes up."""
+    stages = {row.stage for row in load_table1() if row.type == "inception"}
+
+    def lookup_table(c_in, row):
+        """Right on the table's rows; the widths of inception (3a) on any other."""
+        return _Block(c_in, row) if row.stage in stages else _Block(c_in, ROW_3A)
+
+    with pytest.raises(ExerciseFailed, match="row hidden1"):
+        chapter4.check_inception_block(lookup_table, hidden_seed=0)
+    assert chapter4.check_inception_block(_Block, hidden_seed=1) is None
+    assert capsys.readouterr().out.count("Correct: all 9 Inception rows") == 1
+
+
+ROW_3A = next(row for row in load_table1() if row.stage == "inception3a")
+PARAMETERS = {row.stage: count_parameters(Inception(INCEPTION_CHANNELS[row.stage][0],
+                                                    *row.channels()))
+              for row in load_table1() if row.type == "inception"}

@@ -25,10 +25,12 @@ def test_intensity(capsys):
     assert capsys.readouterr().out == "Correct: FLOPs / (input + weight + output bytes)\n"
     with pytest.raises(ExerciseFailed, match="MACs per byte"):
         chapter5.check_pointwise_intensity(FLOPS / 2 / BYTES)
-    with pytest.raises(ExerciseFailed, match="not right"):
-        chapter5.check_pointwise_intensity(FLOPS / (BYTES - 4 * 256 * 256))  # weight forgotten
     with pytest.raises(ExerciseFailed, match="should be a number"):
         chapter5.check_pointwise_intensity("64")
+    assert _hint(chapter5.check_pointwise_intensity, FLOPS / (BYTES - 4 * 256 * 256)) == (
+        "the layer reads its weight too: count its bytes with the input's and the output's")
+    assert _hint(chapter5.check_pointwise_intensity, 4 * FLOPS / BYTES) == (
+        "that is FLOPs per number: a float32 number is 4 bytes")
 
 
 def test_intensity_rounded_answers_within_a_thousandth():
@@ -36,23 +38,59 @@ def test_intensity_rounded_answers_within_a_thousandth():
     assert chapter5.check_pointwise_intensity(round(FLOPS / BYTES, 1)) is None
     assert _hint(chapter5.check_pointwise_intensity, round(FLOPS / 2 / BYTES, 2)) == (
         "that is MACs per byte: count FLOPs, two per multiply-accumulate")
-    assert _hint(chapter5.check_pointwise_intensity, 64.0) == (
-        "the arithmetic intensity (FLOP/byte) is 64.0, which is not right "
+    assert _hint(chapter5.check_pointwise_intensity, 60.0) == (
+        "the arithmetic intensity (FLOP/byte) is 60.0, which is not right "
         "(relative tolerance 0.001)")
+    # C / 4 = 64 exactly is the intensity without the weight's bytes
+    assert _hint(chapter5.check_pointwise_intensity, 64.0).startswith(
+        "the layer reads its weight too")
 
 
 COMPUTE_SECONDS, MEMORY_SECONDS = FLOPS / 19.5e12, BYTES / 2039e9  # A100 datasheet, FP32
+# the reduction of exercise 2: 256 -> 16 channels on the same pixels
+REDUCTION_FLOPS = 2 * PIXELS * 256 * 16
+REDUCTION_BYTES = 4 * (PIXELS * 256 + 256 * 16 + PIXELS * 16)
+REDUCTION_COMPUTE, REDUCTION_MEMORY = REDUCTION_FLOPS / 19.5e12, REDUCTION_BYTES / 2039e9
+RIGHT_SECONDS = max(COMPUTE_SECONDS, MEMORY_SECONDS) + max(REDUCTION_COMPUTE, REDUCTION_MEMORY)
+
+
+def test_exercise_2_needs_the_roofline_reasoning():
+    """The first layer waits on arithmetic and the reduction on memory, so neither time alone
+    (nor their sum) is the answer."""
+    assert COMPUTE_SECONDS > MEMORY_SECONDS and REDUCTION_MEMORY > REDUCTION_COMPUTE
+    wrong = [COMPUTE_SECONDS + REDUCTION_COMPUTE, MEMORY_SECONDS + REDUCTION_MEMORY,
+             COMPUTE_SECONDS + MEMORY_SECONDS + REDUCTION_COMPUTE + REDUCTION_MEMORY]
+    assert all(abs(w / RIGHT_SECONDS - 1) > 0.01 for w in wrong)
 
 
 def test_a100_seconds(capsys):
-    compute, memory = COMPUTE_SECONDS, MEMORY_SECONDS
-    assert chapter5.check_a100_seconds(max(compute, memory)) is None
+    assert chapter5.check_a100_seconds(RIGHT_SECONDS) is None
     assert capsys.readouterr().out == (
-        "Correct: max(FLOPs / peak, bytes / bandwidth): a prediction, a lower bound\n")
-    with pytest.raises(ExerciseFailed, match="memory time alone"):
-        chapter5.check_a100_seconds(memory)
+        "Correct: each layer takes max(FLOPs / peak, bytes / bandwidth): a prediction, a lower "
+        "bound\n")
+    assert _hint(chapter5.check_a100_seconds, COMPUTE_SECONDS + REDUCTION_COMPUTE) == (
+        "that is the arithmetic time alone: the reduction to 16 channels waits on memory, so "
+        "its time is its memory time")
+    assert _hint(chapter5.check_a100_seconds, MEMORY_SECONDS + REDUCTION_MEMORY) == (
+        "that is the memory time alone: the 256-channel layer waits on arithmetic, so its time "
+        "is its arithmetic time")
+    assert _hint(chapter5.check_a100_seconds, COMPUTE_SECONDS + MEMORY_SECONDS
+                 + REDUCTION_COMPUTE + REDUCTION_MEMORY).startswith("that adds each layer's")
+    assert _hint(chapter5.check_a100_seconds, COMPUTE_SECONDS) == (
+        "that is the first layer alone: add the reduction's time")
+    assert _hint(chapter5.check_a100_seconds, REDUCTION_MEMORY) == (
+        "that is the reduction alone: add the first layer's time")
     with pytest.raises(ExerciseFailed, match="not right"):
         chapter5.check_a100_seconds(FLOPS / 156e12)  # the TF32 tensor-core rate
+
+
+def test_a100_seconds_rounded_answers_and_hints():
+    assert chapter5.check_a100_seconds(float(f"{RIGHT_SECONDS:.4g}")) is None
+    assert _hint(chapter5.check_a100_seconds, 1e-4) == (
+        "the predicted time (seconds) is 0.0001, which is not right (relative tolerance 0.001)")
+    assert _hint(chapter5.check_a100_seconds, "1e-4") == (
+        "the predicted time (seconds) should be a number, got str")
+    assert "should be a number, got bool" in _hint(chapter5.check_a100_seconds, True)
 
 
 def _ridge_channels() -> int:
@@ -63,30 +101,15 @@ def _ridge_channels() -> int:
     return channels
 
 
-def test_a100_seconds_rounded_answers_and_hints():
-    assert chapter5.check_a100_seconds(float(f"{COMPUTE_SECONDS:.4g}")) is None
-    assert _hint(chapter5.check_a100_seconds, float(f"{MEMORY_SECONDS:.4g}")) == (
-        "that is the memory time alone: the layer needs the larger of the two times")
-    assert _hint(chapter5.check_a100_seconds, 1e-4) == (
-        "the predicted time (seconds) is 0.0001, which is not right (relative tolerance 0.001)")
-    assert _hint(chapter5.check_a100_seconds, "1e-4") == "the time should be a number, got '1e-4'"
-
-
-def test_a100_memory_time_hint_covers_exactly_a_thousandth():
-    """The band is |answer - bytes / bandwidth| <= 1e-3 x the larger, bandwidth 2039e9 B/s."""
-    inside = MEMORY_SECONDS * (1 - 1e-3 + 5e-10)
-    outside = MEMORY_SECONDS * (1 - 1e-3 - 5e-10)
-    assert _hint(chapter5.check_a100_seconds, inside).startswith("that is the memory time")
-    assert _hint(chapter5.check_a100_seconds, outside).startswith("the predicted time (seconds)")
-
-
 def test_compute_bound_channels(capsys):
     channels = _ridge_channels()
     assert chapter5.check_compute_bound_channels(channels) is None
     assert capsys.readouterr().out == (
         f"Correct: from {channels} channels on, the H100's float32 units are the limit\n")
     assert _hint(chapter5.check_compute_bound_channels, channels - 1) == (
-        f"the channel count is {channels - 1}, which is not right: recount it")
+        f"the channel count is {channels - 1}, which is not right: at that width the intensity "
+        "is still below the ridge point")
+    assert _hint(chapter5.check_compute_bound_channels, channels + 1).endswith("recount it")
     with pytest.raises(ExerciseFailed, match="not right"):
         chapter5.check_compute_bound_channels(channels - 1)
     with pytest.raises(ExerciseFailed, match="should be a Python int"):
@@ -101,7 +124,15 @@ def test_speedup_prediction(capsys):
     assert capsys.readouterr().out == (
         "Correct: a 3.60-fold MAC saving: now see what the clock says\n")
     assert _hint(chapter5.check_speedup_prediction, direct // 9, bottleneck, 3.6) == (
-        f"the direct 3x3 convolution's MACs is {direct // 9:,}, which is not right: recount it")
+        f"the direct 3x3 convolution's MACs is {direct // 9:,}, which is not right: a 3x3 "
+        "convolution does k^2 = 9 multiply-accumulates per input and output channel: is k^2 "
+        "there?")
+    assert _hint(chapter5.check_speedup_prediction, 2 * direct, bottleneck, 3.6).endswith(
+        "did you count FLOPs (two per multiply-accumulate)?")
+    assert _hint(chapter5.check_speedup_prediction, direct, 14 * 14 * 64 * 9 * 256, 3.6).endswith(
+        "add the 1x1 reduction's multiply-accumulates")
+    assert _hint(chapter5.check_speedup_prediction, direct, bottleneck, bottleneck / direct) == (
+        "upside down: the speedup is direct MACs over bottleneck MACs")
     assert _hint(chapter5.check_speedup_prediction, direct, bottleneck + 1, 3.6) == (
         f"the bottleneck path's MACs (the 1x1 and the 3x3 layer together) is {bottleneck + 1:,}, "
         "which is not right: recount it")
@@ -111,4 +142,4 @@ def test_speedup_prediction(capsys):
     with pytest.raises(ExerciseFailed, match="bottleneck path's MACs"):
         chapter5.check_speedup_prediction(direct, 14 * 14 * 64 * 9 * 256, 10.0)  # 1x1 forgotten
     with pytest.raises(ExerciseFailed, match="predicted speedup"):
-        chapter5.check_speedup_prediction(direct, bottleneck, bottleneck / direct)
+        chapter5.check_speedup_prediction(direct, bottleneck, 3.0)

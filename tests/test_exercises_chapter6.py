@@ -41,7 +41,10 @@ def test_bottleneck_macs_hints(capsys):
     one_by_one = 56 * 56 * (256 * 64 + 64 * 64 + 64 * 256)
     assert _hint(chapter6.check_bottleneck_macs, one_by_one) == (
         f"the bottleneck's multiply-accumulates (MACs) is {one_by_one:,}, which is not right: "
-        "recount it")
+        "the 3x3 convolution does k^2 = 9 multiply-accumulates per input and output channel: "
+        "is k^2 there?")
+    assert _hint(chapter6.check_bottleneck_macs, right + 1).endswith("recount it")
+    assert "in millions" in _hint(chapter6.check_bottleneck_macs, right // 1_000_000)
 
 
 def test_separable_ratio(capsys):
@@ -106,7 +109,7 @@ def test_folded_parameters(capsys):
         with pytest.raises(ExerciseFailed, match="own bias"):
             chapter6.check_folded_parameters(weight, bn.bias - s * bn.running_mean)
         with pytest.raises(ExerciseFailed, match="wrong values"):
-            chapter6.check_folded_parameters(conv.weight, bias)
+            chapter6.check_folded_parameters(conv.weight.detach(), bias)
         with pytest.raises(ExerciseFailed, match=r"should be a torch\.Tensor"):
             chapter6.check_folded_parameters(weight.tolist(), bias)
 
@@ -146,3 +149,66 @@ def test_training_flops(capsys):
         "the input needs a gradient too: count dX as well as dW")
     assert _hint(chapter6.check_training_flops, 5 * macs) == (
         f"the training step's FLOPs is {5 * macs:,}, which is not right: recount it")
+
+
+def _by_hand(eps=True):
+    conv, bn = chapter6.fold_exercise_layers()
+    with torch.no_grad():
+        s = bn.weight / torch.sqrt(bn.running_var + (bn.eps if eps else 0.0))
+        return conv.weight * s[:, None, None, None], s * (conv.bias - bn.running_mean) + bn.bias
+
+
+def test_folded_parameters_refuse_a_fold_without_eps():
+    """The layers are float64 with running variances of 0.001 to 0.011, so leaving eps (1e-5)
+    out is off by far more than the check's 1e-9 (and float64 rounding is far below it)."""
+    right_weight, right_bias = _by_hand()
+    weight, bias = _by_hand(eps=False)
+    assert (weight - right_weight).abs().max() / right_weight.abs().max() > 1e-5
+    assert _hint(chapter6.check_folded_parameters, weight, bias) == (
+        "the folded weight leaves eps out: the batch norm divides by sqrt(var + eps)")
+    assert _hint(chapter6.check_folded_parameters, right_weight, bias) == (
+        "the folded bias leaves eps out: the batch norm divides by sqrt(var + eps)")
+    assert chapter6.check_folded_parameters(right_weight, right_bias) is None
+
+
+def test_folded_parameters_refuse_fold_batchnorms_parameters():
+    from onebyone.batchnorm_fold import fold_batchnorm as fold  # aliased, as a cell might
+
+    folded = fold(*chapter6.fold_exercise_layers())
+    assert _hint(chapter6.check_folded_parameters, folded.weight, folded.bias) == (
+        "the folded weight is an nn.Parameter, taken from a module: compute it from the layers' "
+        "tensors, without fold_batchnorm")
+
+
+def test_folded_parameters_a_float32_answer_gets_a_dtype_hint():
+    weight, bias = _by_hand()
+    assert _hint(chapter6.check_folded_parameters, weight.float(), bias) == (
+        "the folded weight has dtype torch.float32, expected torch.float64: make it with (or "
+        "convert it to) torch.float64")
+
+
+def test_a_grader_refuses_fold_batchnorm_in_the_cell_that_makes_the_answer():
+    """The check sees tensors only; the rule it names, run around the answer's cell, refuses
+    fold_batchnorm however it was imported."""
+    from onebyone.batchnorm_fold import fold_batchnorm as fold
+    from onebyone.exercises.forbidden import ANSWER_RULES, refusing
+
+    with refusing(ANSWER_RULES["chapter6.check_folded_parameters"]) as watch:
+        with pytest.raises(Exception, match="fold_batchnorm is not allowed"):
+            fold(*chapter6.fold_exercise_layers())
+    assert watch.used == ["onebyone.batchnorm_fold.fold_batchnorm"]
+
+
+class _AlwaysEqual(int):
+    def __eq__(self, other):
+        return True
+
+    def __ne__(self, other):
+        return False
+
+    __hash__ = int.__hash__
+
+
+def test_integer_answers_must_be_exactly_int():
+    for check in (chapter6.check_bottleneck_macs, chapter6.check_training_flops):
+        assert "should be a Python int, got _AlwaysEqual" in _hint(check, _AlwaysEqual(1))

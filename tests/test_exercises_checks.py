@@ -3,6 +3,8 @@ import torch
 
 from onebyone.exercises.checks import (
     ExerciseFailed,
+    exact_integer,
+    exact_number,
     expect,
     expect_close,
     expect_integer,
@@ -128,3 +130,73 @@ def test_empty_tensors_and_tensors_needing_grad():
         expect_tensor_close(torch.zeros(3, 0), empty, "y")
     weight = torch.ones(2, requires_grad=True)
     expect_tensor_close(weight * 1, torch.ones(2), "y")  # detached, no autograd error
+
+
+class _AlwaysEqualInt(int):
+    def __eq__(self, other):
+        return True
+
+    __hash__ = int.__hash__
+
+
+class _AlwaysCloseFloat(float):
+    """A float subclass that lies about itself: ==, __float__."""
+
+    def __eq__(self, other):
+        return True
+
+    def __float__(self):
+        return 1.0
+
+    __hash__ = float.__hash__
+
+
+class _AllcloseTensor(torch.Tensor):
+    """A tensor subclass whose torch functions all answer True."""
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        return True
+
+
+def test_exact_integer_refuses_subclasses_bools_and_tensor_tricks():
+    assert exact_integer(12) == 12 and exact_integer(torch.tensor(12)) == 12
+    for sneaky in (_AlwaysEqualInt(3), True, 12.0, torch.tensor(True), torch.tensor([1, 2])):
+        assert exact_integer(sneaky) is None
+    with pytest.raises(ExerciseFailed, match="should be a Python int, got _AlwaysEqualInt"):
+        expect_integer(_AlwaysEqualInt(3), 12, "count")
+
+
+def test_exact_number_reads_a_float_subclass_by_its_stored_value():
+    import numpy as np
+
+    assert exact_number(np.float64(0.5)) == 0.5 and type(exact_number(np.float64(0.5))) is float
+    assert exact_number(_AlwaysCloseFloat(2.0)) == 2.0  # neither __eq__ nor __float__ is asked
+    expect_close(np.float64(1.0), 1.0, "ratio")
+    with pytest.raises(ExerciseFailed, match=r"ratio is 2\.0, which is not right"):
+        expect_close(_AlwaysCloseFloat(2.0), 1.0, "ratio")
+    for refused in (True, "1.0", _AlwaysEqualInt(1)):
+        assert exact_number(refused) is None
+
+
+def test_mistakes_get_their_hint_and_scales_are_recognised():
+    mistakes = [(24, "twice"), (3, "a third")]
+    with pytest.raises(ExerciseFailed, match=r"count is 24, which is not right: twice$"):
+        expect_integer(24, 12, "count", mistakes)
+    with pytest.raises(ExerciseFailed, match=r"recount it$"):
+        expect_integer(13, 12, "count", mistakes)
+    for thousands in (12_345, 12_346):
+        with pytest.raises(ExerciseFailed, match="in thousands"):
+            expect_integer(thousands, 12_345_678, "count")
+    with pytest.raises(ExerciseFailed, match="in millions"):
+        expect_integer(12, 12_345_678, "count")
+    with pytest.raises(ExerciseFailed, match=r"^upside down$"):
+        expect_close(2.0, 0.5, "ratio", mistakes=[(2.0, "upside down")])
+
+
+def test_expect_tensor_close_compares_plain_tensors_only():
+    expected = torch.zeros(2)
+    sneaky = torch.ones(2).as_subclass(_AllcloseTensor)
+    with pytest.raises(ExerciseFailed, match=r"plain torch\.Tensor, got the subclass _Allclose"):
+        expect_tensor_close(sneaky, expected, "y")
+    expect_tensor_close(torch.nn.Parameter(torch.zeros(2)), expected, "y")  # a Parameter will do

@@ -13,42 +13,78 @@ import torch.nn.functional as F
 from torch import nn
 
 from onebyone.cost import conv2d_macs, conv2d_parameters
-from onebyone.exercises.checks import expect, expect_integer, expect_tensor_close, passed
-from onebyone.exercises.forbidden import forbidden_calls, recorded_calls
+from onebyone.exercises.checks import (
+    FLOPS_NOT_MACS,
+    PER_PIXEL,
+    expect,
+    expect_integer,
+    expect_tensor_close,
+    passed,
+)
+from onebyone.exercises.forbidden import ANSWER_RULES, call_answer
+
+NO_BIAS = "that leaves the biases out: nn.Conv2d has one per output channel unless bias=False"
 
 
 def check_bottleneck_parameters(answer: object) -> None:
     """Exercise 1: parameters (weights and biases) of a 1x1 convolution from 256 to 64 channels."""
     expected = conv2d_parameters(256, 64, kernel_size=1, bias=True)
-    expect_integer(answer, expected, "the parameter count (weights and biases)")
+    mistakes = [
+        (conv2d_parameters(256, 64, kernel_size=1, bias=False), NO_BIAS),
+        (256 * 64 + 256, "one bias per output channel, not per input channel"),
+    ]
+    expect_integer(answer, expected, "the parameter count (weights and biases)", mistakes)
     passed("a 1x1 convolution from 256 to 64 channels has C_in*C_out + C_out parameters")
 
 
 def check_pointwise_macs(answer: object) -> None:
     """Exercise 2: MACs of a 1x1 convolution from 512 to 128 channels on one 14x14 image."""
     expected = conv2d_macs(512, 128, kernel_size=1, output_size=(14, 14))
-    expect_integer(answer, expected, "the number of multiply-accumulates (MACs)")
+    mistakes = [
+        (2 * expected, FLOPS_NOT_MACS),
+        (512 * 128, PER_PIXEL),
+        (expected + 14 * 14 * 128, "a bias is added, not multiplied: MACs count the weights' "
+                                   "multiply-accumulates only"),
+    ]
+    expect_integer(answer, expected, "the number of multiply-accumulates (MACs)", mistakes)
     passed("H * W * C_in * C_out multiply-accumulates")
 
 
-def check_conv_to_linear(conv_to_linear: Callable[[nn.Conv2d], nn.Linear]) -> None:
+def _hidden_generator(hidden_seed: int | None) -> torch.Generator | None:
+    return None if hidden_seed is None else torch.Generator().manual_seed(hidden_seed)
+
+
+def _size(generator: torch.Generator, low: int, high: int) -> int:
+    """A size drawn uniformly from ``low`` to ``high``, both included."""
+    return int(torch.randint(low, high + 1, (1,), generator=generator).item())
+
+
+def check_conv_to_linear(
+    conv_to_linear: Callable[[nn.Conv2d], nn.Linear], *, hidden_seed: int | None = None
+) -> None:
     """Exercise 3: ``conv_to_linear(conv)`` turns a 1x1 ``nn.Conv2d`` into the ``nn.Linear``
-    that computes the same function on a channels-last view (``N x H x W x C_in``).
+    that computes the same function on a channels-last view (``N x H x W x C_in``), without the
+    package's ``pointwise`` module (refused while the answer runs).
 
     Tried on convolutions with and without a bias; the linear layer must be a copy (changing it
-    must not change the convolution).
+    must not change the convolution). With ``hidden_seed``, also on two convolutions (and
+    inputs) of sizes drawn from it, which the student cannot know in advance.
     """
+    rule = ANSWER_RULES["chapter1.check_conv_to_linear"]
     generator = torch.Generator().manual_seed(3)
-    for c_in, c_out, bias in [(5, 3, True), (4, 6, False)]:
+    cases = [(5, 3, True, (2, 3, 4), generator), (4, 6, False, (2, 3, 4), generator)]
+    hidden = _hidden_generator(hidden_seed)
+    if hidden is not None:
+        for bias in (True, False):
+            sizes = (_size(hidden, 1, 3), _size(hidden, 1, 6), _size(hidden, 1, 6))
+            cases.append((_size(hidden, 1, 12), _size(hidden, 1, 12), bias, sizes, hidden))
+    for c_in, c_out, bias, (n, h, w), drawn in cases:
         conv = nn.Conv2d(c_in, c_out, kernel_size=1, bias=bias, dtype=torch.float64)
         with torch.no_grad():
             for parameter in conv.parameters():
-                parameter.copy_(torch.randn(parameter.shape, generator=generator))
+                parameter.copy_(torch.randn(parameter.shape, generator=drawn))
         before = [parameter.detach().clone() for parameter in conv.parameters()]
-        try:
-            linear = conv_to_linear(conv)
-        except Exception as error:  # a student's bug: report it as a hint
-            expect(False, f"conv_to_linear raised {type(error).__name__}: {error}")
+        linear = call_answer(rule, "conv_to_linear", conv_to_linear, conv)
         name = f"conv_to_linear(nn.Conv2d({c_in}, {c_out}, 1, bias={bias}))"
         expect(isinstance(linear, nn.Linear), f"{name} should be an nn.Linear, got {type(linear)}")
         expect(
@@ -61,10 +97,11 @@ def check_conv_to_linear(conv_to_linear: Callable[[nn.Conv2d], nn.Linear]) -> No
             f"{name} {'has no' if bias else 'has a'} bias, but the convolution "
             f"{'has one' if bias else 'has none'}",
         )
-        x = torch.randn(2, c_in, 3, 4, generator=generator, dtype=torch.float64)
+        x = torch.randn(n, c_in, h, w, generator=drawn, dtype=torch.float64)
         with torch.no_grad():
             expected = conv(x).permute(0, 2, 3, 1)  # N x H x W x C_out
-            output = linear.to(torch.float64)(x.permute(0, 2, 3, 1))  # N x H x W x C_out
+            output = call_answer(rule, f"{name} on a channels-last input",
+                                 linear.to(torch.float64), x.permute(0, 2, 3, 1))
         expect_tensor_close(output, expected, f"{name} on a channels-last input", rtol=1e-10,
                             atol=1e-10)
         with torch.no_grad():
@@ -78,31 +115,34 @@ def check_conv_to_linear(conv_to_linear: Callable[[nn.Conv2d], nn.Linear]) -> No
 
 def check_pointwise_function(
     pointwise: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor],
+    *,
+    hidden_seed: int | None = None,
 ) -> None:
     """Exercise 4: a 1x1 convolution ``pointwise(x, weight, bias)`` written with a matrix product.
 
     ``x`` is ``N x C_in x H x W``, ``weight`` is ``C_out x C_in`` and ``bias`` has ``C_out``
     entries; the answer is compared with ``torch.nn.functional.conv2d`` on several random shapes,
-    including non-square images, so that a mixed-up height and width is caught. It runs while
-    :func:`~onebyone.exercises.forbidden.recorded_calls` records every operation, and fails if
-    any convolution or einsum ran.
+    including non-square images, so that a mixed-up height and width is caught. It runs under
+    :func:`~onebyone.exercises.forbidden.refusing`, and fails if any convolution, einsum,
+    ``F.linear`` or function of the package ran. With ``hidden_seed``, it is also tried on two
+    shapes (and values) drawn from it, which the student cannot know in advance.
     """
+    rule = ANSWER_RULES["chapter1.check_pointwise_function"]
     generator = torch.Generator().manual_seed(1)
-    for n, c_in, c_out, h, w in [(1, 3, 2, 4, 4), (2, 5, 7, 3, 6), (3, 8, 1, 1, 2)]:
-        x = torch.randn(n, c_in, h, w, generator=generator, dtype=torch.float64)
-        weight = torch.randn(c_out, c_in, generator=generator, dtype=torch.float64)
-        bias = torch.randn(c_out, generator=generator, dtype=torch.float64)
+    cases = [((1, 3, 2, 4, 4), generator), ((2, 5, 7, 3, 6), generator),
+             ((3, 8, 1, 1, 2), generator)]
+    hidden = _hidden_generator(hidden_seed)
+    if hidden is not None:
+        for _ in range(2):
+            shape = (_size(hidden, 1, 3), _size(hidden, 1, 9), _size(hidden, 1, 9),
+                     _size(hidden, 1, 7), _size(hidden, 1, 7))
+            cases.append((shape, hidden))
+    for (n, c_in, c_out, h, w), drawn in cases:
+        x = torch.randn(n, c_in, h, w, generator=drawn, dtype=torch.float64)
+        weight = torch.randn(c_out, c_in, generator=drawn, dtype=torch.float64)
+        bias = torch.randn(c_out, generator=drawn, dtype=torch.float64)
         expected = F.conv2d(x, weight.view(c_out, c_in, 1, 1), bias)  # N x C_out x H x W
-        try:
-            answer, calls = recorded_calls(pointwise, x, weight, bias)
-        except Exception as error:  # a student's bug: report it as a hint
-            expect(False, f"pointwise raised {type(error).__name__}: {error}")
-        used = forbidden_calls(calls)
-        expect(
-            not used,
-            f"pointwise called {', '.join(used)}: write it with a matrix product (@) and "
-            "reshapes, without any convolution or einsum",
-        )
+        answer = call_answer(rule, "pointwise", pointwise, x, weight, bias)
         expect_tensor_close(
             answer, expected, f"pointwise(x, weight, bias) for x of shape {tuple(x.shape)}",
             rtol=1e-10, atol=1e-10,

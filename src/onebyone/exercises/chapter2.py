@@ -8,9 +8,33 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import torch
+
 from onebyone.bottleneck import break_even_channels, compare_bottleneck
 from onebyone.cost import conv2d_parameters
-from onebyone.exercises.checks import expect, expect_integer, passed
+from onebyone.exercises.checks import FLOPS_NOT_MACS, PER_PIXEL, expect_integer, passed
+from onebyone.exercises.forbidden import ANSWER_RULES, call_answer
+
+NO_K_SQUARED = ("a k x k convolution does k^2 multiply-accumulates per input channel and output "
+                "channel: is k^2 there?")
+
+
+def _branch_mistakes(in_channels: int, out_channels: int, kernel_size: int, height: int,
+                     width: int, reduced: int) -> list[tuple[int, str]]:
+    """Plausible wrong MAC counts of a 1x1 reduction and a "same" k x k convolution."""
+    pixels = height * width
+    reduction = pixels * in_channels * reduced
+    convolution = pixels * reduced * kernel_size**2 * out_channels
+    right = reduction + convolution
+    return [
+        (2 * right, FLOPS_NOT_MACS),
+        (right // pixels, PER_PIXEL),
+        (pixels * in_channels * kernel_size**2 * out_channels,
+         "that is the direct convolution on all the input channels: the branch reduces first"),
+        (reduction + pixels * reduced * out_channels, NO_K_SQUARED),
+        (convolution, "add the 1x1 reduction's multiply-accumulates"),
+        (reduction, f"add the {kernel_size}x{kernel_size} convolution's multiply-accumulates"),
+    ]
 
 
 def check_inception_3x3_branch_macs(answer: object) -> None:
@@ -20,14 +44,17 @@ def check_inception_3x3_branch_macs(answer: object) -> None:
     from 96 to 128 channels; biases are not counted in MACs.
     """
     expected = compare_bottleneck(192, 128, 3, 28, 28, reduced_channels=96).bottleneck.macs
-    expect_integer(answer, expected, "the branch's multiply-accumulates (MACs, one image)")
+    expect_integer(answer, expected, "the branch's multiply-accumulates (MACs, one image)",
+                   _branch_mistakes(192, 128, 3, 28, 28, 96))
     passed("H * W * (C_in * r + r * k^2 * C_out) multiply-accumulates")
 
 
 def check_break_even_width(answer: object) -> None:
     """Exercise 2: the smallest 1x1 reduction width that saves nothing before a 3x3, 256 -> 256."""
     expected = break_even_channels(256, 256, 3)
-    expect_integer(answer, expected, "the break-even width (channels)")
+    mistakes = [(expected - 1, "at that width the pair still saves a few MACs: the bound "
+                               "r* is not a whole number")]
+    expect_integer(answer, expected, "the break-even width (channels)", mistakes)
     passed("the saving disappears from r = C_in k^2 C_out / (C_in + k^2 C_out) up")
 
 
@@ -37,32 +64,46 @@ def check_resnet_bottleneck_parameters(answer: object) -> None:
     The block is a 1x1 convolution 256 -> 64, a 3x3 convolution 64 -> 64 and a 1x1
     convolution 64 -> 256.
     """
-    expected = (
-        conv2d_parameters(256, 64, 1, bias=False)
-        + conv2d_parameters(64, 64, 3, bias=False)
-        + conv2d_parameters(64, 256, 1, bias=False)
-    )
-    expect_integer(answer, expected, "the block's parameters (weights only, no biases)")
+    layers = [(256, 64, 1), (64, 64, 3), (64, 256, 1)]
+    expected = sum(conv2d_parameters(c_in, c_out, k, bias=False) for c_in, c_out, k in layers)
+    with_biases = sum(conv2d_parameters(c_in, c_out, k) for c_in, c_out, k in layers)
+    mistakes = [
+        (with_biases, "the question leaves the biases out: count the weights only"),
+        (256 * 64 + 64 * 64 + 64 * 256, NO_K_SQUARED),
+    ]
+    expect_integer(answer, expected, "the block's parameters (weights only, no biases)", mistakes)
     passed("the three weight tensors of the bottleneck block")
 
 
-def check_bottleneck_macs_function(bottleneck_macs: Callable[..., int]) -> None:
+def check_bottleneck_macs_function(
+    bottleneck_macs: Callable[..., int], *, hidden_seed: int | None = None
+) -> None:
     """Exercise 4: ``bottleneck_macs(in_channels, out_channels, kernel_size, height, width,
     reduced_channels)``, the MACs of one image through a 1x1 reduction to ``reduced_channels``
-    and a "same" ``kernel_size`` convolution, for any sizes.
+    and a "same" ``kernel_size`` convolution, for any sizes, without the package's
+    ``bottleneck`` and ``cost`` modules (refused while the answer runs).
 
-    Tried on several layers, square and not, so that a formula fitted to one example fails.
+    Tried on several layers, square and not, so that a formula fitted to one example fails;
+    with ``hidden_seed``, also on three layers of sizes drawn from it, which the student cannot
+    know in advance.
     """
+    rule = ANSWER_RULES["chapter2.check_bottleneck_macs_function"]
     cases = [(192, 128, 3, 28, 28, 96), (256, 256, 3, 14, 14, 64), (480, 48, 5, 14, 7, 16),
              (3, 8, 1, 5, 9, 2)]
-    for case in cases:
-        in_channels, out_channels, kernel_size, height, width, reduced = case
-        expected = compare_bottleneck(in_channels, out_channels, kernel_size, height, width,
-                                      reduced_channels=reduced).bottleneck.macs
+    if hidden_seed is not None:
+        generator = torch.Generator().manual_seed(hidden_seed)
+
+        def draw(low: int, high: int) -> int:
+            return int(torch.randint(low, high + 1, (1,), generator=generator).item())
+
+        for _ in range(3):
+            in_channels = draw(1, 512)
+            cases.append((in_channels, draw(1, 512), 2 * draw(0, 3) + 1, draw(1, 56),
+                          draw(1, 56), draw(1, in_channels)))
+    expected_by_case = [compare_bottleneck(c_in, c_out, k, h, w, reduced_channels=r).bottleneck.macs
+                        for c_in, c_out, k, h, w, r in cases]
+    for case, expected in zip(cases, expected_by_case, strict=True):
         call = f"bottleneck_macs{case}"
-        try:
-            answer = bottleneck_macs(*case)
-        except Exception as error:  # a student's bug: report it as a hint
-            expect(False, f"{call} raised {type(error).__name__}: {error}")
-        expect_integer(answer, expected, call)
+        answer = call_answer(rule, call, bottleneck_macs, *case)
+        expect_integer(answer, expected, call, _branch_mistakes(*case))
     passed("H * W * r * (C_in + k^2 C_out) for every layer tried")

@@ -15,7 +15,15 @@ from torch import nn
 from onebyone import cost
 from onebyone.cost import conv2d_parameters
 from onebyone.exercises.checks import expect, expect_integer, expect_tensor_close, passed
+from onebyone.exercises.forbidden import ANSWER_RULES, call_answer
 from onebyone.nin import MlpConv
+
+NO_BIASES = "that leaves the biases out: each layer has one per output channel"
+
+
+def _draw(generator: torch.Generator, low: int, high: int) -> int:
+    """A size drawn uniformly from ``low`` to ``high``, both included."""
+    return int(torch.randint(low, high + 1, (1,), generator=generator).item())
 
 
 def exercise_pointwise_pair(seed: int = 0) -> tuple[nn.Conv2d, nn.Conv2d]:
@@ -34,13 +42,20 @@ def exercise_pointwise_pair(seed: int = 0) -> tuple[nn.Conv2d, nn.Conv2d]:
     return first, second
 
 
-def check_collapsed_conv(answer: object, seed: int = 0) -> None:
+def check_collapsed_conv(
+    answer: object, seed: int = 0, *, hidden_seed: int | None = None
+) -> None:
     """Exercise 3: one 1x1 ``nn.Conv2d`` that computes ``second(first(x))``.
+
+    The answer runs under the exercise's rule (no :mod:`onebyone.composition`); a grader also
+    builds it under that rule (:data:`~onebyone.exercises.forbidden.ANSWER_RULES`).
 
     Args:
         answer: the student's convolution.
         seed: the seed given to :func:`exercise_pointwise_pair`.
+        hidden_seed: if given, the answer is also tried on an input of a size drawn from it.
     """
+    rule = ANSWER_RULES["chapter3.check_collapsed_conv"]
     first, second = exercise_pointwise_pair(seed)
     expect(isinstance(answer, nn.Conv2d), f"answer should be an nn.Conv2d, got {type(answer)}")
     expect(
@@ -53,16 +68,21 @@ def check_collapsed_conv(answer: object, seed: int = 0) -> None:
         "the first layer's inputs to the second layer's outputs",
     )
     expect(answer.bias is not None, "answer has no bias, but the stack adds W2 b1 + b2")
-    x = torch.randn(3, 4, 5, 6, generator=torch.Generator().manual_seed(seed + 1))
-    x = x.to(torch.float64)
+    inputs = [torch.randn(3, 4, 5, 6, generator=torch.Generator().manual_seed(seed + 1))]
+    if hidden_seed is not None:
+        hidden = torch.Generator().manual_seed(hidden_seed)
+        shape = (_draw(hidden, 1, 4), 4, _draw(hidden, 1, 8), _draw(hidden, 1, 8))
+        inputs.append(torch.randn(shape, generator=hidden))
     # a copy: Module.to changes a module in place, and the student's layer must stay as it is
     in_float64 = copy.deepcopy(answer).to(device="cpu", dtype=torch.float64)
-    with torch.no_grad():
-        expected = second(first(x))  # 3 x 2 x 5 x 6
-        output = in_float64(x)
-    # a float32 answer holds its weights to float32's precision; judge it by that
-    tolerance = 1e-8 if answer.weight.dtype == torch.float64 else 1e-5
-    expect_tensor_close(output, expected, "answer(x)", rtol=1e-6, atol=tolerance)
+    for x in inputs:
+        x = x.to(torch.float64)
+        with torch.no_grad():
+            expected = second(first(x))  # N x 2 x H x W
+            output = call_answer(rule, "answer(x)", in_float64, x)
+        # a float32 answer holds its weights to float32's precision; judge it by that
+        tolerance = 1e-8 if answer.weight.dtype == torch.float64 else 1e-5
+        expect_tensor_close(output, expected, "answer(x)", rtol=1e-6, atol=tolerance)
     passed("the stack of two 1x1 convolutions is one 1x1 convolution")
 
 
@@ -72,12 +92,16 @@ def check_mlpconv_parameters(answer: object) -> None:
     The layer is a 5x5 convolution from 3 to 192 channels, then 1x1 convolutions from 192 to
     160 and from 160 to 96 channels.
     """
-    expected = (
-        conv2d_parameters(3, 192, 5)
-        + conv2d_parameters(192, 160, 1)
-        + conv2d_parameters(160, 96, 1)
-    )
-    expect_integer(answer, expected, "the mlpconv layer's parameters (weights and biases)")
+    layers = [(3, 192, 5), (192, 160, 1), (160, 96, 1)]
+    expected = sum(conv2d_parameters(c_in, c_out, k) for c_in, c_out, k in layers)
+    mistakes = [
+        (sum(conv2d_parameters(c_in, c_out, k, bias=False) for c_in, c_out, k in layers),
+         NO_BIASES),
+        (sum(conv2d_parameters(c_in, c_out, 1) for c_in, c_out, _ in layers),
+         "the 5x5 convolution has k^2 = 25 weights per input and output channel"),
+    ]
+    expect_integer(answer, expected, "the mlpconv layer's parameters (weights and biases)",
+                   mistakes)
     passed("k^2 C_in C_hidden + C_hidden C_hidden' + C_hidden' C_out, plus the biases")
 
 
@@ -87,35 +111,51 @@ def check_fully_connected_head_parameters(answer: object) -> None:
     The head flattens 256 x 6 x 6 feature maps, then has fully connected layers of 4096,
     4096 and 1000 outputs.
     """
-    expected = sum(
-        in_features * out_features + out_features
-        for in_features, out_features in ((256 * 6 * 6, 4096), (4096, 4096), (4096, 1000))
-    )
-    expect_integer(answer, expected, "the head's parameters (weights and biases)")
+    layers = ((256 * 6 * 6, 4096), (4096, 4096), (4096, 1000))
+    expected = sum(c_in * c_out + c_out for c_in, c_out in layers)
+    mistakes = [
+        (sum(in_features * out_features for in_features, out_features in layers), NO_BIASES),
+        (expected - 256 * 6 * 6 * 4096 + 256 * 4096,
+         "the first layer reads every number of the flattened 256 x 6 x 6 maps"),
+    ]
+    expect_integer(answer, expected, "the head's parameters (weights and biases)", mistakes)
     passed("a global average pooling head would have none of these")
 
 
-def check_mlpconv_block(mlpconv: Callable[[int, int, int, int], nn.Module]) -> None:
+def check_mlpconv_block(
+    mlpconv: Callable[[int, int, int, int], nn.Module], *, hidden_seed: int | None = None
+) -> None:
     """Exercise 4: ``mlpconv(in_channels, hidden_channels, out_channels, kernel_size)`` builds
     NiN's mlpconv layer from ``nn.Conv2d`` and ``nn.ReLU``: a "same" ``k x k`` convolution to
     ``hidden_channels``, a 1x1 convolution to ``hidden_channels`` and one to ``out_channels``,
-    each followed by a ReLU (as :class:`onebyone.nin.MlpConv` with ``padding=k // 2``).
+    each followed by a ReLU (as :class:`onebyone.nin.MlpConv` with ``padding=k // 2``), without
+    the package's ``nin`` module (refused while the answer runs).
 
     The student's block is compared with the package's on the same weights, so a missing or
-    misplaced ReLU is caught as well as a wrong layer.
+    misplaced ReLU is caught as well as a wrong layer. With ``hidden_seed``, it is also tried on
+    two blocks (sizes, weights and input) drawn from it, which the student cannot know.
     """
+    rule = ANSWER_RULES["chapter3.check_mlpconv_block"]
     generator = torch.Generator().manual_seed(5)
-    for in_channels, hidden, out_channels, k in [(3, 8, 4, 5), (6, 5, 7, 3)]:
-        call = f"mlpconv({in_channels}, {hidden}, {out_channels}, {k})"
-        try:
-            block = mlpconv(in_channels, hidden, out_channels, k)
-        except Exception as error:  # a student's bug: report it as a hint
-            expect(False, f"{call} raised {type(error).__name__}: {error}")
+    cases = [((3, 8, 4, 5), (2, 6, 7), generator), ((6, 5, 7, 3), (2, 6, 7), generator)]
+    if hidden_seed is not None:
+        hidden = torch.Generator().manual_seed(hidden_seed)
+        for _ in range(2):
+            sizes = (_draw(hidden, 1, 8), _draw(hidden, 1, 10), _draw(hidden, 1, 8),
+                     2 * _draw(hidden, 0, 3) + 1)
+            cases.append((sizes, (_draw(hidden, 1, 3), _draw(hidden, 1, 8), _draw(hidden, 1, 8)),
+                          hidden))
+    for (in_channels, hidden_channels, out_channels, k), (n, h, w), drawn in cases:
+        call = f"mlpconv({in_channels}, {hidden_channels}, {out_channels}, {k})"
+        block = call_answer(rule, call, mlpconv, in_channels, hidden_channels, out_channels, k)
         expect(isinstance(block, nn.Module), f"{call} should be an nn.Module, got {type(block)}")
+        expect(not any(isinstance(module, MlpConv) for module in block.modules()),
+               f"{call} uses onebyone.nin.MlpConv: {rule.hint}")
         convs = [module for module in block.modules() if isinstance(module, nn.Conv2d)]
         shapes = [(conv.in_channels, conv.out_channels, tuple(conv.kernel_size)) for conv in convs]
-        wanted = [(in_channels, hidden, (k, k)), (hidden, hidden, (1, 1)),
-                  (hidden, out_channels, (1, 1))]
+        wanted = [(in_channels, hidden_channels, (k, k)),
+                  (hidden_channels, hidden_channels, (1, 1)),
+                  (hidden_channels, out_channels, (1, 1))]
         expect(
             len(convs) == 3,
             f"{call} has {len(convs)} nn.Conv2d layers; an mlpconv layer has 3",
@@ -126,27 +166,23 @@ def check_mlpconv_block(mlpconv: Callable[[int, int, int, int], nn.Module]) -> N
                 f"convolution {index + 1} of {call} maps {got[0]} to {got[1]} channels with a "
                 f"{got[2]} kernel; expected {want[0]} to {want[1]} with a {want[2]} kernel",
             )
+        reference = MlpConv(in_channels, hidden_channels, out_channels, k, padding=k // 2)
         expect(
-            cost.count_parameters(block) == cost.count_parameters(MlpConv(*wanted[0][:2],
-                                                                          out_channels, k)),
+            cost.count_parameters(block) == cost.count_parameters(reference),
             f"{call} has {cost.count_parameters(block):,} parameters: are the biases there?",
         )
-        reference = MlpConv(in_channels, hidden, out_channels, k, padding=k // 2)
         reference = reference.to(torch.float64)
         block = block.to(torch.float64)
         with torch.no_grad():
             ours_in_order = (reference.conv, reference.cccp1, reference.cccp2)
             for theirs, ours in zip(convs, ours_in_order, strict=True):
-                theirs.weight.copy_(torch.randn(theirs.weight.shape, generator=generator))
-                theirs.bias.copy_(torch.randn(theirs.bias.shape, generator=generator))
+                theirs.weight.copy_(torch.randn(theirs.weight.shape, generator=drawn))
+                theirs.bias.copy_(torch.randn(theirs.bias.shape, generator=drawn))
                 ours.weight.copy_(theirs.weight)
                 ours.bias.copy_(theirs.bias)
-            x = torch.randn(2, in_channels, 6, 7, generator=generator, dtype=torch.float64)
-            expected = reference(x)  # 2 x out_channels x 6 x 7
-            try:
-                output = block(x)
-            except Exception as error:  # a student's bug: report it as a hint
-                expect(False, f"{call}(x) raised {type(error).__name__}: {error}")
+            x = torch.randn(n, in_channels, h, w, generator=drawn, dtype=torch.float64)
+            expected = reference(x)  # N x out_channels x H x W
+            output = call_answer(rule, f"{call}(x)", block, x)
         expect_tensor_close(output, expected, f"{call}(x) for x of shape {tuple(x.shape)}",
                             rtol=1e-10, atol=1e-10)
     passed("k x k convolution, then a per-pixel MLP of two 1x1 convolutions, ReLU after each")

@@ -7,13 +7,22 @@ the book.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 import torch
 from torch import nn
 
 from onebyone.cost import count_parameters, model_macs
-from onebyone.exercises.checks import expect, expect_integer, passed
+from onebyone.exercises.checks import (
+    FLOPS_NOT_MACS,
+    PER_PIXEL,
+    expect,
+    expect_integer,
+    expect_tensor_close,
+    passed,
+)
+from onebyone.exercises.forbidden import ANSWER_RULES, call_answer
 from onebyone.googlenet import INCEPTION_CHANNELS
 from onebyone.inception import Inception
 from onebyone.table1 import PublishedRow, load_table1
@@ -32,35 +41,95 @@ DESIGN_COLUMNS = tuple(DESIGN_MINIMUM)
 
 def check_inception_5a_macs(answer: object) -> None:
     """Exercise 1: MACs of inception (5a), from its channel columns in Table 1, at 7 x 7."""
-    expected = model_macs(Inception(*INCEPTION_CHANNELS["inception5a"]), (1, 832, 7, 7))
-    expect_integer(answer, expected, "inception (5a)'s multiply-accumulates (MACs)")
+    channels = INCEPTION_CHANNELS["inception5a"]
+    expected = model_macs(Inception(*channels), (1, 832, 7, 7))
+    c_in, ch1x1, ch3x3red, ch3x3, ch5x5red, ch5x5, pool_proj = channels
+    mistakes = [
+        (2 * expected, FLOPS_NOT_MACS),
+        (expected // 49, PER_PIXEL),
+        (expected // 49 * 14 * 14,  # a stride-1 module's MACs grow with its pixels
+         "that is at 14 x 14: inception (5a) reads the 7 x 7 output of the max pooling before it"),
+        (49 * c_in * (ch1x1 + ch3x3red + ch5x5red + pool_proj)
+         + 49 * (ch3x3red * ch3x3 + ch5x5red * ch5x5),
+         "the 3x3 and 5x5 convolutions do k^2 multiply-accumulates per input and output "
+         "channel: is k^2 there?"),
+    ]
+    expect_integer(answer, expected, "inception (5a)'s multiply-accumulates (MACs)", mistakes)
     published = next(row.ops_m for row in load_table1() if row.stage == "inception5a")
     passed(f"{expected / 1e6:.1f} M MACs, not the {published:.0f} M the table prints")
 
 
-def check_inception_block(inception_block: Callable[[int, PublishedRow], nn.Module]) -> None:
+def _hidden_rows(hidden_seed: int) -> list[tuple[int, PublishedRow, tuple[int, int]]]:
+    """Two made-up Inception rows (input channels, row, image size) drawn from ``hidden_seed``."""
+    generator = torch.Generator().manual_seed(hidden_seed)
+
+    def draw(low: int, high: int) -> int:
+        return int(torch.randint(low, high + 1, (1,), generator=generator).item())
+
+    rows = []
+    for index in range(2):
+        widths = [draw(1, 12) for _ in DESIGN_COLUMNS]
+        ch1x1, _, ch3x3, _, ch5x5, pool_proj = widths
+        size = (draw(1, 7), draw(1, 7))
+        row = PublishedRow(f"hidden{index + 1}", "inception", None, None,
+                           (ch1x1 + ch3x3 + ch5x5 + pool_proj, *size), 2, *widths, None, None)
+        rows.append((draw(1, 16), row, size))
+    return rows
+
+
+def _signature(conv: nn.Conv2d) -> tuple:
+    return (conv.in_channels, conv.out_channels, tuple(conv.kernel_size), conv.bias is not None)
+
+
+def _assignments(theirs: list[nn.Conv2d], ours: list[nn.Conv2d], limit: int = 24):
+    """Orders of the student's convolutions that pair each with one of the same shape in ours:
+    two 1x1 convolutions of the same width (``ch1x1 == ch3x3red`` in inception (3b)) can be
+    registered either way round."""
+    groups: dict[tuple, list[int]] = {}
+    for index, conv in enumerate(theirs):
+        groups.setdefault(_signature(conv), []).append(index)
+    keys = [_signature(conv) for conv in ours]
+    choices = {key: list(itertools.permutations(indices)) for key, indices in groups.items()}
+    for count, picked in enumerate(itertools.product(*choices.values())):
+        if count == limit:
+            return
+        used = {key: list(order) for key, order in zip(choices, picked, strict=True)}
+        yield [theirs[used[key].pop(0)] for key in keys]
+
+
+def check_inception_block(
+    inception_block: Callable[[int, PublishedRow], nn.Module], *, hidden_seed: int | None = None
+) -> None:
     """Exercise 2: ``inception_block(in_channels, row)`` builds an Inception module from a row of
     Table 1 (:class:`~onebyone.table1.PublishedRow`) out of ``nn.Conv2d``, ``nn.ReLU`` and
-    ``nn.MaxPool2d``, without :class:`onebyone.inception.Inception`.
+    ``nn.MaxPool2d``, without the package's ``inception`` module (refused while it runs).
 
-    Tried on every Inception row of the table: output shape, and parameter count (weights and
-    biases) equal to the package's module with the same columns.
+    Tried on every Inception row of the table: parameter count (weights and biases) equal to
+    the package's module with the same columns, and, with the same weights loaded into both,
+    the same output on a random input, so that a missing ReLU, an average pooling or a missing
+    pooling is caught. With ``hidden_seed``, also on two rows of widths (and weights and input)
+    drawn from it, which the student cannot know in advance.
     """
+    rule = ANSWER_RULES["chapter4.check_inception_block"]
     generator = torch.Generator().manual_seed(7)
-    rows = [row for row in load_table1() if row.type == "inception"]
-    for row in rows:
-        in_channels = INCEPTION_CHANNELS[row.stage][0]
+    rows = [(INCEPTION_CHANNELS[row.stage][0], row, (5, 6)) for row in load_table1()
+            if row.type == "inception"]
+    table_rows = len(rows)
+    drawn = [generator] * table_rows
+    if hidden_seed is not None:
+        hidden = _hidden_rows(hidden_seed)
+        rows += hidden
+        drawn += [torch.Generator().manual_seed(hidden_seed + 1)] * len(hidden)
+    for (in_channels, row, (height, width)), random in zip(rows, drawn, strict=True):
         call = f"inception_block({in_channels}, row {row.stage})"
-        try:
-            block = inception_block(in_channels, row)
-        except Exception as error:  # a student's bug: report it as a hint
-            expect(False, f"{call} raised {type(error).__name__}: {error}")
+        block = call_answer(rule, call, inception_block, in_channels, row)
         expect(isinstance(block, nn.Module), f"{call} should be an nn.Module, got {type(block)}")
         expect(
             not any(isinstance(module, Inception) for module in block.modules()),
             f"{call} uses onebyone.inception.Inception: build the branches yourself",
         )
-        expected = count_parameters(Inception(*INCEPTION_CHANNELS[row.stage]))
+        reference = Inception(in_channels, *row.channels())
+        expected = count_parameters(reference)
         got = count_parameters(block)
         expect(
             got == expected,
@@ -68,19 +137,46 @@ def check_inception_block(inception_block: Callable[[int, PublishedRow], nn.Modu
             f"({'too many' if got > expected else 'too few'}: check each branch's widths "
             "and biases)",
         )
-        x = torch.randn(1, in_channels, 5, 6, generator=generator)
-        try:
-            with torch.no_grad():
-                output = block(x)
-        except Exception as error:  # a student's bug: report it as a hint
-            expect(False, f"{call}(x) raised {type(error).__name__}: {error}")
-        wanted = (1, row.output_size[0], 5, 6)
+        theirs = [module for module in block.modules() if isinstance(module, nn.Conv2d)]
+        ours = [module for module in reference.modules() if isinstance(module, nn.Conv2d)]
         expect(
-            isinstance(output, torch.Tensor) and tuple(output.shape) == wanted,
-            f"{call}(x) for x of shape {tuple(x.shape)} has shape "
-            f"{tuple(getattr(output, 'shape', ()))}, expected {wanted}",
+            sorted(map(_signature, theirs)) == sorted(map(_signature, ours)),
+            f"{call} has the convolutions (in, out, kernel, bias) "
+            f"{[_signature(conv) for conv in theirs]}; an Inception module of this row has "
+            f"{[_signature(conv) for conv in ours]}",
         )
-    passed(f"all {len(rows)} Inception rows of Table 1 rebuilt, parameters and shapes right")
+        # float32 (PyTorch's fast CPU kernels): a wrong module is off by O(1), rounding by 1e-6
+        block = block.to(torch.float32)
+        x = torch.randn(1, in_channels, height, width, generator=random)
+        wanted = (1, row.output_size[0], height, width)
+        with torch.no_grad():
+            for conv in ours:
+                conv.weight.copy_(torch.randn(conv.weight.shape, generator=random))
+                conv.bias.copy_(torch.randn(conv.bias.shape, generator=random))
+            expected_output = reference(x)  # 1 x out_channels x H x W
+            first_failure = None
+            for order in _assignments(theirs, ours):
+                for mine, conv in zip(order, ours, strict=True):
+                    mine.weight.copy_(conv.weight)
+                    mine.bias.copy_(conv.bias)
+                output = call_answer(rule, f"{call}(x)", block, x)
+                expect(
+                    isinstance(output, torch.Tensor) and tuple(output.shape) == wanted,
+                    f"{call}(x) for x of shape {tuple(x.shape)} has shape "
+                    f"{tuple(getattr(output, 'shape', ()))}, expected {wanted}",
+                )
+                try:
+                    expect_tensor_close(
+                        output, expected_output,
+                        f"{call}(x), with the package's weights loaded, for x of shape "
+                        f"{tuple(x.shape)}", rtol=1e-4, atol=1e-4)
+                    break
+                except AssertionError as failure:
+                    first_failure = first_failure or failure
+            else:
+                raise first_failure  # type: ignore[misc]
+    passed(f"all {table_rows} Inception rows of Table 1 "
+           "rebuilt, parameters and outputs right")
 
 
 def check_budget_design(answer: object) -> None:

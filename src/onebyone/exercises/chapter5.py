@@ -6,43 +6,65 @@ Each expected value is computed here from the package's roofline model
 
 from __future__ import annotations
 
-import math
-
 from onebyone.bottleneck import compare_bottleneck
-from onebyone.exercises.checks import expect, expect_close, expect_integer, passed
+from onebyone.exercises.checks import (
+    FLOPS_NOT_MACS,
+    expect_close,
+    expect_integer,
+    passed,
+)
 from onebyone.perf.gpu_specs import load_gpu_specs
 from onebyone.perf.roofline import compute_bound_channels, pointwise_conv_workload
 
 # The layer of exercises 1 and 2: 256 -> 256 channels on 32 images of 28 x 28, float32.
 LAYER = {"batch_size": 32, "in_channels": 256, "out_channels": 256, "height": 28, "width": 28}
+REDUCTION = {**LAYER, "out_channels": 16}
+"""Exercise 2's second layer: a 1x1 reduction of the same pixels from 256 to 16 channels, whose
+intensity (about 7.5 FLOP/byte) is below the A100's float32 ridge point (about 9.6), so that it
+waits on memory while ``LAYER`` waits on arithmetic: an answer must take each layer's larger
+time, and neither the arithmetic nor the memory time alone gives the sum."""
 FLOAT32_BYTES = 4
 
 
 def check_pointwise_intensity(answer: object) -> None:
     """Exercise 1: arithmetic intensity (FLOP/byte) of the 1x1 layer of ``LAYER`` in float32."""
     work = pointwise_conv_workload(**LAYER, bytes_per_element=FLOAT32_BYTES)
-    expect(isinstance(answer, (int, float)), f"the intensity should be a number, got {answer!r}")
-    expect(
-        not math.isclose(float(answer), work.intensity / 2, rel_tol=1e-3),
-        "that is MACs per byte: count FLOPs, two per multiply-accumulate",
-    )
-    expect_close(answer, work.intensity, "the arithmetic intensity (FLOP/byte)", rel_tol=1e-3)
+    weight_bytes = FLOAT32_BYTES * LAYER["in_channels"] * LAYER["out_channels"]
+    mistakes = [
+        (work.intensity / 2, "that is MACs per byte: count FLOPs, two per multiply-accumulate"),
+        (work.intensity * FLOAT32_BYTES, "that is FLOPs per number: a float32 number is 4 bytes"),
+        (work.flops / (work.bytes_moved - weight_bytes),
+         "the layer reads its weight too: count its bytes with the input's and the output's"),
+    ]
+    expect_close(answer, work.intensity, "the arithmetic intensity (FLOP/byte)", rel_tol=1e-3,
+                 mistakes=mistakes)
     passed("FLOPs / (input + weight + output bytes)")
 
 
 def check_a100_seconds(answer: object) -> None:
-    """Exercise 2: the roofline's predicted time (seconds) of the same layer on an A100, float32."""
-    work = pointwise_conv_workload(**LAYER, bytes_per_element=FLOAT32_BYTES)
+    """Exercise 2: the roofline's least time (seconds) on an A100 in float32 of the layer of
+    ``LAYER`` plus that of :data:`REDUCTION`, each layer's time the larger of its arithmetic
+    time and its memory time."""
     a100 = load_gpu_specs()["A100"]
-    expected = a100.predict_seconds(work, "float32")
-    memory_time = work.bytes_moved / (a100.memory_bandwidth_gb_s * 1e9)
-    expect(isinstance(answer, (int, float)), f"the time should be a number, got {answer!r}")
-    expect(
-        not math.isclose(float(answer), memory_time, rel_tol=1e-3),
-        "that is the memory time alone: the layer needs the larger of the two times",
-    )
-    expect_close(answer, expected, "the predicted time (seconds)", rel_tol=1e-3)
-    passed("max(FLOPs / peak, bytes / bandwidth): a prediction, a lower bound")
+    roof = a100.roofline("float32")
+    works = [pointwise_conv_workload(**layer, bytes_per_element=FLOAT32_BYTES)
+             for layer in (LAYER, REDUCTION)]
+    expected = sum(a100.predict_seconds(work, "float32") for work in works)
+    compute = [work.flops / roof.peak_flops_per_s for work in works]
+    memory = [work.bytes_moved / roof.bandwidth_bytes_per_s for work in works]
+    mistakes = [
+        (sum(compute), "that is the arithmetic time alone: the reduction to 16 channels waits "
+                       "on memory, so its time is its memory time"),
+        (sum(memory), "that is the memory time alone: the 256-channel layer waits on "
+                      "arithmetic, so its time is its arithmetic time"),
+        (sum(compute) + sum(memory), "that adds each layer's arithmetic and memory times: "
+                                     "the roofline takes the larger of the two, not their sum"),
+        (max(compute[0], memory[0]), "that is the first layer alone: add the reduction's time"),
+        (max(compute[1], memory[1]), "that is the reduction alone: add the first layer's time"),
+    ]
+    expect_close(answer, expected, "the predicted time (seconds)", rel_tol=1e-3,
+                 mistakes=mistakes)
+    passed("each layer takes max(FLOPs / peak, bytes / bandwidth): a prediction, a lower bound")
 
 
 def check_compute_bound_channels(answer: object) -> None:
@@ -52,7 +74,8 @@ def check_compute_bound_channels(answer: object) -> None:
     h100 = load_gpu_specs()["H100"]
     channels = compute_bound_channels(h100.roofline("float32"), LAYER["batch_size"],
                                       LAYER["height"], LAYER["width"], FLOAT32_BYTES)
-    expect_integer(answer, channels, "the channel count")
+    mistakes = [(channels - 1, "at that width the intensity is still below the ridge point")]
+    expect_integer(answer, channels, "the channel count", mistakes)
     passed(f"from {channels} channels on, the H100's float32 units are the limit")
 
 
@@ -72,9 +95,22 @@ def check_speedup_prediction(
     in the notebook is not graded: it depends on the machine.
     """
     comparison = compare_bottleneck(**PREDICTION)
-    expect_integer(direct_macs, comparison.direct.macs, "the direct 3x3 convolution's MACs")
-    expect_integer(bottleneck_macs, comparison.bottleneck.macs,
-                   "the bottleneck path's MACs (the 1x1 and the 3x3 layer together)")
+    direct, bottleneck = comparison.direct.macs, comparison.bottleneck.macs
+    pixels = PREDICTION["height"] * PREDICTION["width"]
+    c_in, c_out = PREDICTION["in_channels"], PREDICTION["out_channels"]
+    reduced, k_squared = PREDICTION["reduced_channels"], PREDICTION["kernel_size"] ** 2
+    no_k_squared = ("a 3x3 convolution does k^2 = 9 multiply-accumulates per input and output "
+                    "channel: is k^2 there?")
+    expect_integer(direct_macs, direct, "the direct 3x3 convolution's MACs",
+                   [(2 * direct, FLOPS_NOT_MACS), (direct // k_squared, no_k_squared)])
+    expect_integer(bottleneck_macs, bottleneck,
+                   "the bottleneck path's MACs (the 1x1 and the 3x3 layer together)",
+                   [(2 * bottleneck, FLOPS_NOT_MACS),
+                    (pixels * reduced * (c_in + c_out), no_k_squared),
+                    (pixels * reduced * k_squared * c_out,
+                     "add the 1x1 reduction's multiply-accumulates")])
     expect_close(predicted_speedup, comparison.mac_ratio,
-                 "the predicted speedup (direct MACs / bottleneck MACs)", rel_tol=1e-6)
+                 "the predicted speedup (direct MACs / bottleneck MACs)", rel_tol=1e-6,
+                 mistakes=[(1 / comparison.mac_ratio,
+                            "upside down: the speedup is direct MACs over bottleneck MACs")])
     passed(f"a {comparison.mac_ratio:.2f}-fold MAC saving: now see what the clock says")

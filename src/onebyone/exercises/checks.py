@@ -7,8 +7,10 @@ and each deserves a message that says which, without giving the answer away.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import torch
+from torch import nn
 
 
 class ExerciseFailed(AssertionError):
@@ -32,36 +34,100 @@ def expect(condition: bool, hint: str) -> None:
         raise ExerciseFailed(hint)
 
 
-def expect_integer(value: object, expected: int, what: str) -> None:
+def exact_integer(value: object) -> int | None:
+    """``value`` as an ``int`` if it is exactly a Python ``int`` (or a plain one-element integer
+    ``torch.Tensor``), else ``None``.
+
+    Why exactly: a subclass of ``int`` can redefine ``==`` to agree with anything, so an answer
+    that is not an ``int`` itself is never compared; ``bool`` is refused the same way.
+    """
+    if type(value) is torch.Tensor and value.numel() == 1 and not value.is_floating_point() \
+            and not value.is_complex() and value.dtype != torch.bool:
+        value = value.item()
+    return value if type(value) is int else None
+
+
+def exact_number(value: object) -> float | int | None:
+    """``value`` as a Python ``int`` or ``float`` read without running the answer's own code,
+    else ``None``.
+
+    Exactly an ``int`` or a ``float``, a plain one-element ``torch.Tensor``, or a subclass of
+    ``float`` such as NumPy's ``float64``, whose stored value ``float.__float__`` reads (a
+    subclass's own ``==`` or ``__float__`` is never called). Booleans are refused.
+    """
+    if type(value) is torch.Tensor and value.numel() == 1 and value.dtype != torch.bool \
+            and not value.is_complex():
+        value = value.item()
+    if type(value) in (int, float):
+        return value
+    if isinstance(value, float):
+        return float.__float__(value)
+    return None
+
+
+def scale_mistakes(expected: int) -> list[tuple[int, str]]:
+    """The count ``expected`` written in thousands or millions (rounded any way), with a hint."""
+    mistakes = []
+    for factor, unit in ((1_000, "thousands"), (1_000_000, "millions")):
+        if expected >= 10 * factor:
+            hint = (f"that looks like the count in {unit}: give the number itself, every digit "
+                    "of it, as an int")
+            for candidate in {expected // factor, -(-expected // factor), round(expected / factor)}:
+                mistakes.append((candidate, hint))
+    return mistakes
+
+
+FLOPS_NOT_MACS = "that is twice the MAC count: did you count FLOPs (two per multiply-accumulate)?"
+"""The hint for a MAC count given in FLOPs."""
+PER_PIXEL = "that is the count for one pixel: multiply by the output's height and width"
+"""The hint for a MAC count of one output pixel."""
+
+
+def expect_integer(
+    value: object, expected: int, what: str, mistakes: Iterable[tuple[object, str]] = ()
+) -> None:
     """Check that ``value`` is the integer ``expected``; ``what`` names the quantity and its unit.
 
-    Booleans and floats are refused even when equal in value: a count is an integer.
+    Only a Python ``int`` (or a plain one-element integer tensor) is compared: booleans, floats
+    and subclasses of ``int`` are refused even when equal in value. A wrong count that equals
+    one of ``mistakes``' values (a forgotten bias, FLOPs for MACs...) gets that mistake's hint,
+    as does a count in thousands or millions; any other gets "recount it".
     """
-    if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_floating_point():
-        value = value.item()
-    expect(
-        isinstance(value, int) and not isinstance(value, bool),
-        f"{what} should be a Python int, got {type(value).__name__}",
-    )
-    expect(value == expected, f"{what} is {value:,}, which is not right: recount it")
+    number = exact_integer(value)
+    expect(number is not None, f"{what} should be a Python int, got {type(value).__name__}")
+    if number == expected:
+        return
+    for candidate, hint in [*mistakes, *scale_mistakes(expected)]:
+        if type(candidate) is int and candidate != expected and number == candidate:
+            raise ExerciseFailed(f"{what} is {number:,}, which is not right: {hint}")
+    raise ExerciseFailed(f"{what} is {number:,}, which is not right: recount it")
 
 
-def expect_close(value: object, expected: float, what: str, rel_tol: float = 1e-6) -> None:
-    """Check that the number ``value`` equals ``expected`` within a relative tolerance."""
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        value = value.item()
-    expect(isinstance(value, (int, float)),
-           f"{what} should be a number, got {type(value).__name__}")
-    expect(
-        math.isclose(float(value), expected, rel_tol=rel_tol),
-        f"{what} is {value}, which is not right (relative tolerance {rel_tol:g})",
-    )
+def expect_close(
+    value: object, expected: float, what: str, rel_tol: float = 1e-6,
+    mistakes: Iterable[tuple[float, str]] = (),
+) -> None:
+    """Check that the number ``value`` equals ``expected`` within a relative tolerance.
+
+    A wrong value within ``rel_tol`` of one of ``mistakes``' values gets that mistake's hint.
+    """
+    number = exact_number(value)
+    expect(number is not None, f"{what} should be a number, got {type(value).__name__}")
+    if math.isclose(float(number), expected, rel_tol=rel_tol):
+        return
+    for candidate, hint in mistakes:
+        if math.isclose(float(number), candidate, rel_tol=rel_tol):
+            raise ExerciseFailed(hint)
+    raise ExerciseFailed(f"{what} is {number}, which is not right (relative tolerance {rel_tol:g})")
 
 
 def expect_tensor_close(
     value: object, expected: torch.Tensor, what: str, rtol: float = 1e-5, atol: float = 1e-6
 ) -> None:
     """Check that ``value`` is a tensor of ``expected``'s shape and dtype whose entries match it.
+
+    Only a plain ``torch.Tensor`` (or ``nn.Parameter``) is compared: a subclass could answer
+    ``torch.allclose`` itself.
 
     Entries match when ``|value - expected| <= atol + rtol * |expected|`` (``torch.allclose``).
     A tensor in another dtype is refused with a hint naming both dtypes, not converted: a
@@ -71,6 +137,9 @@ def expect_tensor_close(
     """
     expect(isinstance(value, torch.Tensor),
            f"{what} should be a torch.Tensor, got {type(value).__name__}")
+    # a subclass of Tensor can redefine torch.allclose (__torch_function__): not compared
+    expect(type(value) in (torch.Tensor, nn.Parameter),
+           f"{what} should be a plain torch.Tensor, got the subclass {type(value).__name__}")
     expect(
         tuple(value.shape) == tuple(expected.shape),
         f"{what} has shape {tuple(value.shape)}, expected {tuple(expected.shape)}",

@@ -1,0 +1,107 @@
+"""The worked solutions of every chapter's exercises pass their checks, with and without a
+hidden seed: a stricter check must not refuse the answer the book gives."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from onebyone.exercises import chapter1, chapter2, chapter3, chapter4, chapter5, chapter6
+
+BOOK = Path(__file__).resolve().parent.parent / "book"
+_CELL = re.compile(r"```\{code-cell\} ipython3\n(.*?)```", re.DOTALL)
+
+
+def _section_cells(chapter: str) -> list[str]:
+    """The code cells of ``chapter``'s exercise section, in order, without their options."""
+    text = (BOOK / chapter).read_text(encoding="utf-8")
+    section = text[text.index("\n## Exercises"):]
+    end = section.find("\n## ", 1)
+    cells = []
+    for match in _CELL.finditer(section[:end] if end != -1 else section):
+        lines = match.group(1).splitlines()
+        options = [line for line in lines if line.startswith(":")]
+        if any("nbval-ignore-output" in line for line in options):
+            continue  # a measurement after the checks (Chapter 5's clock): not an answer
+        cells.append("\n".join(line for line in lines if not line.startswith(":")))
+    return cells
+
+
+def solution_namespace(chapter: str) -> dict:
+    """Run ``chapter``'s exercise section but its check cells; return the names it defined."""
+    namespace: dict = {}
+    for cell in _section_cells(chapter):
+        if re.search(r"\bchapter\d\.check_", cell):
+            continue
+        exec(compile(cell, f"{chapter} (exercise section)", "exec"), namespace)
+        namespace["glue"] = namespace["glue_all"] = lambda *args, **kwargs: None
+    return namespace
+
+
+@pytest.fixture(scope="module")
+def solutions():
+    chapters = ["01_pointwise.md", "02_depth_reduction.md", "03_network_in_network.md",
+                "04_inception.md", "05_gpu_cost.md", "06_modern_networks.md"]
+    return {chapter[:2]: solution_namespace(chapter) for chapter in chapters}
+
+
+def test_every_check_cell_is_run_here(solutions):
+    """Each check cell of the book calls a check this file calls below: a new exercise must
+    be added here too."""
+    called = set()
+    for chapter in BOOK.glob("0*_*.md"):
+        for cell in _section_cells(chapter.name):
+            called.update(re.findall(r"\b(chapter\d\.check_\w+)", cell))
+    assert called == CALLED
+
+
+CALLED = {
+    "chapter1.check_bottleneck_parameters", "chapter1.check_pointwise_macs",
+    "chapter1.check_conv_to_linear", "chapter1.check_pointwise_function",
+    "chapter2.check_inception_3x3_branch_macs", "chapter2.check_break_even_width",
+    "chapter2.check_resnet_bottleneck_parameters", "chapter2.check_bottleneck_macs_function",
+    "chapter3.check_mlpconv_parameters", "chapter3.check_fully_connected_head_parameters",
+    "chapter3.check_collapsed_conv", "chapter3.check_mlpconv_block",
+    "chapter4.check_inception_5a_macs", "chapter4.check_inception_block",
+    "chapter4.check_budget_design",
+    "chapter5.check_pointwise_intensity", "chapter5.check_a100_seconds",
+    "chapter5.check_compute_bound_channels", "chapter5.check_speedup_prediction",
+    "chapter6.check_bottleneck_macs", "chapter6.check_separable_ratio",
+    "chapter6.check_folded_parameters", "chapter6.check_training_flops",
+}
+
+
+def test_value_answers(solutions):
+    one, two, three = solutions["01"], solutions["02"], solutions["03"]
+    four, five, six = solutions["04"], solutions["05"], solutions["06"]
+    chapter1.check_bottleneck_parameters(one["answer_parameters"])
+    chapter1.check_pointwise_macs(one["answer_macs"])
+    chapter2.check_inception_3x3_branch_macs(two["answer_branch_macs"])
+    chapter2.check_break_even_width(two["answer_break_even"])
+    chapter2.check_resnet_bottleneck_parameters(two["answer_block_parameters"])
+    chapter3.check_mlpconv_parameters(three["answer_mlpconv_parameters"])
+    chapter3.check_fully_connected_head_parameters(three["answer_head_parameters"])
+    chapter4.check_inception_5a_macs(four["answer_5a_macs"])
+    chapter4.check_budget_design(four["answer_design"])
+    chapter5.check_pointwise_intensity(five["answer_intensity"])
+    chapter5.check_a100_seconds(five["answer_seconds"])
+    chapter5.check_compute_bound_channels(five["answer_channels"])
+    chapter5.check_speedup_prediction(five["answer_direct_macs"], five["answer_bottleneck_macs"],
+                                      five["answer_predicted_speedup"])
+    chapter6.check_bottleneck_macs(six["answer_bottleneck_macs"])
+    chapter6.check_separable_ratio(six["answer_separable_ratio"])
+    chapter6.check_folded_parameters(six["answer_weight"], six["answer_bias"])
+    chapter6.check_training_flops(six["answer_training_flops"])
+
+
+@pytest.mark.parametrize("hidden_seed", [None, 1])
+def test_function_and_module_answers(solutions, hidden_seed):
+    one, two, three, four = solutions["01"], solutions["02"], solutions["03"], solutions["04"]
+    chapter1.check_conv_to_linear(one["conv_to_linear"], hidden_seed=hidden_seed)
+    chapter1.check_pointwise_function(one["pointwise"], hidden_seed=hidden_seed)
+    chapter2.check_bottleneck_macs_function(two["bottleneck_macs"], hidden_seed=hidden_seed)
+    chapter3.check_collapsed_conv(three["answer_conv"], hidden_seed=hidden_seed)
+    chapter3.check_mlpconv_block(three["mlpconv"], hidden_seed=hidden_seed)
+    chapter4.check_inception_block(four["inception_block"], hidden_seed=hidden_seed)
