@@ -60,6 +60,7 @@ def test_every_check_cell_is_run_here(solutions):
 CALLED = {
     "chapter1.check_bottleneck_parameters", "chapter1.check_pointwise_macs",
     "chapter1.check_conv_to_linear", "chapter1.check_pointwise_function",
+    "chapter1.check_changed_outputs", "chapter2.check_strided_saving",
     "chapter2.check_inception_3x3_branch_macs", "chapter2.check_break_even_width",
     "chapter2.check_resnet_bottleneck_parameters", "chapter2.check_bottleneck_macs_function",
     "chapter3.check_mlpconv_parameters", "chapter3.check_fully_connected_head_parameters",
@@ -81,6 +82,7 @@ def test_value_answers(solutions):
     chapter2.check_inception_3x3_branch_macs(two["answer_branch_macs"])
     chapter2.check_break_even_width(two["answer_break_even"])
     chapter2.check_resnet_bottleneck_parameters(two["answer_block_parameters"])
+    chapter2.check_strided_saving(two["answer_prediction"], two["answer_strided_saving"])
     chapter3.check_mlpconv_parameters(three["answer_mlpconv_parameters"])
     chapter3.check_fully_connected_head_parameters(three["answer_head_parameters"])
     chapter4.check_inception_5a_macs(four["answer_5a_macs"])
@@ -101,6 +103,8 @@ def test_function_and_module_answers(solutions, hidden_seed):
     one, two, three, four = solutions["01"], solutions["02"], solutions["03"], solutions["04"]
     chapter1.check_conv_to_linear(one["conv_to_linear"], hidden_seed=hidden_seed)
     chapter1.check_pointwise_function(one["pointwise"], hidden_seed=hidden_seed)
+    chapter1.check_changed_outputs(one["predicted_1x1"], one["predicted_3x3"],
+                                   one["count_changed"])
     chapter2.check_bottleneck_macs_function(two["bottleneck_macs"], hidden_seed=hidden_seed)
     chapter3.check_collapsed_conv(three["answer_conv"], hidden_seed=hidden_seed)
     chapter3.check_mlpconv_block(three["mlpconv"], hidden_seed=hidden_seed)
