@@ -10,9 +10,13 @@ script writes an Otter Assign source notebook and runs ``otter assign`` on it, w
   a stub (``answer = ...``, or the function's signature over ``...``) where the solution was, and
   the check cell, so a student can check an answer before handing it in;
 - the **solution notebook**: the same with the worked solutions;
-- the **autograder** zip: one exception-based Otter test per exercise, which calls the
-  exercise's check from freshly loaded package modules (``onebyone.exercises.grading``), so a
-  notebook that redefined a check is still graded by the package.
+- the **autograder** zip, for Gradescope: one exception-based Otter test per exercise, which
+  calls the exercise's check from freshly loaded package modules (``onebyone.exercises.grading``),
+  in an environment of Python 3.11, the pinned torch and the package at the twins' commit;
+- ``grading/<chapter>.json``: the exercises and their checks, for the local grader.
+
+A manifest (``.assignments-manifest.json``) lists what the build made: a later build replaces
+only those files, and refuses a folder that holds anything else.
 
 Conventions the chapters follow (and a new chapter must, or the build stops and names the
 problem): the exercise section starts at ``## Exercises`` and ends at the next ``## `` heading;
@@ -23,12 +27,14 @@ solution (``{solution-start}`` ... ``{solution-end}``) and by a code cell that c
 Usage::
 
     python tools/assignments.py build                    # into _build/assignments
-    python tools/assignments.py grade 01_pointwise SUBMISSION.ipynb ... [--timeout 300]
+    python tools/assignments.py grade 01_pointwise SUBMISSIONS_FOLDER_OR_NOTEBOOKS ...
 
-``grade`` runs ``otter run`` (Otter's grading without containers) on each submission in a child
-process with a time limit, and writes, into ``_build/assignments/grades/<chapter>/``,
-``final_grades.csv`` (the table ``otter grade`` writes) and one ``<submission>.json`` per
-submission (Otter's ``results.json``, in Gradescope's results format).
+``grade`` uses :mod:`onebyone.exercises.grader`: each notebook runs alone, in a throwaway folder,
+with a time limit per cell, and its answers are checked by processes that never ran it. It
+merges the results into ``_build/assignments/grades/<chapter>/final_grades.csv`` (one row per
+submission, labelled by its path relative to ``--root``) and writes one JSON per submission in
+Gradescope's results format. Wrong arguments print one line and exit with status 2; a refusal
+(an unreadable file, a changed environment) prints one line and exits with status 1.
 """
 
 from __future__ import annotations
@@ -695,14 +701,21 @@ def grade(
         raise AssignmentError(str(error)) from None
 
 
+class _Parser(argparse.ArgumentParser):
+    """A parser whose errors are one line (``error: ...``) and exit status 2, no usage dump."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see --help)\n")
+
+
 def _usage_error(message: str) -> int:
     print(f"error: {message}", file=sys.stderr)
     return 2
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     build_command = commands.add_parser("build", help="build every chapter's assignment")
     build_command.add_argument("--output", type=Path, default=OUTPUT,
                                help="the folder to build into; files in it that an earlier "
@@ -736,8 +749,12 @@ def main(argv: list[str] | None = None) -> int:
     grade_command.add_argument("--seed-file", type=Path, default=None,
                                help="the file that keeps the hidden seed of the checks (default: "
                                     "ASSIGNMENTS/hidden-seed.txt, made on first use)")
-    arguments = parser.parse_args(argv)
+    # submissions may come after options too (`grade CHAPTER --jobs 4 a.ipynb b.ipynb`)
+    arguments, rest = parser.parse_known_args(argv)
+    if rest and (arguments.command != "grade" or any(item.startswith("-") for item in rest)):
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if arguments.command == "grade":
+        arguments.submissions += [Path(item) for item in rest]
         if arguments.jobs < 1:
             return _usage_error(f"--jobs must be at least 1, got {arguments.jobs}")
         if not arguments.submissions:
@@ -756,6 +773,15 @@ def main(argv: list[str] | None = None) -> int:
                     arguments.colab_folder))
                 print(f"wrote {notebooks._shown(links)}")
         else:
+            if _HIDDEN:  # no path of the instructor's in the grader's working folder either
+                for name in ("submissions", "output", "assignments", "root", "seed_file"):
+                    value = getattr(arguments, name)
+                    if isinstance(value, list):
+                        setattr(arguments, name, [path.resolve() for path in value])
+                    elif value is not None:
+                        setattr(arguments, name, value.resolve())
+                arguments.root = arguments.root or Path.cwd()
+                os.chdir("/")
             csv = grade(arguments.chapter, arguments.submissions, arguments.output,
                         arguments.timeout, arguments.assignments, arguments.jobs,
                         arguments.root, arguments.cell_timeout, arguments.seed_file)
@@ -768,14 +794,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 _FROM_FD = "--arguments-from-fd"
+_HIDDEN = False  # whether this process was re-run by _hidden_arguments
 
 
 def _hidden_arguments(argv: list[str]) -> list[str]:
     """The arguments of a ``grade`` run, kept off the command line that every process can read
     (``/proc/PID/cmdline``): the script re-runs itself with them in an unlinked file, so a
     notebook being graded cannot learn the other submissions' paths from its grader's."""
+    global _HIDDEN
     if argv[:1] == [_FROM_FD] and len(argv) == 2:
         with os.fdopen(int(argv[1]), encoding="utf-8") as handle:
+            _HIDDEN = True
             return json.load(handle)
     if argv[:1] != ["grade"] or not hasattr(os, "execv"):
         return argv
@@ -785,8 +814,11 @@ def _hidden_arguments(argv: list[str]) -> list[str]:
     handle.seek(0)
     os.set_inheritable(handle.fileno(), True)
     sys.stdout.flush()
-    os.execv(sys.executable, [sys.executable, str(Path(__file__).resolve()), _FROM_FD,
-                              str(handle.fileno())])
+    # and off its environment (readable in /proc too): only what finding Python needs
+    environment = {key: value for key, value in os.environ.items()
+                   if key in ("PATH", "PYTHONPATH", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")}
+    os.execve(sys.executable, [sys.executable, str(Path(__file__).resolve()), _FROM_FD,
+                               str(handle.fileno())], environment)
     return argv  # not reached
 
 

@@ -241,7 +241,7 @@ FORBIDDEN_ATTRIBUTES = frozenset({
     "overrides", "multiprocessing", "distributed", "backends", "atomic",
     "f_back", "f_locals", "f_globals", "f_builtins", "f_code", "tb_frame", "tb_next",
     "gi_frame", "gi_code", "cr_frame", "ag_frame", "set_default_dtype", "set_default_device",
-    "set_default_tensor_type", "manual_seed", "seed", "set_grad_enabled",
+    "set_default_tensor_type", "set_grad_enabled",
     "use_deterministic_algorithms",
     "register_forward_hook", "register_forward_pre_hook", "register_module_forward_hook",
 })

@@ -99,8 +99,11 @@ def snapshot(roots: list[Path]) -> dict[str, tuple[int, ...]]:
     times (ns) and inode. The change time cannot be set back by a process, so a rewrite that
     restores the modification time is still seen. Left out: the top-level ``.pth`` files,
     ``sitecustomize``/``usercustomize`` and ``__editable__`` finders of each root, which the
-    grader's ``-S`` processes never load."""
+    grader's ``-S`` processes never load, and a ``site-packages`` folder inside a root that is
+    not itself a root (the base interpreter's, under the standard library, when grading from a
+    virtual environment), which they never import from."""
     found: dict[str, tuple[int, ...]] = {}
+    roots = [Path(root) for root in roots]
     for root in roots:
         stack = [(Path(root), True)]
         while stack:
@@ -115,7 +118,9 @@ def snapshot(roots: list[Path]) -> dict[str, tuple[int, ...]]:
                 info = entry.stat(follow_symlinks=False)
                 found[entry.path] = (info.st_mode, info.st_size, info.st_mtime_ns,
                                      info.st_ctime_ns, info.st_ino)
-                if entry.is_dir(follow_symlinks=False):
+                if entry.is_dir(follow_symlinks=False) and not (
+                        entry.name in ("site-packages", "dist-packages")
+                        and Path(entry.path) not in roots):
                     stack.append((Path(entry.path), False))
     return found
 
@@ -316,17 +321,18 @@ def _package_root() -> Path:
 
 
 def _import_path(package_parent: Path) -> list[str]:
-    """The children's ``sys.path``: the package copy, then the grader's own entries that belong
-    to its Python installation (standard library, site-packages), none that holds an
-    ``onebyone``: the installed package, ``PYTHONPATH`` and the current folder are never used."""
-    prefixes = {Path(prefix).resolve() for prefix in (sys.prefix, sys.base_prefix,
-                                                      sys.exec_prefix, sys.base_exec_prefix)}
+    """The children's ``sys.path``: the package copy, then the grader's own entries (standard
+    library, site-packages and what their ``.pth`` files add) except ``PYTHONPATH``'s, the
+    current folder, the script's folder and any that holds an ``onebyone``: the installed
+    package is never used."""
+    skipped = {Path(entry).resolve() for entry in
+               os.environ.get("PYTHONPATH", "").split(os.pathsep) if entry}
+    skipped.add(Path.cwd().resolve())
+    if sys.argv and sys.argv[0] and os.path.isfile(sys.argv[0]):
+        skipped.add(Path(sys.argv[0]).resolve().parent)
     path = [str(package_parent)]
     for entry in sys.path:
-        if not entry or not os.path.exists(entry):
-            continue
-        resolved = Path(entry).resolve()
-        if not any(resolved == prefix or prefix in resolved.parents for prefix in prefixes):
+        if not entry or not os.path.exists(entry) or Path(entry).resolve() in skipped:
             continue
         if os.path.isdir(entry) and os.path.exists(os.path.join(entry, "onebyone")):
             continue

@@ -45,6 +45,6 @@ def call_check(check: Callable[..., None], *answers: object, hidden_seed: int | 
     parameters = inspect.signature(check).parameters.values()
     takes = any(parameter.kind is inspect.Parameter.VAR_KEYWORD
                 or (parameter.name == "hidden_seed"
-                    and parameter.kind is inspect.Parameter.KEYWORD_ONLY)
+                    and parameter.kind is not inspect.Parameter.POSITIONAL_ONLY)
                 for parameter in parameters)
     return check(*answers, hidden_seed=hidden_seed) if takes else check(*answers)
