@@ -325,7 +325,7 @@ def _grade(course: dict[str, Path], chapter_1: dict[str, Path], submissions: Pat
     return subprocess.run(
         [str(course["python"]), str(ROOT / "tools" / "assignments.py"), "grade", CHAPTER,
          str(submissions), "--root", str(submissions), "--assignments", str(chapter_1["output"]),
-         "--output", str(grades), "--jobs", "2", "--cell-timeout", "10", *extra],
+         "--output", str(grades), "--jobs", "2", "--cell-timeout", "6", *extra],
         capture_output=True, text=True, timeout=600, cwd=course["base"], env=environment,
     )
 
@@ -384,7 +384,7 @@ def test_feedback_names_the_problem_and_a_loop_costs_only_later_answers(graded):
     assert _points(rows["cheat_loop.ipynb"]) == {
         "pointwise_ex_parameters": 1.0, "pointwise_ex_macs": 0.0, "pointwise_ex_linear": 0.0,
         "pointwise_ex_function": 0.0}
-    assert "ran longer than 10 s" in rows["cheat_loop.ipynb"]["grading_status"]
+    assert "ran longer than 6 s" in rows["cheat_loop.ipynb"]["grading_status"]
     assert _points(rows["planted.ipynb"]) == {**{q: 1.0 for q in QUESTIONS},
                                               "pointwise_ex_macs": 0.0,
                                               "pointwise_ex_parameters": 0.0}
@@ -429,7 +429,8 @@ def test_regrading_one_submission_merges_into_the_scores(graded, course, chapter
 
 
 def test_the_grading_run_is_quick(graded):
-    assert graded["seconds"] < 120, graded["seconds"]
+    # 65 to 90 s measured on two cores shared with other jobs (load average 5 to 10)
+    assert graded["seconds"] < 240, graded["seconds"]
 
 
 @pytest.mark.parametrize("arguments", [["--jobs", "0", "x.ipynb"], []])
