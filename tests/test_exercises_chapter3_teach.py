@@ -92,13 +92,13 @@ def test_the_experiment_obeys_the_rule_the_check_states(solution):
 def test_experiment_accepts_the_chapter_solution(solution, capsys):
     assert chapter3.check_relabelled_experiment(**solution, **PREDICTIONS) is None
     out = capsys.readouterr().out
-    assert "3 of your 3 predictions held" in out and "Correct" in out
+    assert "3 of your 3 predictions held." in out and "Correct" in out
 
 
 def test_experiment_reports_predictions_that_failed_without_refusing(solution, capsys):
     wrong_guesses = {name: not value for name, value in PREDICTIONS.items()}
     assert chapter3.check_relabelled_experiment(**solution, **wrong_guesses) is None
-    assert "0 of your 3 predictions held" in capsys.readouterr().out
+    assert "0 of your 3 predictions held." in capsys.readouterr().out
 
 
 def test_experiment_accepts_a_tensor_and_a_rerun_within_the_agreement(solution):
