@@ -65,6 +65,7 @@ CALLED = {
     "chapter2.check_resnet_bottleneck_parameters", "chapter2.check_bottleneck_macs_function",
     "chapter3.check_mlpconv_parameters", "chapter3.check_fully_connected_head_parameters",
     "chapter3.check_collapsed_conv", "chapter3.check_mlpconv_block",
+    "chapter3.check_flip_prediction", "chapter3.check_relabelled_experiment",
     "chapter4.check_inception_5a_macs", "chapter4.check_inception_block",
     "chapter4.check_budget_design",
     "chapter5.check_pointwise_intensity", "chapter5.check_a100_seconds",
@@ -85,6 +86,13 @@ def test_value_answers(solutions):
     chapter2.check_strided_saving(two["answer_prediction"], two["answer_strided_saving"])
     chapter3.check_mlpconv_parameters(three["answer_mlpconv_parameters"])
     chapter3.check_fully_connected_head_parameters(three["answer_head_parameters"])
+    predictions = [three[name] for name in ("predict_linear_cone", "predict_linear_diagonal",
+                                            "predict_relu_cone")]
+    chapter3.check_flip_prediction(three["flip_keeps_cone"], three["flip_keeps_diagonal"],
+                                   *predictions)
+    chapter3.check_relabelled_experiment(three["accuracy_linear_cone"],
+                                         three["accuracy_linear_diagonal"],
+                                         three["accuracy_relu_cone"], *predictions)
     chapter4.check_inception_5a_macs(four["answer_5a_macs"])
     chapter4.check_budget_design(four["answer_design"])
     chapter5.check_pointwise_intensity(five["answer_intensity"])
