@@ -34,8 +34,6 @@ CHECK_LINES_OVER_SHARE = {
 }
 # Visible code lines wider than the column at 1280 px: their number today.
 LONG_CODE_LINES = {
-    "01_pointwise": 52,  # until rewritten (issue 24/25/26)
-    "02_depth_reduction": 59,  # until rewritten (issue 24/25/26)
     "03_network_in_network": 69,  # until rewritten (issue 24/25/26)
     "04_inception": 55,  # until rewritten (issue 24/25/26)
     "05_gpu_cost": 234,  # until rewritten (issue 24/25/26)
