@@ -224,8 +224,7 @@ def check_pointwise_share(answer_prediction: object, answer_first_share: object,
            "the bottleneck's width is a quarter of its channels in every stage, so each of "
            "its three layers costs a fixed multiple of (pixels) x (width)^2, and their shares "
            "cannot depend on the stage")
-    passed("each layer costs a multiple of H W w^2, so the two 1x1 convolutions take the same "
-           "share in every stage: nearly half the block")
+    passed("each layer costs a multiple of H W w^2, in every stage alike")
 
 
 # --- Exercise "widening a separable layer": predict, then compute two intensities ------------
@@ -301,4 +300,4 @@ def check_widened_intensities(answer_depthwise_prediction: object,
         expect(predictions[half] == outcome,
                f"you predicted the {half} intensity {predictions[half]!r}; it goes from "
                f"{before[half]:.2f} to {after[half]:.2f} FLOPs per byte: {why[half]}")
-    passed("widening helps the 1x1 half's arithmetic intensity, never the depthwise half's")
+    passed("widening raises the pointwise intensity, not the depthwise one")
