@@ -13,8 +13,8 @@ from onebyone.resnet_bottleneck import Bottleneck
 # Worked out by hand: with C = 4 w, the 1x1s cost 2 C w = 8 w^2 per pixel, the 3x3 9 w^2.
 FIRST = (256 * 64 + 64 * 256) / (256 * 64 + 9 * 64 * 64 + 64 * 256)
 LAST = (2048 * 512 + 512 * 2048) / (2048 * 512 + 9 * 512 * 512 + 512 * 2048)
-# FLOPs per byte, float32, input + weights + output each moved once, 28 x 28, 1024 channels.
-PIXELS = 28 * 28
+# FLOPs per byte, float32, input + weights + output each moved once, 14 x 14, 1024 channels.
+PIXELS = 14 * 14
 DEPTHWISE = 2 * 9 * 1024 * PIXELS / (4 * (2 * 1024 * PIXELS + 9 * 1024))
 POINTWISE = 2 * 1024 * 1024 * PIXELS / (4 * (2 * 1024 * PIXELS + 1024 * 1024))
 POINTWISE_256 = 2 * 256 * 256 * PIXELS / (4 * (2 * 256 * PIXELS + 256 * 256))
@@ -107,11 +107,11 @@ def test_a_wrong_intensity_is_refused_with_the_likely_slip(depthwise, pointwise,
 
 
 @pytest.mark.parametrize(("depthwise", "pointwise", "hint"), [
-    ("rises", "rises", "you predicted the depthwise intensity 'rises'; it goes from 2.24 to "
-                       "2.24 FLOPs per byte: each input element of a depthwise"),
+    ("rises", "rises", "you predicted the depthwise intensity 'rises'; it goes from 2.20 to "
+                       "2.20 FLOPs per byte: each input element of a depthwise"),
     ("falls", "rises", "you predicted the depthwise intensity 'falls'"),
-    ("same", "same", "you predicted the pointwise intensity 'same'; it goes from 55.02 to "
-                     "154.86 FLOPs per byte: each input element of a 1x1"),
+    ("same", "same", "you predicted the pointwise intensity 'same'; it goes from 38.72 to "
+                     "70.87 FLOPs per byte: each input element of a 1x1"),
     ("same", "falls", "you predicted the pointwise intensity 'falls'"),
 ])
 def test_a_wrong_intensity_prediction_is_refused_with_the_reason(depthwise, pointwise, hint):
@@ -122,7 +122,7 @@ def test_a_wrong_intensity_prediction_is_refused_with_the_reason(depthwise, poin
 @pytest.mark.parametrize(("answers", "hint"), [
     ((None, "rises", DEPTHWISE, POINTWISE), "answer_depthwise_prediction should be a str"),
     (("same", "up", DEPTHWISE, POINTWISE), "answer_pointwise_prediction is 'up'; store one"),
-    (("same", "rises", "2.24", POINTWISE), "should be a number, got str"),
+    (("same", "rises", "2.2", POINTWISE), "should be a number, got str"),
     (("same", "rises", DEPTHWISE, [POINTWISE]), "should be a number, got list"),
 ])
 def test_intensity_answers_of_the_wrong_kind_are_refused(answers, hint):

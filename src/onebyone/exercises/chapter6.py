@@ -232,7 +232,7 @@ def check_pointwise_share(answer_prediction: object, answer_first_share: object,
 INTENSITY_PREDICTIONS = ("rises", "falls", "same")
 """The words a prediction may use: how a half's intensity moves from 256 to 1024 channels."""
 
-WIDENED_LAYER = (28, 256, 1024)
+WIDENED_LAYER = (14, 256, 1024)
 """The separable layer of the exercise: map size (pixels a side), channels before, after."""
 
 
@@ -253,7 +253,7 @@ def check_widened_intensities(answer_depthwise_prediction: object,
                               answer_pointwise_prediction: object,
                               answer_depthwise_intensity: object,
                               answer_pointwise_intensity: object) -> None:
-    """Exercise: widen a 28 x 28 separable layer from 256 to 1024 channels (:data:`WIDENED_LAYER`).
+    """Exercise: widen a 14 x 14 separable layer from 256 to 1024 channels (:data:`WIDENED_LAYER`).
 
     The student predicts, for each half, whether its arithmetic intensity (FLOPs per byte,
     float32, each tensor read or written once) ``"rises"``, ``"falls"`` or stays the
