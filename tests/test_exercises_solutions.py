@@ -70,8 +70,9 @@ CALLED = {
     "chapter4.check_budget_design",
     "chapter5.check_pointwise_intensity", "chapter5.check_a100_seconds",
     "chapter5.check_compute_bound_channels", "chapter5.check_speedup_prediction",
-    "chapter6.check_bottleneck_macs", "chapter6.check_separable_ratio",
+    "chapter6.check_pointwise_share", "chapter6.check_separable_ratio",
     "chapter6.check_folded_parameters", "chapter6.check_training_flops",
+    "chapter6.check_widened_intensities",
 }
 
 
@@ -100,10 +101,14 @@ def test_value_answers(solutions):
     chapter5.check_compute_bound_channels(five["answer_channels"])
     chapter5.check_speedup_prediction(five["answer_direct_macs"], five["answer_bottleneck_macs"],
                                       five["answer_predicted_speedup"])
-    chapter6.check_bottleneck_macs(six["answer_bottleneck_macs"])
+    chapter6.check_pointwise_share(six["answer_prediction"], six["answer_first_share"],
+                                   six["answer_last_share"])
     chapter6.check_separable_ratio(six["answer_separable_ratio"])
     chapter6.check_folded_parameters(six["answer_weight"], six["answer_bias"])
     chapter6.check_training_flops(six["answer_training_flops"])
+    chapter6.check_widened_intensities(
+        six["answer_depthwise_prediction"], six["answer_pointwise_prediction"],
+        six["answer_depthwise_intensity"], six["answer_pointwise_intensity"])
 
 
 @pytest.mark.parametrize("hidden_seed", [None, 1])
