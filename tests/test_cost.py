@@ -351,7 +351,7 @@ def test_count_model_names_the_model_itself_when_it_is_the_layer():
 
 def test_count_model_says_which_model_cannot_run_and_prints_nothing(capsys):
     # 2 x 2 images pooled 5 x 5: PyTorch's RuntimeError becomes a ValueError naming the model
-    with pytest.raises(ValueError, match=r"^Sequential cannot run on an input of shape "
+    with pytest.raises(ValueError, match=r"^Sequential cannot run on a float32 input of shape "
                                          r"\(1, 3, 4, 4\): \S"):
         count_model(nn.Sequential(nn.Conv2d(3, 4, 1), nn.MaxPool2d(5)), (1, 3, 4, 4))
     assert len(count_model(nn.Sequential(nn.Conv2d(3, 4, 1)), (1, 3, 4, 4))) == 1

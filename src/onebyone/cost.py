@@ -245,7 +245,11 @@ def floating_dtype(model: nn.Module) -> torch.dtype:
     """The dtype of ``model``'s first floating-point parameter or buffer (float32 if none).
 
     Why: an input must be in the model's dtype to run through it; the dtype changes no count.
+
+    Raises:
+        TypeError: ``model`` is not an ``nn.Module``.
     """
+    validation.module("model", model)
     for tensor in (*model.parameters(), *model.buffers()):
         if tensor.is_floating_point():
             return tensor.dtype

@@ -116,9 +116,11 @@ def make_sign_xor_images(
     count, size = validation.check_positive_integers(count=count, size=size)
     seed = validation.seed("seed", seed)
     contrast_spread = validation.real_number("contrast_spread", contrast_spread)
-    if not 0.0 <= contrast_spread <= MAX_CONTRAST_SPREAD:
-        raise ValueError(f"contrast_spread must be in [0, {MAX_CONTRAST_SPREAD}] (beyond it "
-                         f"pixels overflow float32), got {contrast_spread!r}")
+    if contrast_spread < 0:
+        raise ValueError(f"contrast_spread must be non-negative, got {contrast_spread!r}")
+    if contrast_spread > MAX_CONTRAST_SPREAD:
+        raise ValueError(f"contrast_spread must be at most {MAX_CONTRAST_SPREAD} (beyond it "
+                         f"pixels can overflow float32 to inf), got {contrast_spread!r}")
     generator = torch.Generator().manual_seed(seed)
     directions = torch.randn(count, CHANNELS, size, size, generator=generator)  # N x 2 x H x W
     log_contrast = contrast_spread * torch.randn(count, 1, size, size, generator=generator)

@@ -109,13 +109,13 @@ def _check_images_and_labels(images: torch.Tensor, labels: torch.Tensor,
     validation.tensor(names[0], images)
     validation.tensor(names[1], labels)
     if images.dim() != 4:
-        raise ValueError(f"{names[0]} must be N x C x H x W, got shape {tuple(images.shape)}")
+        raise ValueError(f"expected {names[0]} N x C x H x W, got shape {tuple(images.shape)}")
     if not images.is_floating_point():
         raise TypeError(f"{names[0]} must hold floating-point pixels, got {images.dtype}")
     if labels.dim() != 1 or labels.shape[0] != images.shape[0]:
         raise ValueError(
-            f"{names[1]} must hold one label per image: {images.shape[0]} images but "
-            f"{names[1]} of shape {tuple(labels.shape)}"
+            f"expected one label per image: {images.shape[0]} images but {names[1]} of shape "
+            f"{tuple(labels.shape)}"
         )
     if labels.dtype != torch.int64:
         raise TypeError(f"{names[1]} must be int64 class indices, got {labels.dtype}")
@@ -161,7 +161,7 @@ def accuracy(
     validation.module("model", model)
     _check_images_and_labels(images, labels)
     if images.shape[0] == 0:
-        raise ValueError("images must hold at least one image to measure accuracy on")
+        raise ValueError("cannot measure accuracy on zero images")
     here = next(model.parameters(), torch.empty(0)).device  # a parameter-free model: anywhere
     device = _model_device(model) if device is None else validation.device("device", device)
     if device != here:  # measure a copy there: the caller's model stays where it is
