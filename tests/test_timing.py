@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import replace
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -167,7 +168,7 @@ def test_timing_runs_without_autograd():
 class RecordingConv(nn.Conv2d):
     """A convolution that records, at every call, the dtype, layout and mode it runs in."""
 
-    seen: list = []  # a class attribute: copies of the module record here too
+    seen: ClassVar[list] = []  # a class attribute: copies of the module record here too
 
     def forward(self, x):
         self.seen.append((self.weight.dtype, self.training,
