@@ -214,6 +214,32 @@ def test_real_clock_orders_small_and_large_work():
     assert large.median_s > small.median_s  # 4096 times the MACs
 
 
+def test_make_input_draws_on_the_requested_device_with_its_own_generator(monkeypatch):
+    # A CPU-only machine cannot draw on a GPU, so the device is checked where it is passed: the
+    # generator and the draw are both asked for the requested device (stand-ins record what
+    # they were asked and draw on the CPU).
+    asked = []
+    real_generator, real_randn = torch.Generator, torch.randn
+
+    def generator(device=None):
+        made = real_generator()
+        asked.append(("generator", device, made))
+        return made
+
+    def randn(*args, device=None, generator=None, **options):
+        asked.append(("randn", device, generator))
+        return real_randn(*args, generator=generator, **options)
+
+    monkeypatch.setattr(torch, "Generator", generator)
+    monkeypatch.setattr(torch, "randn", randn)
+    x = make_input((2, 3), device="cuda:1", seed=5)
+    monkeypatch.undo()
+    cuda1 = torch.device("cuda", 1)
+    assert [entry[:2] for entry in asked] == [("generator", cuda1), ("randn", cuda1)]
+    assert asked[1][2] is asked[0][2]  # drawn from the generator made for it
+    assert torch.equal(x, make_input((2, 3), seed=5))  # the same numbers as on the CPU
+
+
 def test_make_input_formats_and_dtypes():
     x = make_input((2, 3, 4, 5), dtype=torch.bfloat16, memory_format=torch.channels_last, seed=1)
     assert x.dtype == torch.bfloat16 and x.shape == (2, 3, 4, 5)
