@@ -87,8 +87,9 @@ def _check_set_sizes(images: int, test_fraction: float, validation_fraction: flo
             fractions = (f"test_fraction={test_fraction!r}"
                          + (f", validation_fraction={validation_fraction!r}"
                             if validation_fraction > 0.0 else ""))
+            verb = "leave" if validation_fraction > 0.0 else "leaves"
             raise ValueError(
-                f"{fractions} leave {size} {name} images of {images}: a stratified split needs "
+                f"{fractions} {verb} {size} {name} images of {images}: a stratified split needs "
                 f"at least {NUM_CLASSES} (one per digit) in every set"
             )
 
