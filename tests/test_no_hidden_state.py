@@ -231,9 +231,6 @@ CASES: dict[Callable, Build] = {
             synthetic.SignXorImages(x, synthetic.sign_xor_labels(x)), directions=4),
         lambda: images(2, 2, 3, 3),
     ),
-    multiseed.intervals_overlap: on(
-        classifier, lambda m: multiseed.intervals_overlap(seed_runs(m), seed_runs(m))
-    ),
     multiseed.paired_difference: on(
         classifier, lambda m: multiseed.paired_difference(seed_runs(m), seed_runs(m))
     ),
@@ -316,6 +313,8 @@ EXCLUDED = {
     # need a CUDA device; they call fn as given (time_callable hands them its eval-mode copy)
     "onebyone.perf.gpu_timing.time_with_events": "needs CUDA events",
     "onebyone.perf.gpu_timing.capture_cuda_graph": "needs CUDA",
+    "onebyone.perf.gpu_timing.estimate_enqueue_seconds": "needs a device's events; calls fn",
+    "onebyone.perf.gpu_referee.profile_calls": "needs the CUDA profiler; calls fn as given",
     # exercise checkers call a student's function on models and tensors they build themselves
     "onebyone.exercises": "checkers of answers (tests/test_exercises_*.py)",
 }
