@@ -14,9 +14,9 @@ from torch import nn
 
 from onebyone.cost import conv2d_macs, conv2d_parameters
 from onebyone.exercises.checks import (
-    ExerciseFailed,
     FLOPS_NOT_MACS,
     PER_PIXEL,
+    ExerciseFailed,
     expect,
     expect_integer,
     expect_tensor_close,
