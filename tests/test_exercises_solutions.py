@@ -66,6 +66,7 @@ CALLED = {
     "chapter3.check_collapsed_conv", "chapter3.check_mlpconv_block",
     "chapter4.check_inception_5a_macs", "chapter4.check_inception_block",
     "chapter4.check_budget_design",
+    "chapter4.check_narrow_prediction", "chapter4.check_narrow_experiment",
     "chapter5.check_pointwise_intensity", "chapter5.check_a100_seconds",
     "chapter5.check_compute_bound_channels", "chapter5.check_speedup_prediction",
     "chapter6.check_bottleneck_macs", "chapter6.check_separable_ratio",
@@ -85,6 +86,9 @@ def test_value_answers(solutions):
     chapter3.check_fully_connected_head_parameters(three["answer_head_parameters"])
     chapter4.check_inception_5a_macs(four["answer_5a_macs"])
     chapter4.check_budget_design(four["answer_design"])
+    chapter4.check_narrow_prediction(four["answer_narrow_macs"], four["predict_drop_points"])
+    chapter4.check_narrow_experiment(four["accuracy_unchanged"], four["accuracy_narrow"],
+                                     four["predict_drop_points"])
     chapter5.check_pointwise_intensity(five["answer_intensity"])
     chapter5.check_a100_seconds(five["answer_seconds"])
     chapter5.check_compute_bound_channels(five["answer_channels"])
