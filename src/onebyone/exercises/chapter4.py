@@ -339,8 +339,8 @@ def check_narrow_prediction(answer_narrow_macs: object, predict_drop_points: obj
                    "the narrowed module's multiply-accumulates (MACs)", mistakes)
     predicted = _points(predict_drop_points, "predict_drop_points")
     unchanged = _module_macs(first_module_widths(), DIGIT_SIZE, DIGIT_SIZE)
-    print(f"Your prediction is recorded: the narrowing will cost {predicted:+g} points. "
-          "Exercise 5 sets it beside the outcome.")
+    print(f"Your prediction is recorded: the narrowing will cost {predicted:+g} points.")
+    print("Exercise 5 sets it beside the outcome.")
     passed(f"{expected:,} MACs, {unchanged / expected:.1f} times fewer than the unchanged "
            "module")
 
