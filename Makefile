@@ -14,7 +14,7 @@ export PATH := $(BIN):$(PATH)
 export PYTHONHASHSEED := 0
 
 .PHONY: book test lint notebooks check-notebooks colab pytest browser clean lock assignments \
-	mutation
+	mutation book-without-solutions
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -73,6 +73,12 @@ notebooks: $(STAMP)
 # notebooks and autograder zips, in _build/assignments (ignored by git). Reads the twins' pins.
 assignments: $(STAMP)
 	$(BIN)/python tools/assignments.py build
+
+# The web book and the twins without their worked solutions, for a course that grades the
+# exercises (book/instructors.md): _build/without-solutions/_build/html and .../notebooks.
+book-without-solutions: $(STAMP)
+	$(BIN)/python tools/without_solutions.py book
+	$(BIN)/python tools/without_solutions.py twins
 
 # Only the simulated Colab run (part of `make test` too): a fresh Colab-like environment runs a twin.
 colab: $(STAMP)

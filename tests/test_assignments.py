@@ -1,4 +1,4 @@
-"""The assignments: built from the chapters, graded by Otter, and the grading can fail.
+"""The assignments: built from the chapters, and graded: by Otter's tests and the local grader.
 
 One build (``tools/assignments.py build``, as ``make assignments`` runs it) into a temporary
 folder serves every test. The chapters' own answers are checked twice:
@@ -6,16 +6,15 @@ folder serves every test. The chapters' own answers are checked twice:
 - every chapter, fast: each solution notebook's code is run and its Otter test files (from the
   autograder zip) score it full marks, and the untouched student notebook zero on every question
   (Otter's own test-file classes, in a child process, without a kernel per notebook);
-- Chapter 1, end to end: ``otter run`` grades submissions as an instructor would, including a
-  planted wrong answer, a submission that raises and redefines a check, and one that never ends.
+- every chapter, by the local grader (``onebyone.exercises.grader``): each solution notebook
+  scores full marks (the cheating notebooks are in ``tests/test_grading_isolation.py``).
 """
 
 from __future__ import annotations
 
-import ast
 import importlib.util
 import json
-import shutil
+import re
 import subprocess
 import sys
 import textwrap
@@ -157,115 +156,94 @@ def test_solutions_score_full_marks_and_untouched_students_zero_in_every_chapter
         assert scores[chapter]["student"] == {question: 0 for question in questions}, chapter
 
 
-# --- Chapter 1, graded end to end by `otter run` ------------------------------------------------
+# --- Graded by the local grader, and what the build leaves behind -----------------------------
 
 
-def _edited(student: Path, folder: Path, name: str, answers: dict[str, str]) -> Path:
-    """A copy of the student notebook with the answer cells that define each key replaced."""
-    notebook = nbformat.read(student, 4)
-    for cell in notebook.cells:
-        if cell.cell_type != "code" or "otter_answer_cell" not in cell.metadata.get("tags", []):
-            continue
-        defined = {node.id for node in ast.walk(ast.parse(cell.source))
-                   if isinstance(node, ast.Name)} | {
-            node.name for node in ast.parse(cell.source).body if isinstance(node, ast.FunctionDef)}
-        for key, source in answers.items():
-            if key in defined:
-                cell.source = textwrap.dedent(source).strip()
-    path = folder / f"{name}.ipynb"
-    nbformat.write(notebook, path)
-    return path
+def test_every_chapters_solution_notebook_scores_full_marks_with_the_local_grader(
+    assignments_tool, built
+):
+    """One grading run for all six solution notebooks (each lacks the other chapters' answers,
+    which score zero): the screening and the audit hook refuse none of the book's solutions."""
+    from onebyone.exercises.grader import grade_notebooks
+
+    output = next(iter(built.values()))["grading"].parent.parent
+    questions, chapters = [], {}
+    for chapter in built:
+        own = assignments_tool.read_questions(assignments_tool.questions_path(output, chapter))
+        chapters[chapter] = [question.name for question in own]
+        questions += own
+    results = grade_notebooks(questions, {chapter: paths["solution"]
+                                          for chapter, paths in built.items()},
+                              jobs=2, hidden_seed=12345)
+    for chapter, names in chapters.items():
+        scores = {name: results[chapter].scores[name] for name in names}
+        feedback = {name: results[chapter].feedback[name] for name in names
+                    if scores[name] != 1}
+        assert scores == {name: 1.0 for name in names}, (chapter, feedback)
+        assert results[chapter].status == "Completed"
 
 
-RIGHT = {
-    "answer_parameters": "answer_parameters = 16448",
-    "answer_macs": "answer_macs = 12845056",
-    "conv_to_linear": """
-        def conv_to_linear(conv):
-            linear = nn.Linear(conv.in_channels, conv.out_channels, bias=conv.bias is not None,
-                               dtype=conv.weight.dtype)
-            with torch.no_grad():
-                linear.weight.copy_(conv.weight.flatten(1))
-                if conv.bias is not None:
-                    linear.bias.copy_(conv.bias)
-            return linear
-    """,
-    "pointwise": """
-        def pointwise(x, weight, bias):
-            n, c, h, w = x.shape
-            rows = x.permute(0, 2, 3, 1).reshape(-1, c)
-            return (rows @ weight.T + bias).reshape(n, h, w, -1).permute(0, 3, 1, 2)
-    """,
-}
+def test_each_assignment_numbers_its_exercises_from_1(built):
+    for chapter, paths in built.items():
+        for kind in ("student", "solution"):
+            text = "\n".join(cell.source for cell in nbformat.read(paths[kind], 4).cells)
+            numbers = [int(number) for number in re.findall(r"^#### Exercise (\d+)", text,
+                                                            re.MULTILINE)]
+            assert numbers == list(range(1, len(numbers) + 1)) and numbers, (chapter, kind)
 
 
-def _scores(csv: Path) -> dict[str, dict[str, str]]:
-    import csv as csv_module
-
-    with open(csv) as handle:
-        return {row["file"]: row for row in csv_module.DictReader(handle)}
-
-
-def test_otter_run_grades_chapter_1_and_its_failures_are_clear(assignments_tool, built,
-                                                              tmp_path):
-    paths = built["01_pointwise"]
-    student = paths["student"]
-    solution, untouched = tmp_path / "solution.ipynb", tmp_path / "student.ipynb"
-    shutil.copy(paths["solution"], solution)
-    shutil.copy(student, untouched)
-    submissions = [
-        solution,
-        untouched,
-        # one planted wrong answer: the MACs of exercise 2 counted as FLOPs
-        _edited(student, tmp_path, "planted", {**RIGHT, "answer_macs": "answer_macs = 25690112"}),
-        # exercise 1 raises before its answer exists; exercise 4 calls conv2d and redefines the
-        # check that would catch it, in the notebook and in the package's module
-        _edited(student, tmp_path, "cheats", {**RIGHT, "answer_parameters": """
-            answer_parameters = 256 * 64 + undefined_name
-        """, "pointwise": """
-            import torch.nn.functional as F
-            from onebyone.exercises import chapter1
-
-            def pointwise(x, weight, bias):
-                return F.conv2d(x, weight[:, :, None, None], bias)
-
-            def check_pointwise_function(function):
-                print("Correct")
-
-            chapter1.check_pointwise_function = check_pointwise_function
-        """}),
-    ]
-    csv = assignments_tool.grade("01_pointwise", submissions, tmp_path / "grades",
-                                 timeout_s=300, assignments=paths["student"].parent.parent)
-    rows = _scores(csv)
-    questions = _questions(paths["autograder"])
-    assert {question: rows["points-per-question"][question] for question in questions} == {
-        question: "1" for question in questions}
-    graded = {path.stem: {question: float(rows[path.name][question]) for question in questions}
-              for path in submissions}
-    assert all(rows[path.name]["grading_status"] == "Completed" for path in submissions)
-    assert graded["solution"] == {question: 1.0 for question in questions}
-    assert graded["student"] == {question: 0.0 for question in questions}
-    results = {path.stem: json.loads((tmp_path / "grades" / f"{path.stem}.json").read_text())
-               for path in submissions}
-    assert graded["planted"] == {**{q: 1.0 for q in questions}, "pointwise_ex_macs": 0.0}
-    feedback = next(test["output"] for test in results["planted"]["tests"]
-                    if test["name"].startswith("pointwise_ex_macs"))
-    assert "the number of multiply-accumulates (MACs) is 25,690,112" in feedback
-    assert graded["cheats"] == {**{q: 1.0 for q in questions},
-                                      "pointwise_ex_parameters": 0.0, "pointwise_ex_function": 0.0}
-    cheats = {test["name"].split(" ")[0]: test["output"] for test in results["cheats"]["tests"]}
-    assert "answer_parameters is not defined" in cheats["pointwise_ex_parameters"]
-    assert "pointwise called conv2d" in cheats["pointwise_ex_function"]
+def test_stubs_cover_answers_assigned_inside_blocks(assignments_tool):
+    source = textwrap.dedent("""
+        exercise_conv, exercise_bn = chapter6.fold_exercise_layers()
+        with torch.no_grad():
+            s = exercise_bn.weight
+            answer_weight = exercise_conv.weight * s
+            answer_bias = s
+        for answer_loop in range(3):
+            pass
+        if (answer_walrus := 3) > 2:
+            answer_count = 1
+    """)
+    names = {"answer_weight", "answer_bias", "answer_loop", "answer_walrus", "answer_count"}
+    assert assignments_tool._stub(source, names) == [
+        "answer_weight = ...", "answer_bias = ...", "answer_loop = ...", "answer_walrus = ...",
+        "answer_count = ..."]
+    assert names == set()
 
 
-def test_a_submission_that_never_ends_scores_zero_with_a_clear_status(assignments_tool, built,
-                                                                      tmp_path):
-    paths = built["01_pointwise"]
-    looping = _edited(paths["student"], tmp_path, "looping",
-                      {**RIGHT, "answer_macs": "while True:\n    answer_macs = 0"})
-    csv = assignments_tool.grade("01_pointwise", [looping], tmp_path / "grades", timeout_s=10,
-                                 assignments=paths["student"].parent.parent)
-    row = _scores(csv)["looping.ipynb"]
-    assert row["grading_status"] == "timed out: grading took longer than 10 s"
-    assert float(row["total_points_earned"]) == 0
+def test_the_gradescope_zip_sets_up_python_3_11_pinned_torch_git_and_no_browser(built):
+    requirements = (ROOT / "requirements.txt").read_text()
+    torch_line = re.search(r"^torch==\S+$", requirements, re.MULTILINE)[0]
+    for chapter, paths in built.items():
+        with zipfile.ZipFile(paths["autograder"]) as archive:
+            environment = archive.read("environment.yml").decode()
+            setup = archive.read("setup.sh").decode()
+        assert "python=3.11" in environment, chapter
+        assert f"- {torch_line}" in environment, chapter
+        assert "playwright" not in setup and "chromium" not in setup, chapter
+        assert re.search(r"^apt-get install -y .*\bgit\b", setup, re.MULTILINE), chapter
+        twin = nbformat.read(ROOT / "notebooks" / f"{chapter}.ipynb", 4)
+        assert f"@{twin.metadata['onebyone']['commit']}" in environment, chapter
+
+
+def test_build_refuses_a_folder_with_files_it_did_not_make(assignments_tool, tmp_path,
+                                                           monkeypatch):
+    mine = tmp_path / "student" / "my-notes.ipynb"
+    mine.parent.mkdir()
+    mine.write_text("keep me")
+    with pytest.raises(assignments_tool.AssignmentError, match=r"my-notes\.ipynb"):
+        assignments_tool.build(tmp_path)
+    assert mine.read_text() == "keep me"
+    # a folder built before is rebuilt: the manifest lists what the build may replace
+    chapter_1 = [path for path in assignments_tool.toc_chapters() if path.stem == "01_pointwise"]
+    monkeypatch.setattr(assignments_tool, "toc_chapters", lambda: chapter_1)
+    fresh = tmp_path / "fresh"
+    first = assignments_tool.build(fresh)
+    stale = fresh / "grading" / "00_removed.json"
+    stale.write_text("{}")
+    manifest = json.loads((fresh / assignments_tool.MANIFEST).read_text())
+    manifest["files"].append("grading/00_removed.json")
+    (fresh / assignments_tool.MANIFEST).write_text(json.dumps(manifest))
+    second = assignments_tool.build(fresh)
+    assert first == second and all(path.exists() for path in second["01_pointwise"].values())
+    assert not stale.exists()  # made by a build, no longer made: removed

@@ -51,3 +51,30 @@ def test_training_macs_name_the_bad_argument(argument):
     arguments[argument] = 0
     with pytest.raises(ValueError, match=names[argument]):
         pointwise_training_macs(*arguments)
+
+
+def test_a_trained_models_statistics_and_eval_output_do_not_move():
+    # issue 23: run in training mode on the model itself, the call moved running_mean and
+    # running_var, and the model's eval output afterwards differed
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 4, 1), nn.BatchNorm2d(4), nn.ReLU(), nn.Dropout(0.5))
+    model(torch.randn(8, 3, 4, 4) * 3 + 1)  # training-mode statistics far from the defaults
+    model.eval()
+    x = torch.randn(2, 3, 4, 4)
+    before, statistics = model(x), {k: v.clone() for k, v in model.state_dict().items()}
+    saved_activation_bytes(model, (2, 3, 4, 4))
+    assert not model.training
+    assert all(torch.equal(statistics[k], v) for k, v in model.state_dict().items())
+    assert torch.equal(model(x), before)
+
+
+def test_dropout_draws_from_a_forked_generator_and_a_float64_model_is_measured_in_float64():
+    model = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))  # built first: it draws weights
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    saved = saved_activation_bytes(model, (2, 4))
+    assert torch.equal(torch.rand(3), expected)  # the global generator did not move
+    assert saved > 0
+    single = saved_activation_bytes(nn.Conv2d(4, 4, 1), (1, 4, 2, 2))
+    assert saved_activation_bytes(nn.Conv2d(4, 4, 1).double(), (1, 4, 2, 2)) == 2 * single

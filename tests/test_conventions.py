@@ -21,23 +21,16 @@ import notebooks
 WORDS_OVER_BUDGET = {
     "03_network_in_network": 2185,  # until rewritten (issue 24/25/26)
     "05_gpu_cost": 5639,  # until rewritten (issue 24/25/26)
-    "06_modern_networks": 2640,  # until rewritten (issue 24/25/26)
 }
 # Visible assert and glue lines above 10% of the visible code lines: their number today.
 CHECK_LINES_OVER_SHARE = {
-    "01_pointwise": 62,  # 62 of 253 visible code lines; until rewritten (issue 24/25/26)
-    "02_depth_reduction": 110,  # 110 of 253; until rewritten (issue 24/25/26)
     "03_network_in_network": 124,  # 124 of 335; until rewritten (issue 24/25/26)
     "05_gpu_cost": 214,  # 214 of 810; until rewritten (issue 24/25/26)
-    "06_modern_networks": 178,  # 178 of 430; until rewritten (issue 24/25/26)
 }
 # Visible code lines wider than the column at 1280 px: their number today.
 LONG_CODE_LINES = {
-    "01_pointwise": 52,  # until rewritten (issue 24/25/26)
-    "02_depth_reduction": 59,  # until rewritten (issue 24/25/26)
     "03_network_in_network": 69,  # until rewritten (issue 24/25/26)
     "05_gpu_cost": 234,  # until rewritten (issue 24/25/26)
-    "06_modern_networks": 111,  # until rewritten (issue 24/25/26)
 }
 
 

@@ -23,6 +23,7 @@ from onebyone.cost import (
     conv2d_parameters,
     count_model,
     count_parameters,
+    floating_dtype,
     linear_macs,
     model_macs,
 )
@@ -351,7 +352,7 @@ def test_count_model_names_the_model_itself_when_it_is_the_layer():
 
 def test_count_model_says_which_model_cannot_run_and_prints_nothing(capsys):
     # 2 x 2 images pooled 5 x 5: PyTorch's RuntimeError becomes a ValueError naming the model
-    with pytest.raises(ValueError, match=r"^Sequential cannot run on an input of shape "
+    with pytest.raises(ValueError, match=r"^Sequential cannot run on a float32 input of shape "
                                          r"\(1, 3, 4, 4\): \S"):
         count_model(nn.Sequential(nn.Conv2d(3, 4, 1), nn.MaxPool2d(5)), (1, 3, 4, 4))
     assert len(count_model(nn.Sequential(nn.Conv2d(3, 4, 1)), (1, 3, 4, 4))) == 1
@@ -388,3 +389,20 @@ def test_count_parameters_names_its_bad_arguments():
         "layer explicit sizes"
     ) + "$"):
         count_parameters(nn.LazyLinear(3))
+
+
+def test_a_float64_or_bfloat16_model_is_counted_like_a_float32_one():
+    # issue 23: a float64 model was refused with a message that blamed the input's shape
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.Flatten(), nn.LazyLinear(2))
+    model(torch.zeros(1, 3, 6, 6))
+    expected = model_macs(model, (2, 3, 6, 6))
+    assert model_macs(model.double(), (2, 3, 6, 6)) == expected
+    assert model_macs(model.to(torch.bfloat16), (2, 3, 6, 6)) == expected
+    assert floating_dtype(model) == torch.bfloat16
+    assert floating_dtype(nn.ReLU()) == torch.float32  # nothing to read: the default
+
+
+def test_a_model_of_mixed_dtypes_is_refused_naming_the_dtype_of_the_input():
+    model = nn.Sequential(nn.Conv2d(3, 4, 1).double(), nn.Conv2d(4, 2, 1))
+    with pytest.raises(ValueError, match=r"cannot run on a float64 input of shape \(1, 3, 2, 2\)"):
+        model_macs(model, (1, 3, 2, 2))

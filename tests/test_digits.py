@@ -137,3 +137,17 @@ def test_the_validation_set_is_its_share_of_all_images(raw, test_fraction, valid
     split = load_digits_split(test_fraction, 0, validation_fraction)
     assert abs(len(split.validation_labels) - validation_fraction * total) <= 1
     assert abs(len(split.test_labels) - test_fraction * total) <= 1
+
+
+def test_fractions_that_leave_a_set_without_every_digit_are_refused_by_name():
+    # issue 23: scikit-learn refused them in its own words (test_size, train_size)
+    with pytest.raises(ValueError, match=r"^test_fraction=0\.001 leaves 2 test images of 1797: "
+                                         r"a stratified split needs at least 10"):
+        load_digits_split(0.001)
+    with pytest.raises(ValueError, match=r"^test_fraction=0\.999 leaves 1 train images"):
+        load_digits_split(0.999)
+    with pytest.raises(ValueError, match=r"^test_fraction=0\.25, validation_fraction=0\.001 "
+                                         r"leave 2 validation images"):
+        load_digits_split(0.25, 0, 0.001)
+    split = load_digits_split(10 / 1797)  # exactly one test image per digit is enough
+    assert split.test_labels.unique().numel() == 10

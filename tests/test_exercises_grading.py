@@ -39,3 +39,25 @@ def test_fresh_check_accepts_a_right_answer_and_names_unknown_checks():
     """)
     assert "Correct: H * W * C_in * C_out" in result.stdout
     assert "has no attribute 'check_that_does_not_exist'" in result.stderr
+
+
+def test_call_check_passes_the_hidden_seed_only_to_checks_that_take_it():
+    from onebyone.exercises.grading import call_check
+
+    seen = []
+
+    def before_the_seed(answer):
+        seen.append(("before", answer))
+
+    def with_the_seed(answer, *, hidden_seed=None):
+        seen.append(("with", answer, hidden_seed))
+
+    def with_options(answer, **options):
+        seen.append(("options", answer, options))
+
+    call_check(before_the_seed, 1, hidden_seed=5)
+    call_check(with_the_seed, 2, hidden_seed=5)
+    call_check(with_the_seed, 3)
+    call_check(with_options, 4, hidden_seed=6)
+    assert seen == [("before", 1), ("with", 2, 5), ("with", 3, None),
+                    ("options", 4, {"hidden_seed": 6})]

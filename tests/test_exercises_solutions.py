@@ -60,17 +60,20 @@ def test_every_check_cell_is_run_here(solutions):
 CALLED = {
     "chapter1.check_bottleneck_parameters", "chapter1.check_pointwise_macs",
     "chapter1.check_conv_to_linear", "chapter1.check_pointwise_function",
+    "chapter1.check_changed_outputs", "chapter2.check_strided_saving",
     "chapter2.check_inception_3x3_branch_macs", "chapter2.check_break_even_width",
     "chapter2.check_resnet_bottleneck_parameters", "chapter2.check_bottleneck_macs_function",
     "chapter3.check_mlpconv_parameters", "chapter3.check_fully_connected_head_parameters",
     "chapter3.check_collapsed_conv", "chapter3.check_mlpconv_block",
+    "chapter3.check_flip_prediction", "chapter3.check_relabelled_experiment",
     "chapter4.check_inception_5a_macs", "chapter4.check_inception_block",
     "chapter4.check_budget_design",
     "chapter4.check_narrow_prediction", "chapter4.check_narrow_experiment",
     "chapter5.check_pointwise_intensity", "chapter5.check_a100_seconds",
     "chapter5.check_compute_bound_channels", "chapter5.check_speedup_prediction",
-    "chapter6.check_bottleneck_macs", "chapter6.check_separable_ratio",
+    "chapter6.check_pointwise_share", "chapter6.check_separable_ratio",
     "chapter6.check_folded_parameters", "chapter6.check_training_flops",
+    "chapter6.check_widened_intensities",
 }
 
 
@@ -82,8 +85,16 @@ def test_value_answers(solutions):
     chapter2.check_inception_3x3_branch_macs(two["answer_branch_macs"])
     chapter2.check_break_even_width(two["answer_break_even"])
     chapter2.check_resnet_bottleneck_parameters(two["answer_block_parameters"])
+    chapter2.check_strided_saving(two["answer_prediction"], two["answer_strided_saving"])
     chapter3.check_mlpconv_parameters(three["answer_mlpconv_parameters"])
     chapter3.check_fully_connected_head_parameters(three["answer_head_parameters"])
+    predictions = [three[name] for name in ("predict_linear_cone", "predict_linear_diagonal",
+                                            "predict_relu_cone")]
+    chapter3.check_flip_prediction(three["flip_keeps_cone"], three["flip_keeps_diagonal"],
+                                   *predictions)
+    chapter3.check_relabelled_experiment(three["accuracy_linear_cone"],
+                                         three["accuracy_linear_diagonal"],
+                                         three["accuracy_relu_cone"], *predictions)
     chapter4.check_inception_5a_macs(four["answer_5a_macs"])
     chapter4.check_budget_design(four["answer_design"])
     chapter4.check_narrow_prediction(four["answer_narrow_macs"], four["predict_drop_points"])
@@ -94,10 +105,14 @@ def test_value_answers(solutions):
     chapter5.check_compute_bound_channels(five["answer_channels"])
     chapter5.check_speedup_prediction(five["answer_direct_macs"], five["answer_bottleneck_macs"],
                                       five["answer_predicted_speedup"])
-    chapter6.check_bottleneck_macs(six["answer_bottleneck_macs"])
+    chapter6.check_pointwise_share(six["answer_prediction"], six["answer_first_share"],
+                                   six["answer_last_share"])
     chapter6.check_separable_ratio(six["answer_separable_ratio"])
     chapter6.check_folded_parameters(six["answer_weight"], six["answer_bias"])
     chapter6.check_training_flops(six["answer_training_flops"])
+    chapter6.check_widened_intensities(
+        six["answer_depthwise_prediction"], six["answer_pointwise_prediction"],
+        six["answer_depthwise_intensity"], six["answer_pointwise_intensity"])
 
 
 @pytest.mark.parametrize("hidden_seed", [None, 1])
@@ -105,6 +120,8 @@ def test_function_and_module_answers(solutions, hidden_seed):
     one, two, three, four = solutions["01"], solutions["02"], solutions["03"], solutions["04"]
     chapter1.check_conv_to_linear(one["conv_to_linear"], hidden_seed=hidden_seed)
     chapter1.check_pointwise_function(one["pointwise"], hidden_seed=hidden_seed)
+    chapter1.check_changed_outputs(one["predicted_1x1"], one["predicted_3x3"],
+                                   one["count_changed"])
     chapter2.check_bottleneck_macs_function(two["bottleneck_macs"], hidden_seed=hidden_seed)
     chapter3.check_collapsed_conv(three["answer_conv"], hidden_seed=hidden_seed)
     chapter3.check_mlpconv_block(three["mlpconv"], hidden_seed=hidden_seed)

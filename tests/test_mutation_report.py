@@ -58,3 +58,12 @@ def test_every_listed_equivalent_names_a_function_of_the_package():
             assert hasattr(getattr(module, class_name), method), name
         else:
             assert callable(getattr(module, function.removeprefix("x_"))), name
+
+
+def test_every_equivalent_is_listed_once():
+    # issue 23: three names were listed twice, each time with a reason of its own (a dict keeps
+    # only the last, so read_equivalents cannot tell)
+    lines = mutation_report.EQUIVALENT.read_text(encoding="utf-8").splitlines()
+    names = [line.split(":", 1)[0] for line in lines if line.strip() and not line.startswith("#")]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    assert not repeated, f"listed more than once: {repeated}"

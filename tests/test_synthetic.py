@@ -10,6 +10,7 @@ from torch import nn
 
 from onebyone.composition import collapse_pointwise_stack
 from onebyone.synthetic import (
+    MAX_CONTRAST_SPREAD,
     SignXorImages,
     best_affine_accuracy,
     make_sign_xor_images,
@@ -18,6 +19,7 @@ from onebyone.synthetic import (
     sign_xor_labels,
     train_pixel_classifier,
 )
+from onebyone.training import TrainingDiverged
 
 
 def test_labels_are_the_xor_of_the_channel_signs():
@@ -209,3 +211,37 @@ def test_pixel_training_runs_on_one_thread_from_seed_0_with_the_given_step_size(
 def test_data_that_is_not_sign_xor_images_is_refused_by_its_type():
     with pytest.raises(TypeError, match=r"^data must be SignXorImages, got list$"):
         pixel_accuracy(pointwise_stack(1), [torch.zeros(1, 2, 1, 1)])
+
+
+def test_the_largest_spread_gives_finite_images_and_a_larger_one_is_refused():
+    # issue 23: contrast_spread=1000 gave images of inf
+    data = make_sign_xor_images(64, size=16, contrast_spread=MAX_CONTRAST_SPREAD)
+    assert torch.isfinite(data.images).all()
+    assert data.images.abs().max() > 1e15  # the spread is really used
+    with pytest.raises(ValueError, match=r"^contrast_spread must be at most 10\.0 .* got 1000\.0$"):
+        make_sign_xor_images(2, contrast_spread=1000)
+
+
+def test_a_diverged_pixel_training_raises_naming_the_step():
+    class NanAfterTwo(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv, self.calls = nn.Conv2d(2, 2, 1), 0
+
+        def forward(self, x):
+            self.calls += 1
+            return self.conv(x) * (float("nan") if self.calls > 2 else 1.0)
+
+    with pytest.raises(TrainingDiverged, match=r"epoch 1, step 3 \(learning_rate=0\.1\)"):
+        train_pixel_classifier(NanAfterTwo(), make_sign_xor_images(2), steps=5,
+                               learning_rate=0.1)
+
+
+def test_pixel_accuracy_restores_the_mode_even_when_the_model_raises():
+    model = pointwise_stack(2).train()
+    pixel_accuracy(model, make_sign_xor_images(2))
+    assert model.training  # issue 23: it was left in eval mode
+    model.register_forward_hook(lambda *args: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        pixel_accuracy(model, make_sign_xor_images(2))
+    assert model.training

@@ -13,6 +13,7 @@ import itertools
 import math
 import re
 from dataclasses import replace
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -170,13 +171,28 @@ def test_timing_runs_without_autograd():
     assert seen and not any(seen)
 
 
-def test_a_module_is_moved_to_the_dtype_and_memory_format_and_put_in_eval_mode():
-    conv = nn.Conv2d(3, 4, 3).train()  # a 3x3 weight: channels-last differs from contiguous
+class RecordingConv(nn.Conv2d):
+    """A convolution that records, at every call, the dtype, layout and mode it runs in."""
+
+    seen: ClassVar[list] = []  # a class attribute: copies of the module record here too
+
+    def forward(self, x):
+        self.seen.append((self.weight.dtype, self.training,
+                          self.weight.is_contiguous(memory_format=torch.channels_last),
+                          self.weight.is_contiguous()))
+        return super().forward(x)
+
+
+def test_a_copy_of_a_module_is_timed_in_the_dtype_memory_format_and_eval_mode():
+    conv = RecordingConv(3, 4, 3).train()  # a 3x3 weight: channels-last differs from contiguous
+    RecordingConv.seen.clear()
     timing = time_callable(conv, (1, 3, 4, 4), dtype=torch.float64,
                            memory_format=torch.channels_last, min_run_time=1e-3)
-    assert conv.weight.dtype == torch.float64 and not conv.training
-    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
-    assert not conv.weight.is_contiguous()
+    assert RecordingConv.seen  # the copy ran
+    assert set(RecordingConv.seen) == {(torch.float64, False, True, False)}
+    # the caller's module is untouched: dtype, layout and training mode as they were
+    assert conv.weight.dtype == torch.float32 and conv.training
+    assert conv.weight.is_contiguous()
     assert (timing.dtype, timing.memory_format) == ("float64", "channels_last")
 
 
@@ -202,6 +218,32 @@ def test_real_clock_orders_small_and_large_work():
     small = time_callable(lambda x: x @ x, (16, 16), min_run_time=0.05, num_threads=1)
     large = time_callable(lambda x: x @ x, (256, 256), min_run_time=0.05, num_threads=1)
     assert large.median_s > small.median_s  # 4096 times the MACs
+
+
+def test_make_input_draws_on_the_requested_device_with_its_own_generator(monkeypatch):
+    # A CPU-only machine cannot draw on a GPU, so the device is checked where it is passed: the
+    # generator and the draw are both asked for the requested device (stand-ins record what
+    # they were asked and draw on the CPU).
+    asked = []
+    real_generator, real_randn = torch.Generator, torch.randn
+
+    def generator(device=None):
+        made = real_generator()
+        asked.append(("generator", device, made))
+        return made
+
+    def randn(*args, device=None, generator=None, **options):
+        asked.append(("randn", device, generator))
+        return real_randn(*args, generator=generator, **options)
+
+    monkeypatch.setattr(torch, "Generator", generator)
+    monkeypatch.setattr(torch, "randn", randn)
+    x = make_input((2, 3), device="cuda:1", seed=5)
+    monkeypatch.undo()
+    cuda1 = torch.device("cuda", 1)
+    assert [entry[:2] for entry in asked] == [("generator", cuda1), ("randn", cuda1)]
+    assert asked[1][2] is asked[0][2]  # drawn from the generator made for it
+    assert torch.equal(x, make_input((2, 3), seed=5))  # the same numbers as on the CPU
 
 
 def test_make_input_formats_and_dtypes():
@@ -593,10 +635,16 @@ def test_a_module_and_its_input_go_to_the_requested_device(monkeypatch):
         raise InputMade
 
     monkeypatch.setattr(timing_module, "make_input", make_input)
+    copies = []
+    deepcopy = timing_module.copy.deepcopy
+    monkeypatch.setattr(timing_module.copy, "deepcopy",
+                        lambda module: copies.append(deepcopy(module)) or copies[-1])
     conv = nn.Conv2d(3, 4, 1)
     with pytest.raises(InputMade):
         time_callable(conv, (1, 3, 4, 4), device="meta", dtype=torch.float16, seed=7)
-    assert conv.weight.is_meta and conv.weight.dtype == torch.float16  # moved before the input
+    (timed,) = copies  # moved before the input; the caller's module stays where it was
+    assert timed.weight.is_meta and timed.weight.dtype == torch.float16
+    assert not conv.weight.is_meta and conv.weight.dtype == torch.float32
     assert asked == {"device": torch.device("meta"), "dtype": torch.float16,
                      "memory_format": torch.contiguous_format, "seed": 7}
 

@@ -277,3 +277,85 @@ def test_an_explicit_device_is_used_without_asking_for_the_default(monkeypatch):
     split = tiny_split()
     train_classifier(model, split, epochs=1, learning_rate=0.1, device="cpu", progress=False)
     assert model[1].weight.device.type == "cpu"
+
+
+class NanAfter(nn.Module):
+    """A linear classifier whose scores turn to nan from its ``calls``-th forward pass on."""
+
+    def __init__(self, calls: int) -> None:
+        super().__init__()
+        self.linear = nn.Linear(64, 10)
+        self.calls, self.remaining = calls, calls
+
+    def forward(self, x):
+        self.remaining -= 1
+        scores = self.linear(x.flatten(1))
+        return scores * float("nan") if self.remaining < 0 else scores
+
+
+def test_a_diverged_run_raises_naming_the_epoch_and_the_step():
+    # issue 23: a loss of nan trained on, and the "accuracy" reported was one class's share.
+    # 128 images in batches of 64: 2 steps an epoch, then one accuracy pass on the test set.
+    images, labels = torch.rand(128, 1, 8, 8), torch.arange(128) % 10
+    split = DigitsSplit(images, labels, images[:4], labels[:4])
+    model = NanAfter(calls=3)  # epoch 1: steps 1, 2, accuracy; epoch 2: step 1 is nan
+    with pytest.raises(training.TrainingDiverged, match=r"at epoch 2, step 1 \(learning_rate=") \
+            as raised:
+        train_classifier(model, split, epochs=3, learning_rate=0.01, progress=False)
+    assert (raised.value.epoch, raised.value.step) == (2, 1) and raised.value.loss != 0.0
+    assert isinstance(raised.value, ValueError)
+    model = NanAfter(calls=1)  # the second step of the first epoch
+    with pytest.raises(training.TrainingDiverged, match=r"epoch 1, step 2 "):
+        train_classifier(model, split, epochs=1, learning_rate=0.01, progress=False)
+
+
+def test_labels_beyond_the_models_scores_and_a_model_without_class_rows_are_refused(split):
+    with pytest.raises(ValueError, match=r"^split\.train_labels go up to class 9 but the model "
+                                         r"returns only 5 scores per image$"):
+        train_classifier(nn.Sequential(nn.Flatten(), nn.Linear(64, 5)), split, epochs=1,
+                         learning_rate=0.01, progress=False)
+    with pytest.raises(ValueError, match=r"^labels go up to class 9 .* only 5 scores"):
+        accuracy(nn.Sequential(nn.Flatten(), nn.Linear(64, 5)), split.test_images,
+                 split.test_labels)
+    with pytest.raises(ValueError, match=r"model must return N x num_classes scores, one row per "
+                                         r"image; for 450 images it returned \(450, 10, 1, 1\)"):
+        accuracy(nn.Conv2d(1, 10, 8), split.test_images, split.test_labels)
+    with pytest.raises(ValueError, match=r"it returned tuple"):
+        accuracy(nn.Sequential(nn.Flatten(), nn.Linear(64, 10), TupleOut()), split.test_images,
+                 split.test_labels)
+
+
+class TupleOut(nn.Module):
+    def forward(self, x):
+        return (x,)
+
+
+def test_a_split_a_loop_cannot_use_is_refused_naming_the_part(split):
+    model = logistic_regression()
+    empty = DigitsSplit(split.train_images[:0], split.train_labels[:0], split.test_images,
+                        split.test_labels)
+    with pytest.raises(ValueError, match=r"^split\.train_images holds no images"):
+        train_classifier(model, empty, epochs=1, learning_rate=0.01, progress=False)
+    floats = DigitsSplit(split.train_images, split.train_labels.float(), split.test_images,
+                         split.test_labels)
+    with pytest.raises(TypeError, match=r"^split\.train_labels must be int64 class indices"):
+        train_classifier(model, floats, epochs=1, learning_rate=0.01, progress=False)
+    negative = DigitsSplit(split.train_images, split.train_labels - 1, split.test_images,
+                           split.test_labels)
+    with pytest.raises(ValueError, match=r"^split\.train_labels must be class indices from 0, "
+                                         r"got -1$"):
+        train_classifier(model, negative, epochs=1, learning_rate=0.01, progress=False)
+    validation = DigitsSplit(split.train_images, split.train_labels, split.test_images,
+                             split.test_labels, split.test_images, split.test_labels[:3])
+    with pytest.raises(ValueError, match=r"but split\.validation_labels of shape \(3,\)"):
+        train_classifier(model, validation, epochs=1, learning_rate=0.01, progress=False)
+    with pytest.raises(ValueError, match=r"^device must name a device"):
+        train_classifier(model, split, epochs=1, learning_rate=0.01, device="gpu")
+
+
+def test_accuracy_restores_the_mode_when_the_model_raises():
+    model = logistic_regression().train()
+    model.register_forward_hook(lambda *args: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        accuracy(model, torch.zeros(2, 1, 8, 8), torch.zeros(2, dtype=torch.int64))
+    assert model.training

@@ -141,3 +141,44 @@ def test_leading_axes_alone_need_at_least_one_axis():
     validation.tensor_shape("x", torch.zeros(2, 3, 4), ("...",))
     with pytest.raises(ValueError, match=r"^x must be \.\.\., got a 0-D tensor$"):
         validation.tensor_shape("x", torch.tensor(1.0), ("...",))
+
+
+@pytest.mark.parametrize("huge", [2**63, 10**30, -(2**63) - 1, np.uint64(2**63)])
+def test_integers_beyond_64_bits_are_refused_by_name(huge):
+    # issue 23: PyTorch's "Overflow when unpacking long long" named no argument
+    for check in (validation.integer, validation.positive_integer,
+                  validation.non_negative_integer, validation.integer_pair):
+        with pytest.raises(ValueError, match=r"^channels must fit in a 64-bit integer"):
+            check("channels", huge)
+    assert validation.positive_integer("channels", 2**63 - 1) == 2**63 - 1
+    with pytest.raises(ValueError, match=r"^size\[1\] must fit in a 64-bit integer"):
+        validation.shape("size", (1, 10**30))
+
+
+def test_seeds_and_threads_have_the_ranges_of_their_generators_and_of_torch():
+    assert validation.seed("seed", 2**32 - 1) == 2**32 - 1
+    assert validation.seed("seed", 0) == 0
+    with pytest.raises(ValueError, match=r"^seed must be at most 4,294,967,295 \(NumPy and "
+                                         r"scikit-learn take 32-bit seeds\), got 4294967296$"):
+        validation.seed("seed", 2**32)
+    with pytest.raises(ValueError, match=r"^seed must be a non-negative integer"):
+        validation.seed("seed", -1)
+    assert validation.threads("num_threads", 2**31 - 1) == 2**31 - 1
+    with pytest.raises(ValueError, match=r"^num_threads must be at most 2,147,483,647"):
+        validation.threads("num_threads", 2**31)
+    with pytest.raises(ValueError, match=r"^num_threads must be a positive integer"):
+        validation.threads("num_threads", 0)
+
+
+def test_dtypes_and_devices_are_checked_by_name():
+    assert validation.dtype("dtype", torch.float16) is torch.float16
+    with pytest.raises(TypeError, match=r"^dtype must be a torch\.dtype such as torch\.float32, "
+                                        r"got str: 'float32'$"):
+        validation.dtype("dtype", "float32")
+    assert validation.device("device", "cpu") == torch.device("cpu")
+    assert validation.device("device", torch.device("meta")) == torch.device("meta")
+    with pytest.raises(ValueError, match=r"^device must name a device such as 'cpu' or 'cuda:0', "
+                                         r"got 'gpu'$"):
+        validation.device("device", "gpu")
+    with pytest.raises(TypeError, match=r"^device must be a torch\.device or a string"):
+        validation.device("device", 0)

@@ -17,11 +17,13 @@ of the feature maps a block keeps.
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import nn
 
 from onebyone import validation
-from onebyone.cost import conv2d_macs
+from onebyone.cost import conv2d_macs, floating_dtype
 
 
 def pointwise_training_macs(batch_size: int, in_channels: int, out_channels: int, height: int,
@@ -59,9 +61,11 @@ def saved_activation_bytes(model: nn.Module, input_shape: tuple[int, ...]) -> in
     saved twice (by two operations) is counted once.
 
     Args:
-        model: run in training mode on a float32 input of zeros that requires a gradient, as
-            the input of a layer inside a network does (its mode is restored after). The bytes
-            do not depend on the input's values, and no random number is drawn.
+        model: not changed: a copy of it is run in training mode (so its batch-norm
+            statistics and the caller's mode stay as they were) on an input of zeros, in the
+            model's floating-point dtype, that requires a gradient, as the input of a layer
+            inside a network does. The bytes do not depend on the input's values, and the
+            global random generator is left as it was (dropout draws from a forked one).
         input_shape: e.g. ``(1, 256, 56, 56)``.
 
     Returns:
@@ -73,6 +77,7 @@ def saved_activation_bytes(model: nn.Module, input_shape: tuple[int, ...]) -> in
     """
     validation.module("model", model)
     input_shape = validation.shape("input_shape", input_shape)
+    model = copy.deepcopy(model).train()  # the caller's model, its statistics and mode untouched
     parameters = {parameter.data_ptr() for parameter in model.parameters()}
     seen: dict[tuple[int, int, tuple[int, ...]], int] = {}
 
@@ -82,12 +87,8 @@ def saved_activation_bytes(model: nn.Module, input_shape: tuple[int, ...]) -> in
             seen[key] = tensor.numel() * tensor.element_size()
         return tensor
 
-    was_training = model.training
-    model.train()
-    x = torch.zeros(input_shape, requires_grad=True)  # input_shape
-    try:
-        with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
-            model(x)
-    finally:
-        model.train(was_training)
+    x = torch.zeros(input_shape, dtype=floating_dtype(model), requires_grad=True)  # input_shape
+    with torch.random.fork_rng(devices=[]), \
+            torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        model(x)
     return sum(seen.values())

@@ -241,6 +241,21 @@ def _expected_input(module: nn.Module, x: torch.Tensor) -> tuple[int | str, ...]
     return ("...", module.in_features)
 
 
+def floating_dtype(model: nn.Module) -> torch.dtype:
+    """The dtype of ``model``'s first floating-point parameter or buffer (float32 if none).
+
+    Why: an input must be in the model's dtype to run through it; the dtype changes no count.
+
+    Raises:
+        TypeError: ``model`` is not an ``nn.Module``.
+    """
+    validation.module("model", model)
+    for tensor in (*model.parameters(), *model.buffers()):
+        if tensor.is_floating_point():
+            return tensor.dtype
+    return torch.float32
+
+
 def count_model(model: nn.Module, input_shape: tuple[int, ...]) -> list[LayerCost]:
     """Cost of every ``Conv2d`` and ``Linear`` in ``model`` for an input of ``input_shape``.
 
@@ -252,7 +267,9 @@ def count_model(model: nn.Module, input_shape: tuple[int, ...]) -> list[LayerCos
     ``@`` written in a ``forward``) is refused rather than silently left out.
 
     Args:
-        model: the model (it is not modified or moved).
+        model: the model (it is not modified or moved), in any floating-point dtype (the input
+            is made in the dtype of its first floating-point parameter; MACs do not depend on
+            it).
         input_shape: e.g. ``(1, 3, 224, 224)``, positive sizes.
 
     Returns:
@@ -299,12 +316,14 @@ def count_model(model: nn.Module, input_shape: tuple[int, ...]) -> list[LayerCos
     handles = [layer.register_forward_pre_hook(check_input) for layer in layers]
     handles += [layer.register_forward_hook(record) for layer in layers]
     counter = FlopCounterMode(display=False)
+    dtype = floating_dtype(meta_model)
     try:
         with torch.no_grad(), counter:
-            meta_model(torch.empty(input_shape, device="meta"))
+            meta_model(torch.empty(input_shape, device="meta", dtype=dtype))
     except RuntimeError as error:
         raise ValueError(
-            f"{type(model).__name__} cannot run on an input of shape {input_shape}: {error}"
+            f"{type(model).__name__} cannot run on a {str(dtype).removeprefix('torch.')} input "
+            f"of shape {input_shape}: {error}"
         ) from error
     finally:
         for handle in handles:

@@ -10,13 +10,14 @@ set the same way on every run.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from onebyone.validation import non_negative_integer, real_number
+from onebyone import validation
 
 NUM_CLASSES = 10
 """The digits 0 to 9."""
@@ -60,6 +61,39 @@ class DigitsSplit:
         return NUM_CLASSES
 
 
+def _set_sizes(images: int, test_fraction: float,
+               validation_fraction: float) -> dict[str, int]:
+    """Images in each set, rounded as scikit-learn's ``train_test_split`` rounds them."""
+    test = math.ceil(test_fraction * images)
+    train = images - test
+    sizes = {"test": test}
+    if validation_fraction > 0.0:
+        share = validation_fraction / (1.0 - test_fraction)  # of what the test set leaves
+        sizes["validation"] = math.ceil(share * train)
+        train -= sizes["validation"]
+    return {"train": train, **sizes}
+
+
+def _check_set_sizes(images: int, test_fraction: float, validation_fraction: float) -> None:
+    """Refuse fractions that leave a set with fewer images than digits, naming the fraction.
+
+    Why: a stratified split puts every digit in every set, so each set needs at least
+    :data:`NUM_CLASSES` images; scikit-learn would refuse smaller ones in its own words
+    (``test_size``, ``n_train``), far from the fraction that caused it.
+    """
+    sizes = _set_sizes(images, test_fraction, validation_fraction)
+    for name, size in sizes.items():
+        if size < NUM_CLASSES:
+            fractions = (f"test_fraction={test_fraction!r}"
+                         + (f", validation_fraction={validation_fraction!r}"
+                            if validation_fraction > 0.0 else ""))
+            verb = "leave" if validation_fraction > 0.0 else "leaves"
+            raise ValueError(
+                f"{fractions} {verb} {size} {name} images of {images}: a stratified split needs "
+                f"at least {NUM_CLASSES} (one per digit) in every set"
+            )
+
+
 def load_digits_split(
     test_fraction: float = 0.25, seed: int = 0, validation_fraction: float = 0.0
 ) -> DigitsSplit:
@@ -81,13 +115,15 @@ def load_digits_split(
 
     Raises:
         TypeError: a fraction that is not a number, a seed that is not an integer.
-        ValueError: a fraction out of range, or a negative seed.
+        ValueError: a fraction out of range; fractions that leave fewer than 10 images (one
+            per digit) in the training, validation or test set; a seed outside
+            ``[0, 2**32 - 1]`` (scikit-learn's range).
     """
-    test_fraction = real_number("test_fraction", test_fraction)
+    test_fraction = validation.real_number("test_fraction", test_fraction)
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"test_fraction must be strictly between 0 and 1, got {test_fraction}")
-    seed = non_negative_integer("seed", seed)
-    validation_fraction = real_number("validation_fraction", validation_fraction)
+    seed = validation.seed("seed", seed)
+    validation_fraction = validation.real_number("validation_fraction", validation_fraction)
     if not 0.0 <= validation_fraction < 1.0 - test_fraction:
         raise ValueError(
             f"validation_fraction must be in [0, 1 - test_fraction), got {validation_fraction}"
@@ -96,13 +132,14 @@ def load_digits_split(
     images = torch.tensor(digits.images, dtype=torch.float32) / MAX_INTENSITY  # N x 8 x 8
     images = images.unsqueeze(1)  # N x 1 x 8 x 8
     labels = torch.tensor(digits.target, dtype=torch.int64)  # N
+    _check_set_sizes(len(labels), test_fraction, validation_fraction)
     train_index, test_index = train_test_split(
         torch.arange(len(labels)).numpy(),
         test_size=test_fraction,
         random_state=seed,
         stratify=labels.numpy(),
     )
-    validation = {}
+    validation_set = {}
     if validation_fraction > 0.0:
         train_index, validation_index = train_test_split(
             train_index,
@@ -111,7 +148,7 @@ def load_digits_split(
             stratify=labels.numpy()[train_index],
         )
         validation_index = torch.from_numpy(validation_index)
-        validation = {
+        validation_set = {
             "validation_images": images[validation_index],  # N_validation x 1 x 8 x 8
             "validation_labels": labels[validation_index],  # N_validation
         }
@@ -122,5 +159,5 @@ def load_digits_split(
         train_labels=labels[train_index],  # N_train
         test_images=images[test_index],  # N_test x 1 x 8 x 8
         test_labels=labels[test_index],  # N_test
-        **validation,
+        **validation_set,
     )

@@ -210,7 +210,7 @@ def dead_class_maps(model: SmallNiN, images: torch.Tensor) -> list[int]:
 
     Args:
         model: a :class:`SmallNiN`; evaluated in evaluation mode (dropout off), without
-            gradients, and returned to the mode it was in.
+            gradients, and returned to the mode it was in (even when it raises).
         images: ``N x C x H x W`` images on the model's device.
 
     Returns:
@@ -224,9 +224,11 @@ def dead_class_maps(model: SmallNiN, images: torch.Tensor) -> list[int]:
     validation.tensor("images", images)
     was_training = model.training
     model.eval()
-    with torch.no_grad():
-        scores = model(images)  # N x num_classes
-    model.train(was_training)
+    try:
+        with torch.no_grad():
+            scores = model(images)  # N x num_classes
+    finally:
+        model.train(was_training)
     return [c for c in range(scores.shape[1]) if bool((scores[:, c] == 0).all())]
 
 

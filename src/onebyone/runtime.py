@@ -25,7 +25,7 @@ def seed_everything(seed: int = 0) -> None:
         TypeError: ``seed`` is not an integer.
         ValueError: ``seed`` is negative.
     """
-    seed = validation.non_negative_integer("seed", seed)
+    seed = validation.seed("seed", seed)
     random.seed(seed)
     np.random.seed(seed)  # noqa: NPY002 (the legacy global generator is what code calls)
     torch.manual_seed(seed)  # also seeds every CUDA device

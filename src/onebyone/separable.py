@@ -86,16 +86,19 @@ def depthwise_conv_workload(batch_size: int, channels: int, height: int, width: 
 
     Args:
         batch_size, channels, height, width: ``N``, ``C``, ``H``, ``W`` (pixels, kept at stride 1).
-        kernel_size: ``k``.
+        kernel_size: ``k``, odd: "same" padding ``k // 2`` keeps ``H x W`` only for an odd
+            kernel (an even one would give ``(H + 1) x (W + 1)`` outputs and other FLOPs).
         bytes_per_element: 4 for float32.
 
     Raises:
-        TypeError, ValueError: an argument that is not a positive integer.
+        TypeError, ValueError: an argument that is not a positive integer, or an even
+            ``kernel_size``.
     """
-    batch_size, channels, height, width, kernel_size, bytes_per_element = (
+    batch_size, channels, height, width, bytes_per_element = (
         validation.check_positive_integers(
             batch_size=batch_size, channels=channels, height=height, width=width,
-            kernel_size=kernel_size, bytes_per_element=bytes_per_element))
+            bytes_per_element=bytes_per_element))
+    kernel_size = validation.odd_kernel("kernel_size", kernel_size)
     elements = batch_size * channels * height * width
     flops = 2 * elements * kernel_size**2
     return Workload(flops=flops,

@@ -33,12 +33,21 @@ import torch.nn.functional as F
 from torch import nn
 
 from onebyone import validation
+from onebyone.training import TrainingDiverged
 
 CHANNELS = 2
 """Channels of every synthetic image: the two whose signs are XOR-ed."""
 
 CONTRAST_SPREAD = 1.5
 """Standard deviation of the log of each pixel's contrast (a log-normal scale factor)."""
+
+MAX_CONTRAST_SPREAD = 10.0
+"""The largest ``contrast_spread`` whose images are always finite float32 numbers.
+
+``torch.randn`` never draws beyond 8.6 in absolute value (its Box-Muller transform takes a
+uniform of at most 53 bits: ``sqrt(2 * 53 * ln 2) = 8.57``), so a pixel is at most
+``8.6 * exp(10 * 8.6) = 1.9e38``, below float32's largest number, ``3.4e38``. A spread of 1,000
+would overflow to ``inf`` on about half the pixels."""
 
 
 @dataclass(frozen=True)
@@ -93,20 +102,25 @@ def make_sign_xor_images(
         count: number of images (at least 1).
         size: height and width of each image, in pixels (at least 1).
         seed: seed of the generator (a non-negative integer); the same seed gives the same images.
-        contrast_spread: standard deviation of the log-contrast of the pixels (0: no spread).
+        contrast_spread: standard deviation of the log-contrast of the pixels (0: no spread),
+            at most :data:`MAX_CONTRAST_SPREAD` (10), beyond which pixels can overflow to ``inf``.
 
     Returns:
         :class:`SignXorImages` with ``count x 2 x size x size`` images and their labels.
 
     Raises:
         TypeError: a count or seed that is not an integer, a spread that is not a number.
-        ValueError: a count below 1, a negative seed, a negative or non-finite spread.
+        ValueError: a count below 1, a seed outside ``[0, 2**32 - 1]``, a negative, non-finite
+            or too large spread.
     """
     count, size = validation.check_positive_integers(count=count, size=size)
-    seed = validation.non_negative_integer("seed", seed)
+    seed = validation.seed("seed", seed)
     contrast_spread = validation.real_number("contrast_spread", contrast_spread)
     if contrast_spread < 0:
         raise ValueError(f"contrast_spread must be non-negative, got {contrast_spread!r}")
+    if contrast_spread > MAX_CONTRAST_SPREAD:
+        raise ValueError(f"contrast_spread must be at most {MAX_CONTRAST_SPREAD} (beyond it "
+                         f"pixels can overflow float32 to inf), got {contrast_spread!r}")
     generator = torch.Generator().manual_seed(seed)
     directions = torch.randn(count, CHANNELS, size, size, generator=generator)  # N x 2 x H x W
     log_contrast = contrast_spread * torch.randn(count, 1, size, size, generator=generator)
@@ -142,14 +156,21 @@ def pointwise_stack(depth: int, width: int = 16, relu: bool = False) -> nn.Seque
 def pixel_accuracy(model: nn.Module, data: SignXorImages) -> float:
     """Share of pixels whose arg-max score is their label, in [0, 1].
 
+    The model is evaluated in evaluation mode, without gradients, and returned to the mode it
+    was in (even when it raises); nothing else about it changes.
+
     Raises:
         TypeError: ``model`` is not an ``nn.Module`` or ``data`` not :class:`SignXorImages`.
     """
     validation.module("model", model)
     _check_data(data)
+    was_training = model.training
     model.eval()
-    with torch.no_grad():
-        predicted = model(data.images).argmax(dim=1)  # N x H x W
+    try:
+        with torch.no_grad():
+            predicted = model(data.images).argmax(dim=1)  # N x H x W
+    finally:
+        model.train(was_training)
     return (predicted == data.labels).double().mean().item()
 
 
@@ -157,6 +178,9 @@ def train_pixel_classifier(
     model: nn.Module, data: SignXorImages, *, steps: int, learning_rate: float, seed: int = 0
 ) -> list[float]:
     """Train ``model`` in place on every pixel at once (full batch), with Adam and cross-entropy.
+
+    Training is this function's job: every 1x1 convolution is re-initialised and trained in
+    place, and the model is left in evaluation mode. PyTorch's global generator is seeded.
 
     Why: the data set is small and the models are tiny, so full-batch steps are fast and leave
     no batch order to seed; ``seed`` seeds the initialisation, which is redrawn here so that the
@@ -175,13 +199,16 @@ def train_pixel_classifier(
     Raises:
         TypeError: ``model`` is not a module, ``data`` not :class:`SignXorImages`, or a number
             of the wrong type.
-        ValueError: ``steps`` below 1, ``learning_rate`` not positive, a negative seed.
+        ValueError: ``steps`` below 1, ``learning_rate`` not positive, a seed outside
+            ``[0, 2**32 - 1]``.
+        onebyone.training.TrainingDiverged: the loss became ``nan`` or infinite (``epoch`` 1,
+            ``step`` the gradient step).
     """
     validation.module("model", model)
     _check_data(data)
     steps = validation.positive_integer("steps", steps)
     learning_rate = validation.positive_number("learning_rate", learning_rate)
-    seed = validation.non_negative_integer("seed", seed)
+    seed = validation.seed("seed", seed)
     torch.manual_seed(seed)
     for module in model.modules():
         if isinstance(module, nn.Conv2d):
@@ -192,12 +219,15 @@ def train_pixel_classifier(
     torch.set_num_threads(1)
     try:
         model.train()
-        for _ in range(steps):
+        for step in range(1, steps + 1):
             loss = F.cross_entropy(model(data.images), data.labels)  # per pixel, nats
+            value = loss.item()
+            if not math.isfinite(value):
+                raise TrainingDiverged(1, step, value, learning_rate)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            losses.append(loss.item())
+            losses.append(value)
     finally:
         torch.set_num_threads(threads)
     model.eval()

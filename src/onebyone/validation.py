@@ -14,7 +14,10 @@ Every error names the argument, shows the value (its ``repr``) and says what was
   where an odd one is needed, a probability of ``1.5``, an input of the wrong shape).
 
 Integer counts accept ``int`` and NumPy integers (anything ``operator.index`` accepts) but never
-``bool``: ``True`` is never a size.
+``bool``: ``True`` is never a size. Every integer must fit in a signed 64-bit integer
+(:data:`MAX_INTEGER`), the type PyTorch stores sizes in, so ``10**30`` channels is refused here by
+name rather than by PyTorch's "Overflow when unpacking long long"; a seed must also be below
+``2**32`` (:data:`MAX_SEED`), the range of NumPy's and scikit-learn's generators.
 """
 
 from __future__ import annotations
@@ -28,6 +31,15 @@ import numpy as np
 import torch
 from torch import nn
 
+MAX_INTEGER = 2**63 - 1
+"""The largest integer any argument may be: PyTorch holds sizes, counts and seeds in int64."""
+
+MAX_SEED = 2**32 - 1
+"""The largest seed: NumPy's legacy generator and scikit-learn's ``random_state`` take 32 bits."""
+
+MAX_THREADS = 2**31 - 1
+"""The largest thread count: ``torch.set_num_threads`` takes a C ``int``."""
+
 
 def integer(name: str, value: object) -> int:
     """``value`` as a plain ``int``; ``TypeError`` unless it is an integer (bools refused).
@@ -35,10 +47,18 @@ def integer(name: str, value: object) -> int:
     Args:
         name: the argument's name, for the message.
         value: an ``int`` or a NumPy integer.
+
+    Raises:
+        TypeError: not an integer, or a bool.
+        ValueError: beyond a signed 64-bit integer (``abs(value) > MAX_INTEGER``).
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
-    return operator.index(value)
+    number = operator.index(value)
+    if abs(number) > MAX_INTEGER:
+        raise ValueError(f"{name} must fit in a 64-bit integer (at most 2**63 - 1), "
+                         f"got {value!r}")
+    return number
 
 
 def positive_integer(name: str, value: object) -> int:
@@ -65,6 +85,46 @@ def non_negative_integer(name: str, value: object) -> int:
     if number < 0:
         raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
     return number
+
+
+def at_most(name: str, number: int, maximum: int, why: str) -> int:
+    """``number`` itself if it is at most ``maximum``; ``ValueError`` naming ``why`` otherwise.
+
+    Args:
+        name: the argument's name, for the message.
+        number: an integer already checked (by :func:`positive_integer` or the like).
+        maximum: the largest value allowed.
+        why: what sets the bound, in words, for the message.
+    """
+    if number > maximum:
+        raise ValueError(f"{name} must be at most {maximum:,} ({why}), got {number!r}")
+    return number
+
+
+def seed(name: str, value: object) -> int:
+    """``value`` as an ``int`` seed in ``[0, MAX_SEED]``.
+
+    Why: one range for every seed of the package, whichever generator it reaches (PyTorch's
+    takes 64 bits, NumPy's and scikit-learn's only 32), so a seed that works for one function
+    works for all.
+
+    Raises:
+        TypeError: not an integer (or a bool).
+        ValueError: negative, or above :data:`MAX_SEED` (``2**32 - 1``).
+    """
+    return at_most(name, non_negative_integer(name, value), MAX_SEED,
+                   "NumPy and scikit-learn take 32-bit seeds")
+
+
+def threads(name: str, value: object) -> int:
+    """``value`` as a positive ``int`` thread count, at most :data:`MAX_THREADS`.
+
+    Raises:
+        TypeError: not an integer (or a bool).
+        ValueError: below 1, or above ``2**31 - 1`` (``torch.set_num_threads`` takes a C int).
+    """
+    return at_most(name, positive_integer(name, value), MAX_THREADS,
+                   "torch.set_num_threads takes a 32-bit int")
 
 
 def check_positive_integers(**values: object) -> tuple[int, ...]:
@@ -202,6 +262,31 @@ def tensor(name: str, value: object) -> torch.Tensor:
     if not isinstance(value, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}: {value!r:.80}")
     return value
+
+
+def dtype(name: str, value: object) -> torch.dtype:
+    """``value`` itself, if it is a ``torch.dtype`` (``torch.float32``, not ``"float32"``)."""
+    if not isinstance(value, torch.dtype):
+        raise TypeError(f"{name} must be a torch.dtype such as torch.float32, got "
+                        f"{type(value).__name__}: {value!r:.80}")
+    return value
+
+
+def device(name: str, value: object) -> torch.device:
+    """``value`` (a ``torch.device`` or a string such as ``"cpu"``, ``"cuda:1"``) as a device.
+
+    Raises:
+        TypeError: neither a ``torch.device`` nor a string.
+        ValueError: a string that names no device type PyTorch knows (``"gpu"``).
+    """
+    if not isinstance(value, (torch.device, str)):
+        raise TypeError(f"{name} must be a torch.device or a string such as 'cpu', got "
+                        f"{type(value).__name__}: {value!r:.80}")
+    try:
+        return torch.device(value)
+    except RuntimeError as error:
+        raise ValueError(f"{name} must name a device such as 'cpu' or 'cuda:0', got "
+                         f"{value!r}") from error
 
 
 def shape(name: str, value: object, dims: int | None = None) -> tuple[int, ...]:

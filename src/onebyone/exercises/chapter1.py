@@ -148,3 +148,86 @@ def check_pointwise_function(
             rtol=1e-10, atol=1e-10,
         )
     passed("pointwise(x, weight, bias) agrees with F.conv2d(kernel_size=1), with no convolution")
+
+
+# --- Exercise 5: predict, then test which outputs one pixel reaches ----------------------------
+
+_REACH_1X1 = ("an output of a 1x1 convolution at (h, w) reads the input at (h, w) only, and each "
+              "position has one output value per output channel")
+_REACH_3X3 = ("an output of a 3x3 convolution reads the 3x3 neighbourhood around it: count the "
+              "output positions whose window covers the pixel, times the output channels")
+
+
+def _random_conv(in_channels: int, out_channels: int, kernel_size: int,
+                 generator: torch.Generator) -> nn.Conv2d:
+    """A "same" float64 convolution with weights and biases drawn from ``generator``."""
+    conv = nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2,
+                     dtype=torch.float64)
+    with torch.no_grad():
+        for parameter in conv.parameters():
+            parameter.copy_(torch.randn(parameter.shape, generator=generator,
+                                        dtype=torch.float64))
+    return conv
+
+
+def _changed_by_one_pixel(layer: nn.Module, x: torch.Tensor, pixel: tuple[int, int]) -> int:
+    """The experiment, as the check runs it: how many output values of ``layer`` move when
+    every channel of ``x`` at ``pixel`` (row, column) moves by 1."""
+    row, column = pixel
+    changed = x.clone()
+    changed[:, :, row, column] += 1.0
+    with torch.no_grad():
+        return int(((layer(changed) - layer(x)).abs() > 1e-9).sum())
+
+
+def check_changed_outputs(
+    predicted_1x1: object,
+    predicted_3x3: object,
+    count_changed: Callable[[nn.Module, torch.Tensor, tuple[int, int]], object],
+) -> None:
+    """Exercise 5: which outputs does one input pixel reach?
+
+    A 1x1 convolution and a 3x3 convolution with padding 1, both from 8 to 4 channels, map a
+    ``1 x 8 x 6 x 6`` input to ``1 x 4 x 6 x 6``; the student predicts how many of the 144
+    output values change when the 8 channels of pixel (2, 3) change (``predicted_1x1``,
+    ``predicted_3x3``), then writes the experiment, ``count_changed(layer, x, pixel)``.
+
+    The experiment is checked first, against the check's own, on those two layers and on three
+    more (a corner pixel, two images of another width, a 5x5 kernel), so that a function that
+    returns the predicted numbers without running the layers fails; then each prediction is
+    compared with what the experiment counts, with a hint that says why the count is what it is.
+    """
+    generator = torch.Generator().manual_seed(5)
+    one_by_one = _random_conv(8, 4, 1, generator)
+    three_by_three = _random_conv(8, 4, 3, generator)
+    x = torch.randn(1, 8, 6, 6, generator=generator, dtype=torch.float64)
+    cases = [
+        ("the 1x1 convolution, pixel (2, 3)", one_by_one, x, (2, 3)),
+        ("the 3x3 convolution, pixel (2, 3)", three_by_three, x, (2, 3)),
+        ("the 3x3 convolution, corner pixel (0, 0)", three_by_three, x, (0, 0)),
+        ("a 1x1 convolution from 5 to 7 channels on two 3 x 5 images",
+         _random_conv(5, 7, 1, generator),
+         torch.randn(2, 5, 3, 5, generator=generator, dtype=torch.float64), (1, 4)),
+        ("a 5x5 convolution with padding 2, from 3 to 2 channels",
+         _random_conv(3, 2, 5, generator),
+         torch.randn(1, 3, 6, 6, generator=generator, dtype=torch.float64), (2, 3)),
+    ]
+    counted = []
+    for what, layer, data, pixel in cases:
+        expected = _changed_by_one_pixel(layer, data, pixel)
+        try:
+            answer = count_changed(layer, data.clone(), pixel)
+        except Exception as error:  # a student's bug: report it as a hint
+            expect(False, f"count_changed raised {type(error).__name__}: {error}")
+        expect_integer(answer, expected, f"count_changed on {what}")
+        counted.append(expected)
+    for name, predicted, measured, why in [
+        ("predicted_1x1", predicted_1x1, counted[0], _REACH_1X1),
+        ("predicted_3x3", predicted_3x3, counted[1], _REACH_3X3),
+    ]:
+        expect(isinstance(predicted, int) and not isinstance(predicted, bool),
+               f"{name} should be a Python int, got {type(predicted).__name__}")
+        expect(predicted == measured,
+               f"{name} is {predicted:,}, but your experiment counts {measured:,} changed "
+               f"values: {why}")
+    passed("a 1x1 output reads one pixel, a 3x3 output a 3x3 neighbourhood")

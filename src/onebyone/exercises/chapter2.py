@@ -6,13 +6,21 @@ Each expected value is computed here from the package's formulas (:mod:`onebyone
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
 
 from onebyone.bottleneck import break_even_channels, compare_bottleneck
-from onebyone.cost import conv2d_parameters
-from onebyone.exercises.checks import FLOPS_NOT_MACS, PER_PIXEL, expect_integer, passed
+from onebyone.cost import conv2d_macs, conv2d_output_size, conv2d_parameters
+from onebyone.exercises.checks import (
+    FLOPS_NOT_MACS,
+    PER_PIXEL,
+    expect,
+    expect_close,
+    expect_integer,
+    passed,
+)
 from onebyone.exercises.forbidden import ANSWER_RULES, call_answer
 
 NO_K_SQUARED = ("a k x k convolution does k^2 multiply-accumulates per input channel and output "
@@ -107,3 +115,70 @@ def check_bottleneck_macs_function(
         answer = call_answer(rule, call, bottleneck_macs, *case)
         expect_integer(answer, expected, call, _branch_mistakes(*case))
     passed("H * W * r * (C_in + k^2 C_out) for every layer tried")
+
+
+# --- Exercise 5: predict, then count the classic bottleneck with a stride -----------------------
+
+PREDICTIONS = ("larger", "smaller", "same")
+"""The words a prediction of exercise 5 may use, for the saving against the stride-1 one."""
+
+
+def _strided_macs(stride: int) -> tuple[int, int]:
+    """MACs of one 28 x 28 x 192 image through the direct 5x5 convolution to 32 channels and
+    through the classic bottleneck (1x1 to 16 channels, then the 5x5), with the 5x5 layers at
+    ``stride`` (padding 2) and the 1x1 reduction at stride 1."""
+    output = conv2d_output_size((28, 28), 5, stride=stride, padding=2)
+    direct = conv2d_macs(192, 32, 5, output_size=output)
+    pair = conv2d_macs(192, 16, 1, output_size=(28, 28)) + conv2d_macs(16, 32, 5, output)
+    return direct, pair
+
+
+def check_strided_saving(answer_prediction: object, answer_strided_saving: object) -> None:
+    """Exercise 5: the classic bottleneck's saving when its 5x5 convolution has a stride of 2.
+
+    The student predicts whether the saving (direct MACs / bottleneck MACs) is ``"larger"``,
+    ``"smaller"`` or ``"same"`` than at stride 1, then counts it. The count is checked first,
+    with hints for the likely slips (the stride-1 ratio, a ratio upside down, a direct layer
+    without the stride, FLOPs over MACs); then the prediction against the student's own count,
+    with a hint that says why the saving moves: the stride shrinks both 5x5 convolutions by
+    four, but the 1x1 reduction still runs at every input pixel.
+    """
+    expect(isinstance(answer_prediction, str),
+           f"answer_prediction should be a str, one of {', '.join(map(repr, PREDICTIONS))}; "
+           f"got {type(answer_prediction).__name__}")
+    prediction = answer_prediction.strip().lower()
+    expect(prediction in PREDICTIONS,
+           f"answer_prediction is {answer_prediction!r}; store one of "
+           f"{', '.join(map(repr, PREDICTIONS))}")
+    direct, pair = _strided_macs(2)
+    direct_at_1, pair_at_1 = _strided_macs(1)
+    expected = direct / pair
+    at_stride_1 = direct_at_1 / pair_at_1
+    mistakes = [
+        (at_stride_1, "that is the saving at stride 1 (or with the 1x1 reduction at stride 2 "
+                      "too): the reduction still runs on all 28 x 28 input pixels"),
+        (pair / direct, "upside down: divide the direct convolution's MACs by the pair's"),
+        (direct_at_1 / pair, "compare the pair with the direct convolution at the same "
+                             "stride, 2"),
+        (2 * expected, "a FLOP count divided by a MAC count: count both in the same unit"),
+    ]
+    expect(isinstance(answer_strided_saving, (int, float)) and
+           not isinstance(answer_strided_saving, bool),
+           f"answer_strided_saving should be a Python float, got "
+           f"{type(answer_strided_saving).__name__}")
+    for wrong, hint in mistakes:
+        expect(not math.isclose(answer_strided_saving, wrong, rel_tol=1e-6),
+               f"answer_strided_saving is {answer_strided_saving:.4g}: {hint}")
+    expect_close(answer_strided_saving, expected, "answer_strided_saving (the saving)")
+    if expected < at_stride_1:
+        outcome = "smaller"
+    elif expected > at_stride_1:
+        outcome = "larger"
+    else:
+        outcome = "same"
+    expect(prediction == outcome,
+           f"you predicted {prediction!r}, but your count gives a saving of "
+           f"{answer_strided_saving:.2f} against {at_stride_1:.2f} at stride 1: the stride "
+           "divides the work of both 5x5 convolutions by four, but not the 1x1 reduction's, "
+           "which still runs at every input pixel")
+    passed("the stride shrinks the 5x5 layers, not the 1x1 reduction: the saving falls")

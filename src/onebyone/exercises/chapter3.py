@@ -186,3 +186,187 @@ def check_mlpconv_block(
         expect_tensor_close(output, expected, f"{call}(x) for x of shape {tuple(x.shape)}",
                             rtol=1e-10, atol=1e-10)
     passed("k x k convolution, then a per-pixel MLP of two 1x1 convolutions, ReLU after each")
+
+
+# --- Exercises 5 and 6: predict, then train (the sign-XOR pixels with two new labels) ----------
+
+# Imported here, beside the exercises that use them (appended after the first four).
+import functools  # noqa: E402
+import math  # noqa: E402
+from types import MappingProxyType  # noqa: E402
+
+from onebyone.synthetic import (  # noqa: E402
+    SignXorImages,
+    make_sign_xor_images,
+    pixel_accuracy,
+    pointwise_stack,
+    train_pixel_classifier,
+)
+
+RELABELLINGS = ("cone", "diagonal")
+"""The labels of Exercises 5 and 6: ``cone`` is 1 where ``|x0| > |x1|``, ``diagonal`` where
+``x0 > x1``, for a pixel's two channel values ``(x0, x1)``."""
+
+TRAINING = MappingProxyType({"steps": 200, "learning_rate": 0.02, "seed": 0})
+"""How Exercise 6 trains every stack: the keyword arguments of
+:func:`onebyone.synthetic.train_pixel_classifier` (the training of the chapter's sign-XOR
+experiment, from its first seed)."""
+
+REACHED = 0.9
+"""The accuracy (a share) at which the prompt of Exercise 5 counts a task as solved (90%)."""
+
+CHANCE_CEILING = 0.6
+"""Below this share, a stack has stayed near chance on a label that flipping both signs keeps
+(the best affine rule on the chapter's sign-XOR test pixels is under it too)."""
+
+AGREEMENT = 0.03
+"""How far (a share) a student's accuracy may be from the same run made by the check: training
+repeats exactly on one machine, and three points covers another CPU's rounding (as the book's
+``TRAINED`` declaration does)."""
+
+_TRAIN_SEED, _TEST_SEED = 100, 101  # the images of the chapter's sign-XOR experiment
+
+
+def exercise_relabelled_pixels(label: str) -> tuple[SignXorImages, SignXorImages]:
+    """The training and test images of Exercise 6, relabelled by ``label`` (``"cone"`` or
+    ``"diagonal"``, see :data:`RELABELLINGS`).
+
+    Why: the chapter trains on the XOR of the two channel signs; the exercise keeps the same
+    pixels (32 training and 64 test images of 8 x 8) and changes only the rule that labels them,
+    so that the student predicts from the rule alone.
+
+    Raises:
+        ExerciseFailed: ``label`` is not one of :data:`RELABELLINGS` (a hint, as for an answer).
+    """
+    expect(label in RELABELLINGS,
+           f"label should be one of {RELABELLINGS}, got {label!r}")
+    pairs = []
+    for seed, count in ((_TRAIN_SEED, 32), (_TEST_SEED, 64)):
+        images = make_sign_xor_images(count, seed=seed).images  # N x 2 x 8 x 8
+        x0, x1 = images[:, 0], images[:, 1]  # N x 8 x 8 each
+        labels = (x0.abs() > x1.abs()) if label == "cone" else (x0 > x1)
+        pairs.append(SignXorImages(images=images, labels=labels.long()))
+    return pairs[0], pairs[1]
+
+
+def _expect_bool(value: object, name: str, what: str) -> None:
+    expect(isinstance(value, bool),
+           f"{name} should be True or False ({what}), got {type(value).__name__}")
+
+
+def check_flip_prediction(
+    flip_keeps_cone: object,
+    flip_keeps_diagonal: object,
+    predict_linear_cone: object,
+    predict_linear_diagonal: object,
+    predict_relu_cone: object,
+) -> None:
+    """Exercise 5: whether flipping both channel signs keeps each label (graded), and three
+    predictions made before any training (recorded, not graded: Exercise 6 shows how they fared).
+    """
+    _expect_bool(flip_keeps_cone, "flip_keeps_cone", "does the cone label survive the flip?")
+    _expect_bool(flip_keeps_diagonal, "flip_keeps_diagonal",
+                 "does the diagonal label survive the flip?")
+    for name, value in (("predict_linear_cone", predict_linear_cone),
+                        ("predict_linear_diagonal", predict_linear_diagonal),
+                        ("predict_relu_cone", predict_relu_cone)):
+        _expect_bool(value, name, "your prediction, recorded before you train")
+    expect(
+        flip_keeps_cone is True,
+        "flip_keeps_cone is wrong: take one pixel, say (x0, x1) = (2, -1), work out its cone "
+        "label, then the label of (-x0, -x1), and compare",
+    )
+    expect(
+        flip_keeps_diagonal is False,
+        "flip_keeps_diagonal is wrong: take one pixel, say (x0, x1) = (2, -1), work out its "
+        "diagonal label, then the label of (-x0, -x1), and compare",
+    )
+    print("Your three predictions are recorded: Exercise 6 sets them beside the outcome.")
+    passed("the cone label survives the flip; the diagonal label does not")
+
+
+def _share(value: object, name: str) -> float:
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        value = value.item()
+    expect(isinstance(value, int | float) and not isinstance(value, bool),
+           f"{name} should be a number, got {type(value).__name__}")
+    expect(math.isfinite(value), f"{name} is {value}: train again, and measure the test pixels")
+    expect(
+        not 1 < value <= 100,
+        f"{name} is {value}: that looks like a percentage; give the share in [0, 1] that "
+        "pixel_accuracy returns",
+    )
+    expect(0 <= value <= 1, f"{name} is {value}; an accuracy is a share in [0, 1]")
+    return float(value)
+
+
+@functools.cache
+def _reference_accuracies() -> dict[str, float]:
+    """The test accuracies of the three runs of Exercise 6, run here (a few seconds on a CPU)."""
+    accuracies = {}
+    for name, label, relu in (("linear_cone", "cone", False),
+                              ("linear_diagonal", "diagonal", False),
+                              ("relu_cone", "cone", True)):
+        train, test = exercise_relabelled_pixels(label)
+        model = pointwise_stack(2, width=16, relu=relu)
+        train_pixel_classifier(model, train, **TRAINING)
+        accuracies[name] = pixel_accuracy(model, test)
+    return accuracies
+
+
+def check_relabelled_experiment(
+    accuracy_linear_cone: object,
+    accuracy_linear_diagonal: object,
+    accuracy_relu_cone: object,
+    predict_linear_cone: object,
+    predict_linear_diagonal: object,
+    predict_relu_cone: object,
+) -> None:
+    """Exercise 6: the three test accuracies measured, checked against the same runs made here
+    and against the rule of the chapter; the predictions of Exercise 5 are compared, not graded.
+
+    The rule: a label that flipping both signs keeps is out of reach of every affine rule, so
+    the linear stack stays below :data:`CHANCE_CEILING` on ``cone``; a label that is itself an
+    affine rule (``diagonal``) is learned by the linear stack; one ReLU learns ``cone``.
+    """
+    measured = {
+        "linear_cone": _share(accuracy_linear_cone, "accuracy_linear_cone"),
+        "linear_diagonal": _share(accuracy_linear_diagonal, "accuracy_linear_diagonal"),
+        "relu_cone": _share(accuracy_relu_cone, "accuracy_relu_cone"),
+    }
+    predicted = {}
+    for name, value in (("linear_cone", predict_linear_cone),
+                        ("linear_diagonal", predict_linear_diagonal),
+                        ("relu_cone", predict_relu_cone)):
+        _expect_bool(value, f"predict_{name}", "run Exercise 5's cell first")
+        predicted[name] = value
+    reference = _reference_accuracies()
+    swapped = (abs(measured["linear_cone"] - reference["relu_cone"]) <= AGREEMENT
+               and abs(measured["relu_cone"] - reference["linear_cone"]) <= AGREEMENT)
+    expect(not swapped, "accuracy_linear_cone and accuracy_relu_cone look swapped: which "
+                        "stack has the ReLU?")
+    recipes = {
+        "linear_cone": "pointwise_stack(2, width=16, relu=False) on the cone pixels",
+        "linear_diagonal": "pointwise_stack(2, width=16, relu=False) on the diagonal pixels",
+        "relu_cone": "pointwise_stack(2, width=16, relu=True) on the cone pixels",
+    }
+    for name, value in measured.items():
+        expect(
+            abs(value - reference[name]) <= AGREEMENT,
+            f"accuracy_{name} is {value:.3f}, but the same run made here gives another result: "
+            f"train {recipes[name]} (the training pixels) with **chapter3.TRAINING, then "
+            "measure pixel_accuracy on the test pixels",
+        )
+    # the rule, on the student's own numbers (they agree with the runs made here)
+    expect(measured["linear_cone"] < CHANCE_CEILING <= REACHED <= measured["relu_cone"]
+           and measured["linear_diagonal"] >= REACHED,
+           "these accuracies break the chapter's rule: run the three trainings again")
+    solved = {name: value >= REACHED for name, value in measured.items()}
+    right = sum(predicted[name] == solved[name] for name in measured)
+    for name in measured:
+        verdict = "solved" if solved[name] else "not solved"
+        guess = "solved" if predicted[name] else "not solved"
+        print(f"{name:>15}: {100 * measured[name]:5.1f}% test accuracy, {verdict} "
+              f"(you predicted: {guess})")
+    print(f"{right} of your 3 predictions held.")
+    passed("a label the sign flip keeps defeats every linear stack; one ReLU is enough")

@@ -15,11 +15,13 @@ time.
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import sys
 from collections.abc import Callable, Iterator
 
 import torch
+from torch import nn
 from torch.profiler import ProfilerActivity, profile
 
 from onebyone import validation
@@ -80,6 +82,14 @@ def quiet_profile(**options: object) -> Iterator[profile]:
         yield profiler
 
 
+def _memory_format(x: torch.Tensor) -> torch.memory_format:
+    """``torch.channels_last`` for a 4-D tensor stored so (and not also contiguous)."""
+    if x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(
+            memory_format=torch.channels_last):
+        return torch.channels_last
+    return torch.contiguous_format
+
+
 def top_kernels(
     fn: Callable[[torch.Tensor], object],
     x: torch.Tensor,
@@ -90,7 +100,10 @@ def top_kernels(
     """The kernels that took the time of ``fn(x)``, largest share first.
 
     Args:
-        fn: the function timed (already warmed up, or the first call's set-up is profiled too).
+        fn: the function timed (already warmed up, or the first call's set-up is profiled too),
+            or a module: then, as :func:`onebyone.perf.timing.time_callable` does, a copy of it
+            on ``x``'s device, in ``x``'s dtype and memory format, in eval mode, is profiled
+            (the module itself is not changed).
         x: its input, on the device to profile.
         calls: calls profiled (after one untimed call).
         most: at most this many names; each took at least :data:`SHARE` of the time.
@@ -101,6 +114,9 @@ def top_kernels(
     """
     calls, most = validation.check_positive_integers(calls=calls, most=most)
     validation.tensor("x", x)
+    if isinstance(fn, nn.Module):
+        fn = copy.deepcopy(fn).to(device=x.device, dtype=x.dtype,
+                                  memory_format=_memory_format(x)).eval()
     cuda = x.device.type == "cuda"
     activities = [ProfilerActivity.CPU, *([ProfilerActivity.CUDA] if cuda else [])]
     with torch.inference_mode():

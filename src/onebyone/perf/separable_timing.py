@@ -31,6 +31,7 @@ Times are in seconds per call; FLOPs are 2 per MAC.
 
 from __future__ import annotations
 
+import copy
 import ctypes
 import ctypes.util
 import math
@@ -138,12 +139,16 @@ def page_faults_per_call(function, input_shape: Sequence[int], calls: int = 50) 
     """Minor page faults (pages the system had to map on first touch) per call of ``function``.
 
     Why: a kernel that writes into freshly mapped memory pays for every page on first touch, work
-    no FLOP count sees. ``None`` where the operating system does not count them (Windows).
+    no FLOP count sees. ``None`` where the operating system does not count them (Windows). A
+    module is not changed: a copy of it, in eval mode, is called (as
+    :func:`onebyone.perf.timing.time_callable` times one).
     """
     try:
         import resource
     except ImportError:
         return None
+    if isinstance(function, nn.Module):
+        function = copy.deepcopy(function).eval()
     x = torch.randn(tuple(input_shape))
     with torch.no_grad():
         for _ in range(5):  # warm-up: the heap grows to its working size

@@ -29,6 +29,7 @@ All times are in seconds, per call.
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -206,19 +207,36 @@ def make_input(
 
     Args:
         shape: tensor shape; a 4-D ``N x C x H x W`` shape may be stored channels-last.
-        device, dtype: where and in which format to create it.
+        device: where to create it (a ``torch.device`` or a string such as ``"cuda:0"``).
+        dtype: a floating-point ``torch.dtype`` (``torch.float32``, not ``"float32"``).
         memory_format: ``torch.contiguous_format`` or ``torch.channels_last`` (4-D only).
-        seed: seed of the generator used for this tensor alone (global state is untouched).
+        seed: seed of the generator used for this tensor alone (global state is untouched), in
+            ``[0, 2**32 - 1]``.
+
+    Raises:
+        TypeError: a shape, seed, device or dtype of the wrong type.
+        ValueError: a size below 1, a seed out of range, an unknown device, a dtype that is not
+            floating-point, a memory format other than the two, channels-last on a non-4-D shape.
     """
     shape = validation.shape("shape", shape)
-    seed = validation.non_negative_integer("seed", seed)
+    seed = validation.seed("seed", seed)
+    device = validation.device("device", device)
+    _check_floating("dtype", dtype)
     memory_format_name(memory_format)  # validates it
     if memory_format == torch.channels_last and len(shape) != 4:
         raise ValueError(f"channels_last needs a 4-D N x C x H x W shape, got {shape}")
-    device = torch.device(device)
     generator = torch.Generator(device=device).manual_seed(seed)
     values = torch.randn(shape, generator=generator, device=device, dtype=torch.float32)
     return values.to(dtype).contiguous(memory_format=memory_format)
+
+
+def _check_floating(name: str, dtype: object) -> torch.dtype:
+    """``dtype`` if it is a floating-point ``torch.dtype``; the error names ``name``."""
+    validation.dtype(name, dtype)
+    if not dtype.is_floating_point:  # type: ignore[union-attr]
+        raise ValueError(f"{name} must be a floating-point dtype such as torch.float32, "
+                         f"got {dtype}")
+    return dtype  # type: ignore[return-value]
 
 
 @contextlib.contextmanager
@@ -262,16 +280,17 @@ def time_callable(
     (forward passes only, no autograd bookkeeping).
 
     Args:
-        fn: a module or a function of one tensor. A module is moved, in place, to ``device``,
-            ``dtype`` and ``memory_format`` and put in eval mode; a function must hold its own
-            weights on the right device and dtype.
+        fn: a module or a function of one tensor. A module is not changed: a copy of it is
+            moved to ``device``, ``dtype`` and ``memory_format``, put in eval mode, and timed
+            (the same weights, so the same time); a function must hold its own weights on the
+            right device and dtype.
         input_shape: shape of ``x``.
         device, dtype, memory_format, seed: how ``x`` is made (see :func:`make_input`).
         label: what is being timed, in words, kept in the record.
         min_run_time: seconds of timed blocks to collect, at least (warm-up not included).
         warmup: untimed calls before the clock is first read (>= 0).
-        num_threads: CPU threads; default ``torch.get_num_threads()`` (the user's setting,
-            whereas ``Timer`` alone would use 1).
+        num_threads: CPU threads (1 to ``2**31 - 1``); default ``torch.get_num_threads()`` (the
+            user's setting, whereas ``Timer`` alone would use 1).
         cudnn_benchmark: set ``torch.backends.cudnn.benchmark`` for the timing (and restore it);
             ``None`` leaves it as it is.
         timer: the clock of the blocked timing, in seconds. Default: ``torch.utils.benchmark``'s,
@@ -286,6 +305,12 @@ def time_callable(
 
     Returns:
         A :class:`Timing`, per-call times in seconds.
+
+    Raises:
+        TypeError: ``fn`` not callable; a ``dtype`` that is not a ``torch.dtype``; another
+            argument of the wrong type.
+        ValueError: a non-positive or non-finite ``min_run_time``, a negative ``warmup``, bad
+            sizes, an unknown device, ``cuda_graph`` off CUDA, a thread count out of range.
     """
     if not callable(fn):
         raise TypeError(f"fn must be a module or a function, got {type(fn).__name__}")
@@ -296,13 +321,14 @@ def time_callable(
                          f"got {min_run_time!r}")
     warmup = validation.non_negative_integer("warmup", warmup)
     input_shape = validation.shape("input_shape", input_shape)
-    device = torch.device(device)
+    device = validation.device("device", device)
+    _check_floating("dtype", dtype)
     threads = torch.get_num_threads() if num_threads is None else num_threads
-    threads = validation.positive_integer("num_threads", threads)
+    threads = validation.threads("num_threads", threads)
     if cuda_graph and device.type != "cuda":
         raise ValueError(f"cuda_graph needs a CUDA device, got {device}")
-    if isinstance(fn, nn.Module):
-        fn.to(device=device, dtype=dtype, memory_format=memory_format).eval()
+    if isinstance(fn, nn.Module):  # time a copy: the caller's module keeps its place and mode
+        fn = copy.deepcopy(fn).to(device=device, dtype=dtype, memory_format=memory_format).eval()
     x = make_input(input_shape, device=device, dtype=dtype, memory_format=memory_format, seed=seed)
     timer_options = {} if timer is None else {"timer": timer}
     stopwatch = benchmark.Timer(
