@@ -64,7 +64,6 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from onebyone import records
 from onebyone.perf import timer_checks
 from onebyone.perf.gpu_referee import profile_calls
 from onebyone.perf.gpu_timing import CudaDevice, Device
@@ -329,44 +328,6 @@ def validate(device: torch.device, threads: int, min_run_time: float = 2.0,
     except KeyboardInterrupt:
         raise Interrupted(rows) from None
     return rows
-
-
-COLUMNS: tuple[records.Column, ...] = tuple(records.Column(*column) for column in (
-    ("case", records.TEXT, False),
-    ("device", records.TEXT, False),
-    ("device_name", records.TEXT, True),
-    ("isa", records.TEXT, True),
-    ("clock_mhz", records.POSITIVE, True),
-    ("torch_version", records.TEXT, True),
-    ("python_version", records.TEXT, True),
-    ("date", records.TEXT, True),
-    ("command", records.TEXT, True),
-    ("num_threads", records.integer(1), False),
-    ("torch_num_threads", records.integer(1), False),
-    ("cpu_time_per_wall_time", records.number(0.0, allow_nan=True), False),
-    ("harness_median_s", records.POSITIVE, False),
-    ("harness_iqr_s", records.NON_NEGATIVE, False),
-    ("harness_runs", records.integer(1), False),
-    ("independent_method", records.TEXT, False),
-    ("independent_s", records.POSITIVE, False),
-    ("independent_calls_per_loop", records.integer(0), False),
-    ("relative_difference", records.number(-1.0), False),
-    ("within_5_percent", records.BOOLEAN, False),
-))
-"""The columns of the CSV, in the order of :func:`validate`'s rows, and how each reads back:
-times positive, counts at least 1 (``independent_calls_per_loop`` 0 where ``do_bench`` chose),
-``cpu_time_per_wall_time`` ``nan`` on a GPU (not measured there)."""
-
-
-def read_validation(path: str | Path | records.Readable) -> list[dict[str, object]]:
-    """The rows of a file this script wrote, typed by :data:`COLUMNS` (read strictly, see
-    :func:`onebyone.records.read_records`; at least one case).
-
-    Raises:
-        onebyone.records.RecordError: a ``ValueError`` naming the file, line and column of the
-            first thing that cannot be trusted.
-    """
-    return records.read_records(path, COLUMNS, least_rows=1)
 
 
 def _validate_case(name: str, fn: Callable, shape: tuple[int, ...], device: torch.device,

@@ -54,11 +54,9 @@ SIDEWAYS_ALLOWED = {
     "book/02_depth_reduction.html": 12,  # until rewritten (issue 24/25/26)
     "book/03_network_in_network.html": 21,  # until rewritten (issue 24/25/26)
     "book/04_inception.html": 20,  # until rewritten (issue 24/25/26)
-    "book/05_gpu_cost.html": 37,  # until rewritten (issue 24/25/26)
 }
 WIDE_EQUATIONS_ALLOWED = {
     "book/02_depth_reduction.html": 1,  # eq-conv-macs; until rewritten (issue 24/25/26)
-    "book/05_gpu_cost.html": 1,  # eq-roofline; until rewritten (issue 24/25/26)
 }
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "_build" / "screenshots"
 

@@ -59,12 +59,13 @@ def test_every_check_cell_is_run_here(solutions):
 
 CALLED = {
     "chapter1.check_bottleneck_parameters", "chapter1.check_pointwise_macs",
-    "chapter1.check_conv_to_linear", "chapter1.check_pointwise_function",
+    "chapter1.check_conv_to_linear", "chapter1.check_grouped_conv_to_linear",
+    "chapter1.check_pointwise_function",
     "chapter1.check_changed_outputs", "chapter2.check_strided_saving",
     "chapter2.check_inception_3x3_branch_macs", "chapter2.check_break_even_width",
     "chapter2.check_resnet_bottleneck_parameters", "chapter2.check_bottleneck_macs_function",
     "chapter3.check_mlpconv_parameters", "chapter3.check_fully_connected_head_parameters",
-    "chapter3.check_collapsed_conv", "chapter3.check_mlpconv_block",
+    "chapter3.check_collapsed_conv_then_pointwise", "chapter3.check_mlpconv_block",
     "chapter3.check_flip_prediction", "chapter3.check_relabelled_experiment",
     "chapter4.check_inception_5a_macs", "chapter4.check_inception_block",
     "chapter4.check_budget_design",
@@ -119,10 +120,11 @@ def test_value_answers(solutions):
 def test_function_and_module_answers(solutions, hidden_seed):
     one, two, three, four = solutions["01"], solutions["02"], solutions["03"], solutions["04"]
     chapter1.check_conv_to_linear(one["conv_to_linear"], hidden_seed=hidden_seed)
+    chapter1.check_grouped_conv_to_linear(one["conv_to_linear"], hidden_seed=hidden_seed)
     chapter1.check_pointwise_function(one["pointwise"], hidden_seed=hidden_seed)
     chapter1.check_changed_outputs(one["predicted_1x1"], one["predicted_3x3"],
                                    one["count_changed"])
     chapter2.check_bottleneck_macs_function(two["bottleneck_macs"], hidden_seed=hidden_seed)
-    chapter3.check_collapsed_conv(three["answer_conv"], hidden_seed=hidden_seed)
+    chapter3.check_collapsed_conv_then_pointwise(three["answer_conv"], hidden_seed=hidden_seed)
     chapter3.check_mlpconv_block(three["mlpconv"], hidden_seed=hidden_seed)
     chapter4.check_inception_block(four["inception_block"], hidden_seed=hidden_seed)

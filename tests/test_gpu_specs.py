@@ -24,7 +24,8 @@ def test_the_three_gpus_of_the_chapter_are_there_with_sources(specs):
 
 def test_values_are_the_csv_values(specs):
     text = resources.files("onebyone").joinpath("data/gpu_specs.csv").read_text()
-    for row in csv.DictReader(text.splitlines()):
+    lines = [line for line in text.splitlines() if not line.startswith("#")]
+    for row in csv.DictReader(lines):
         spec = specs[row["short_name"]]
         assert spec.fp32_tflops == float(row["fp32_tflops"])
         assert spec.memory_bandwidth_gb_s == float(row["memory_bandwidth_gb_s"])
@@ -37,6 +38,10 @@ def test_tensor_core_figures_are_dense_not_sparse(specs):
     assert specs["A100"].bf16_tensor_tflops == pytest.approx(624 / 2)
     assert specs["H100"].tf32_tensor_tflops == pytest.approx(989 / 2, abs=0.5)
     assert specs["H100"].bf16_tensor_tflops == pytest.approx(1979 / 2, abs=0.5)
+    # H200 SXM: the same 989 TF32 / 1979 BF16 with sparsity, and 4.8 TB/s
+    assert specs["H200"].tf32_tensor_tflops == pytest.approx(989 / 2, abs=0.5)
+    assert specs["H200"].bf16_tensor_tflops == pytest.approx(1979 / 2, abs=0.5)
+    assert specs["H200"].memory_bandwidth_gb_s == 4800
 
 
 def test_the_t4_has_no_tf32_or_bf16_tensor_cores(specs):
@@ -100,7 +105,8 @@ def test_a_device_name_finds_its_datasheet_or_none():
 
     assert spec_for_device("NVIDIA H100 80GB HBM3").short_name == "H100"
     assert spec_for_device("Tesla T4").short_name == "T4"
-    assert spec_for_device("NVIDIA H200") is None  # not in the table: no made-up datasheet
+    assert spec_for_device("NVIDIA H200").short_name == "H200"  # the book's GPU recording
+    assert spec_for_device("NVIDIA A10") is None  # not in the table: no made-up datasheet
     assert spec_for_device("AMD EPYC (family 25, model 17)") is None
     with pytest.raises(TypeError, match="device_name must be a str"):
         spec_for_device(None)

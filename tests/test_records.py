@@ -2,9 +2,9 @@
 
 The readers: results files (``perf.results.read_results``, and the benchmark that compares two of
 them), the separable-layer file (``perf.separable_timing.read_parts``), the harness check
-(``benchmarks/validate_timer.py``'s ``read_validation``) and the package's data tables
-(``load_gpu_specs``, ``load_table1``, ``load_table2``). Each is fed its own valid file, cut at
-every byte, and then changed one cell, one row or one header at a time.
+(``perf.results.read_validation``, of ``benchmarks/validate_timer.py``'s files) and the
+package's data tables (``load_gpu_specs``, ``load_table1``, ``load_table2``). Each is fed its
+own valid file, cut at every byte, and then changed one cell, one row or one header at a time.
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ def _script(name: str):
     return module
 
 
-VALIDATE_TIMER = _script("validate_timer")
 COMPARE = _script("compare_event_and_graph")
 
 
@@ -191,8 +190,8 @@ READERS = [
         "part",
     ),
     Reader(
-        "validate_timer", _rows_of(VALIDATE_TIMER.read_validation),
-        tuple(column.name for column in VALIDATE_TIMER.COLUMNS),
+        "validate_timer", _rows_of(results.read_validation),
+        tuple(column.name for column in results.VALIDATION_COLUMNS),
         lambda folder: _validation_file(_validation_rows(), folder / "made.csv"),
         lambda folder: [_validation_file(_validation_rows(), folder / "header.csv")
                         .splitlines(keepends=True)[0]]
@@ -210,7 +209,7 @@ READERS = [
         "gpu specs", _rows_of(load_gpu_specs),
         tuple(column.name for column in gpu_specs.COLUMNS),
         lambda folder: _package_table("gpu_specs.csv"),
-        lambda folder: _line_prefixes(_package_table("gpu_specs.csv"), 3),
+        lambda folder: _line_prefixes(_package_table("gpu_specs.csv"), 4),
         False,
         (("fp32_tflops", "-8.1"), ("fp32_tflops", "nan"), ("fp32_tflops", "0"),
          ("fp32_tflops", ""), ("fp16_tensor_tflops", "inf"), ("memory_bandwidth_gb_s", "-320"),
@@ -445,13 +444,13 @@ def test_every_committed_record_reads_back():
     assert set(separable_timing.read_parts(ROOT / "benchmarks" / "results" / "separable_cpu.csv"))\
         == {"depthwise", "pointwise"}
     for path in sorted((ROOT / "benchmarks" / "results").glob("validate_timer_*.csv")):
-        assert len(VALIDATE_TIMER.read_validation(path)) == 3, path
-    assert len(load_gpu_specs()) == 3 and len(load_table1()) == 19 and len(load_table2()) == 4
+        assert len(results.read_validation(path)) == 3, path
+    assert len(load_gpu_specs()) == 4 and len(load_table1()) == 19 and len(load_table2()) == 4
 
 
 def test_the_validation_writer_writes_the_readers_columns():
     rows = _validation_rows()
-    assert tuple(rows[0]) == tuple(column.name for column in VALIDATE_TIMER.COLUMNS)
+    assert tuple(rows[0]) == tuple(column.name for column in results.VALIDATION_COLUMNS)
 
 
 def test_a_cell_reads_by_its_kind():

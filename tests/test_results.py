@@ -24,6 +24,7 @@ from onebyone.perf.results import (
     rate_interval,
     rate_ratio,
     read_results,
+    read_validation,
     roof_flag,
     rounds_by_id,
     select,
@@ -316,3 +317,17 @@ def test_a_gpu_roofline_draws_the_datasheet_beside_the_gemm_and_flags_points_abo
     assert labels[:2] == ["measured roof, float32:\nGEMM (mm) and copy", "H100 datasheet, float32"]
     assert labels[2] == "effective (counted MACs)"
     assert [text.get_text() for text in axes.texts] == ["C=16", "C=64 above roof"]
+
+
+def test_the_timer_validation_file_reads_strictly_into_typed_rows(root, tmp_path):
+    """Chapter 5's appendix reads benchmarks/results/validate_timer_cpu.csv with the package's
+    reader: typed cells, and a refusal naming file, line and column for a bad one."""
+    path = root / "benchmarks" / "results" / "validate_timer_cpu.csv"
+    rows = read_validation(path)
+    assert len(rows) == 3 and all(row["num_threads"] == 1 for row in rows)
+    assert all(isinstance(row["within_5_percent"], bool) for row in rows)
+    bad = tmp_path / "bad.csv"
+    lines = path.read_text().splitlines(keepends=True)
+    bad.write_text(lines[0] + lines[1].replace(",True\n", ",yes\n"))
+    with pytest.raises(ValueError, match=r"bad\.csv, line 2, column within_5_percent"):
+        read_validation(bad)

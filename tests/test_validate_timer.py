@@ -8,6 +8,8 @@ import importlib.util
 import pytest
 import torch
 
+from onebyone.perf import results
+
 
 @pytest.fixture
 def script(root, monkeypatch, tmp_path):
@@ -60,7 +62,7 @@ def test_validate_times_a_tiny_case_both_ways(script):
     assert rows[0]["harness_median_s"] > 0 and rows[0]["independent_s"] > 0
     assert rows[0]["within_5_percent"] == (abs(rows[0]["relative_difference"]) <= 0.05)
     # the columns it writes are the ones read_validation reads back, in order
-    assert tuple(rows[0]) == tuple(column.name for column in script.COLUMNS)
+    assert tuple(rows[0]) == tuple(column.name for column in results.VALIDATION_COLUMNS)
 
 
 def run_simulated(script, host_call_s):

@@ -16,6 +16,7 @@ from onebyone.cost import conv2d_macs, conv2d_parameters
 from onebyone.exercises.checks import (
     FLOPS_NOT_MACS,
     PER_PIXEL,
+    ExerciseFailed,
     expect,
     expect_integer,
     expect_tensor_close,
@@ -231,3 +232,78 @@ def check_changed_outputs(
                f"{name} is {predicted:,}, but your experiment counts {measured:,} changed "
                f"values: {why}")
     passed("a 1x1 output reads one pixel, a 3x3 output a 3x3 neighbourhood")
+
+
+# --- Exercise 3, with groups: a grouped 1x1 convolution as one linear layer -------------------
+
+_GROUPED = ("with g groups the stored weight is C_out x C_in/g: the linear layer needs the full "
+            "C_out x C_in matrix, each group's C_out/g x C_in/g block on the diagonal and "
+            "zeros elsewhere (torch.block_diag)")
+
+
+def check_grouped_conv_to_linear(
+    conv_to_linear: Callable[[nn.Conv2d], nn.Linear], *, hidden_seed: int | None = None
+) -> None:
+    """Exercise 3, second check: ``conv_to_linear(conv)`` also turns a 1x1 ``nn.Conv2d`` with
+    ``groups`` into the ``nn.Linear`` that computes the same function on a channels-last view.
+
+    Why a second check: the chapter spells out the ungrouped conversion (a reshape), so the
+    exercise asks for the grouped one, whose linear weight is block-diagonal. Tried with 1 to 4
+    groups, with and without a bias; the linear layer must be a copy. With ``hidden_seed``,
+    also on two grouped convolutions (and inputs) of sizes drawn from it. The answer runs under
+    the rule of :func:`check_conv_to_linear` (no ``onebyone.pointwise``).
+    """
+    rule = ANSWER_RULES["chapter1.check_conv_to_linear"]
+    generator = torch.Generator().manual_seed(4)
+    # (C_in, C_out, groups, bias, (N, H, W), the generator of its values)
+    cases = [(6, 4, 2, True, (2, 3, 4), generator), (6, 9, 3, False, (1, 2, 5), generator),
+             (4, 8, 4, True, (2, 2, 3), generator), (5, 3, 1, True, (1, 3, 2), generator)]
+    hidden = _hidden_generator(hidden_seed)
+    if hidden is not None:
+        for bias in (True, False):
+            groups = _size(hidden, 2, 4)
+            sizes = (_size(hidden, 1, 3), _size(hidden, 1, 6), _size(hidden, 1, 6))
+            cases.append((groups * _size(hidden, 1, 4), groups * _size(hidden, 1, 4), groups,
+                          bias, sizes, hidden))
+    for c_in, c_out, groups, bias, (n, h, w), drawn in cases:
+        conv = nn.Conv2d(c_in, c_out, kernel_size=1, groups=groups, bias=bias,
+                         dtype=torch.float64)
+        with torch.no_grad():
+            for parameter in conv.parameters():
+                parameter.copy_(torch.randn(parameter.shape, generator=drawn))
+        before = [parameter.detach().clone() for parameter in conv.parameters()]
+        name = f"conv_to_linear(nn.Conv2d({c_in}, {c_out}, 1, groups={groups}, bias={bias}))"
+        try:
+            linear = call_answer(rule, "conv_to_linear", conv_to_linear, conv)
+        except ExerciseFailed as failure:
+            why = f"; {_GROUPED}" if groups > 1 else ""
+            raise ExerciseFailed(f"{name}: {failure}{why}") from None
+        expect(isinstance(linear, nn.Linear), f"{name} should be an nn.Linear, got {type(linear)}")
+        expect(
+            (linear.in_features, linear.out_features) == (c_in, c_out),
+            f"{name} maps {linear.in_features} to {linear.out_features} features, "
+            f"expected {c_in} to {c_out}" + (f": {_GROUPED}" if groups > 1 else ""),
+        )
+        expect(
+            (linear.bias is not None) == bias,
+            f"{name} {'has no' if bias else 'has a'} bias, but the convolution "
+            f"{'has one' if bias else 'has none'}",
+        )
+        x = torch.randn(n, c_in, h, w, generator=drawn, dtype=torch.float64)
+        with torch.no_grad():
+            expected = conv(x).permute(0, 2, 3, 1)  # N x H x W x C_out
+            output = call_answer(rule, f"{name} on a channels-last input",
+                                 linear.to(torch.float64), x.permute(0, 2, 3, 1))
+        expect(
+            torch.is_tensor(output) and output.shape == expected.shape
+            and torch.allclose(output, expected, rtol=1e-10, atol=1e-10),
+            f"{name} on a channels-last input differs from the convolution"
+            + (f": {_GROUPED}" if groups > 1 else ""),
+        )
+        with torch.no_grad():
+            linear.weight.add_(1.0)
+        expect(
+            all(torch.equal(old, new) for old, new in zip(before, conv.parameters(), strict=True)),
+            f"changing the weight of {name} changed the convolution: copy the weights",
+        )
+    passed("a grouped 1x1 convolution is a linear layer with a block-diagonal matrix")

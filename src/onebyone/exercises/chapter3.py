@@ -370,3 +370,84 @@ def check_relabelled_experiment(
               f"(you predicted: {guess})")
     print(f"{right} of your 3 predictions held.")
     passed("a label the sign flip keeps defeats every linear stack; one ReLU is enough")
+
+
+# --- Exercise 3: a k x k convolution followed by a 1x1 convolution, collapsed ------------------
+
+
+def exercise_conv_then_pointwise(seed: int = 0) -> tuple[nn.Conv2d, nn.Conv2d]:
+    """The two layers of Exercise 3: a 3x3 convolution from 4 to 3 channels with padding 1,
+    then a 1x1 convolution from 3 to 2 channels, float64, with biases, drawn from ``seed``.
+
+    Why: the chapter spells out the collapse of two 1x1 convolutions; this pair asks the student
+    to carry the same argument to a convolution that looks at neighbours (as in an mlpconv layer
+    whose ReLUs were left out), and the exercise and its check must use the same layers.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    first = nn.Conv2d(4, 3, kernel_size=3, padding=1, dtype=torch.float64)
+    second = nn.Conv2d(3, 2, kernel_size=1, dtype=torch.float64)
+    with torch.no_grad():
+        for layer in (first, second):
+            layer.weight.copy_(torch.randn(layer.weight.shape, generator=generator))
+            layer.bias.copy_(torch.randn(layer.bias.shape, generator=generator))
+    return first, second
+
+
+def check_collapsed_conv_then_pointwise(
+    answer: object, seed: int = 0, *, hidden_seed: int | None = None
+) -> None:
+    """Exercise 3: one 3x3 ``nn.Conv2d`` (padding 1) that computes ``second(first(x))`` for the
+    layers of :func:`exercise_conv_then_pointwise`.
+
+    The answer runs under the rule of :func:`check_collapsed_conv` (no
+    :mod:`onebyone.composition`). With ``hidden_seed``, it is also tried on an input of a size
+    drawn from it.
+    """
+    rule = ANSWER_RULES["chapter3.check_collapsed_conv"]
+    first, second = exercise_conv_then_pointwise(seed)
+    expect(isinstance(answer, nn.Conv2d), f"answer should be an nn.Conv2d, got {type(answer)}")
+    expect(
+        tuple(answer.kernel_size) == (3, 3),
+        f"answer has a {tuple(answer.kernel_size)} kernel: the 1x1 layer after the 3x3 one "
+        "reads one pixel, so the pair still sees 3x3 patches",
+    )
+    expect(
+        tuple(answer.padding) == (1, 1) and tuple(answer.stride) == (1, 1)
+        and tuple(answer.dilation) == (1, 1) and answer.groups == 1,
+        "answer should keep the first layer's stride 1, padding 1, dilation 1 and one group",
+    )
+    expect(
+        (answer.in_channels, answer.out_channels) == (4, 2),
+        f"answer maps {answer.in_channels} to {answer.out_channels} channels; it should map "
+        "the first layer's inputs to the second layer's outputs",
+    )
+    expect(answer.bias is not None, "answer has no bias, but the pair adds W2 b1 + b2")
+    inputs = [torch.randn(3, 4, 5, 6, generator=torch.Generator().manual_seed(seed + 1))]
+    if hidden_seed is not None:
+        hidden = torch.Generator().manual_seed(hidden_seed)
+        shape = (_draw(hidden, 1, 4), 4, _draw(hidden, 1, 8), _draw(hidden, 1, 8))
+        inputs.append(torch.randn(shape, generator=hidden))
+    # a copy: Module.to changes a module in place, and the student's layer must stay as it is
+    in_float64 = copy.deepcopy(answer).to(device="cpu", dtype=torch.float64)
+    with torch.no_grad():
+        bias_only = in_float64.bias.clone()
+        kernel_ok = torch.allclose(
+            in_float64.weight,
+            torch.einsum("om,mcij->ocij", second.weight[:, :, 0, 0], first.weight),
+            rtol=1e-6, atol=1e-5,
+        )
+    for x in inputs:
+        x = x.to(torch.float64)
+        with torch.no_grad():
+            expected = second(first(x))  # N x 2 x H x W
+            output = call_answer(rule, "answer(x)", in_float64, x)
+        close = (torch.is_tensor(output) and output.shape == expected.shape
+                 and torch.allclose(output, expected, rtol=1e-6, atol=1e-5))
+        if not close and kernel_ok:
+            expect(False, "answer's weight is right but its bias is not: the first layer's "
+                          f"bias passes through the 1x1 layer too, b = W2 b1 + b2 (got "
+                          f"{bias_only.tolist()})")
+        expect(close, "answer(x) differs from second(first(x)): each output channel o of the "
+                      "pair is the sum over the middle channels m of W2[o, m] times the 3x3 "
+                      "filter m of the first layer")
+    passed("a 3x3 convolution followed by a 1x1 convolution is one 3x3 convolution")

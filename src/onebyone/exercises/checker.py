@@ -41,6 +41,8 @@ _DENIED_EVENTS = ("os.fork", "os.forkpty", "os.exec", "os.posix_spawn", "os.spaw
                   "sys.settrace", "sys.setprofile", "sys._current_frames",
                   "gc.get_objects", "gc.get_referrers", "gc.get_referents", "code.__new__",
                   "function.__new__")
+# What the check's own guard does (onebyone.exercises.forbidden): allowed to it alone.
+_GUARD_EVENTS = ("sys.setprofile", "sys.settrace", "code.__new__", "object.__setattr__")
 _DENIED_IMPORTS = ("subprocess", "socket", "multiprocessing", "pty")
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 
@@ -49,8 +51,26 @@ class Denied(PermissionError):
     """Something an answer's code tried that the checker does not allow."""
 
 
+def _trusted_caller() -> bool:
+    """Whether the Python code that raised the audited event is the check's own guard.
+
+    Why: :mod:`onebyone.exercises.forbidden`, which a check runs the answer under, swaps the
+    code of the package's functions and installs a profile hook; both raise events this hook
+    refuses to an answer. The frame that raised them (the one below this hook's) is recognised
+    by its code's file, which an answer cannot forge: making a code object is refused."""
+    frame = sys._getframe(2)  # 0: this function, 1: the hook, 2: the code that raised the event
+    return frame.f_code.co_filename in _TRUSTED_FILES
+
+
+_TRUSTED_FILES: set[str] = set()
+"""Files whose code may do what answers may not (the guard of :mod:`forbidden`), recorded when
+the checker starts."""
+
+
 def _audit(event: str, arguments: tuple) -> None:
     """The audit hook of a check's process (installed once its answers are rebuilt)."""
+    if event in _GUARD_EVENTS and _trusted_caller():
+        return
     if event == "open":
         _, mode, flags = arguments
         writing = (any(letter in mode for letter in "wax+") if isinstance(mode, str)
@@ -308,6 +328,9 @@ def main(config: dict) -> None:
     with contextlib.suppress(ImportError):
         import IPython.core.inputtransformer2  # noqa: F401
     _record_protected_types()
+    from onebyone.exercises import forbidden
+
+    _TRUSTED_FILES.add(forbidden.__file__)
     sys.dont_write_bytecode = True
     protocol.write(json.dumps({"ready": True}) + "\n")
     for line in sys.stdin:

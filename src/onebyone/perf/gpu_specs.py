@@ -129,13 +129,13 @@ def load_gpu_specs(path: str | Path | records.Readable | None = None) -> dict[st
         specs[str(row["short_name"])] = GpuSpec(**row)
         return None
 
-    records.read_records(table, COLUMNS, check=one_row_per_gpu, least_rows=1)
+    records.read_records(table, COLUMNS, check=one_row_per_gpu, comments=True, least_rows=1)
     return specs
 
 
 def spec_for_device(device_name: str) -> GpuSpec | None:
     """The datasheet of the GPU named ``device_name`` (``"NVIDIA H100 80GB HBM3"`` -> H100), or
-    ``None`` for a GPU the table does not hold (a CPU, an H200)."""
+    ``None`` for a GPU the table does not hold (a CPU, an A10)."""
     if not isinstance(device_name, str):
         raise TypeError(f"device_name must be a str, got {device_name!r}")
     words = device_name.replace("-", " ").split()

@@ -226,6 +226,49 @@ def read_results(path: str | Path | records.Readable) -> list[Row]:
     return [{**row, **dict.fromkeys(ADDED_LATER)} for row in rows]
 
 
+VALIDATION_COLUMNS: tuple[records.Column, ...] = tuple(records.Column(*column) for column in (
+    ("case", records.TEXT, False),
+    ("device", records.TEXT, False),
+    ("device_name", records.TEXT, True),
+    ("isa", records.TEXT, True),
+    ("clock_mhz", records.POSITIVE, True),
+    ("torch_version", records.TEXT, True),
+    ("python_version", records.TEXT, True),
+    ("date", records.TEXT, True),
+    ("command", records.TEXT, True),
+    ("num_threads", records.integer(1), False),
+    ("torch_num_threads", records.integer(1), False),
+    ("cpu_time_per_wall_time", records.number(0.0, allow_nan=True), False),
+    ("harness_median_s", records.POSITIVE, False),
+    ("harness_iqr_s", records.NON_NEGATIVE, False),
+    ("harness_runs", records.integer(1), False),
+    ("independent_method", records.TEXT, False),
+    ("independent_s", records.POSITIVE, False),
+    ("independent_calls_per_loop", records.integer(0), False),
+    ("relative_difference", records.number(-1.0), False),
+    ("within_5_percent", records.BOOLEAN, False),
+))
+"""The columns of ``benchmarks/validate_timer.py``'s CSV (the harness against an independent
+clock), in the order the script writes them, and how each reads back: times positive (seconds
+per call), counts at least 1 (``independent_calls_per_loop`` 0 where ``do_bench`` chose),
+``cpu_time_per_wall_time`` ``nan`` on a GPU (not measured there)."""
+
+
+def read_validation(path: str | Path | records.Readable) -> list[dict[str, object]]:
+    """The rows of a timer-validation file (``benchmarks/results/validate_timer_*.csv``), typed
+    by :data:`VALIDATION_COLUMNS`.
+
+    Why here and not in the script: Chapter 5's appendix reads the recorded file too, and a
+    reader must be importable without running (or copying) the script that writes it. Read
+    strictly (:func:`onebyone.records.read_records`; at least one case).
+
+    Raises:
+        onebyone.records.RecordError: a ``ValueError`` naming the file, line and column of the
+            first thing that cannot be trusted.
+    """
+    return records.read_records(path, VALIDATION_COLUMNS, least_rows=1)
+
+
 def select(rows: Iterable[Row], experiment: str, **equal: object) -> list[Row]:
     """The *measured* rows of ``experiment`` whose columns equal the given values.
 

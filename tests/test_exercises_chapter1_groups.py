@@ -1,0 +1,62 @@
+"""Chapter 1, Exercise 3's second check (a grouped 1x1 convolution as one linear layer): the
+chapter's solution is accepted, the ungrouped reshape and other wrong answers are refused."""
+
+import pytest
+import torch
+from torch import nn
+
+from onebyone.exercises import chapter1
+from onebyone.exercises.checks import ExerciseFailed
+
+
+def _linear(conv, weight):
+    linear = nn.Linear(conv.in_channels, conv.out_channels, bias=conv.bias is not None,
+                       dtype=conv.weight.dtype)
+    with torch.no_grad():
+        linear.weight.copy_(weight)
+        if conv.bias is not None:
+            linear.bias.copy_(conv.bias)
+    return linear
+
+
+def _block_diagonal(conv):
+    """The chapter's solution."""
+    g = conv.groups
+    blocks = conv.weight[:, :, 0, 0].reshape(g, conv.out_channels // g, -1)
+    return _linear(conv, torch.block_diag(*blocks))
+
+
+def _reshape_only(conv):
+    """The ungrouped conversion the chapter spells out: wrong as soon as groups > 1."""
+    return _linear(conv, conv.weight[:, :, 0, 0])
+
+
+def _wrong_blocks(conv):
+    """Blocks placed on the anti-diagonal: the right shape, the wrong function."""
+    g = conv.groups
+    blocks = conv.weight[:, :, 0, 0].reshape(g, conv.out_channels // g, -1)
+    return _linear(conv, torch.block_diag(*blocks).flip(0))
+
+
+def _shared(conv):
+    """No copy: the linear layer's weight is a view of the convolution's."""
+    linear = _block_diagonal(conv)
+    if conv.groups == 1:
+        linear.weight = nn.Parameter(conv.weight[:, :, 0, 0])
+    return linear
+
+
+@pytest.mark.parametrize("hidden_seed", [None, 7])
+def test_the_chapter_s_solution_is_accepted(hidden_seed):
+    assert chapter1.check_grouped_conv_to_linear(_block_diagonal, hidden_seed=hidden_seed) is None
+    assert chapter1.check_conv_to_linear(_block_diagonal, hidden_seed=hidden_seed) is None
+
+
+@pytest.mark.parametrize(("answer", "hint"), [
+    (_reshape_only, "block on the diagonal"),
+    (_wrong_blocks, "differs from the convolution"),
+    (_shared, "copy the weights"),
+])
+def test_wrong_answers_are_refused_with_a_hint(answer, hint):
+    with pytest.raises(ExerciseFailed, match=hint):
+        chapter1.check_grouped_conv_to_linear(answer)
