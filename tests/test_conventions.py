@@ -21,11 +21,9 @@ import notebooks
 WORDS_OVER_BUDGET: dict[str, int] = {}
 # Visible assert and glue lines above 10% of the visible code lines: their number today.
 CHECK_LINES_OVER_SHARE = {
-    "04_inception": 158,  # 158 of 337; until rewritten (issue 24/25/26)
 }
 # Visible code lines wider than the column at 1280 px: their number today.
 LONG_CODE_LINES = {
-    "04_inception": 55,  # until rewritten (issue 24/25/26)
 }
 
 

@@ -69,6 +69,7 @@ CALLED = {
     "chapter3.check_flip_prediction", "chapter3.check_relabelled_experiment",
     "chapter4.check_inception_5a_macs", "chapter4.check_inception_block",
     "chapter4.check_budget_design",
+    "chapter4.check_narrow_prediction", "chapter4.check_narrow_experiment",
     "chapter5.check_pointwise_intensity", "chapter5.check_a100_seconds",
     "chapter5.check_compute_bound_channels", "chapter5.check_speedup_prediction",
     "chapter6.check_pointwise_share", "chapter6.check_separable_ratio",
@@ -97,6 +98,9 @@ def test_value_answers(solutions):
                                          three["accuracy_relu_cone"], *predictions)
     chapter4.check_inception_5a_macs(four["answer_5a_macs"])
     chapter4.check_budget_design(four["answer_design"])
+    chapter4.check_narrow_prediction(four["answer_narrow_macs"], four["predict_drop_points"])
+    chapter4.check_narrow_experiment(four["accuracy_unchanged"], four["accuracy_narrow"],
+                                     four["predict_drop_points"])
     chapter5.check_pointwise_intensity(five["answer_intensity"])
     chapter5.check_a100_seconds(five["answer_seconds"])
     chapter5.check_compute_bound_channels(five["answer_channels"])

@@ -211,3 +211,206 @@ def check_budget_design(answer: object) -> None:
         f"{DESIGN_MAC_BUDGET:,}",
     )
     passed(f"{macs:,} MACs, within the budget of {DESIGN_MAC_BUDGET:,}")
+
+
+# --- Exercises 4 and 5: predict, then train (narrower reductions, on the digits) ----------------
+
+# Imported here, beside the exercises that use them (appended after the first three).
+import functools  # noqa: E402
+import math  # noqa: E402
+from types import MappingProxyType  # noqa: E402
+
+from onebyone.digits import load_digits_split  # noqa: E402
+from onebyone.exercises.checks import exact_number  # noqa: E402
+from onebyone.layers import init_he_normal  # noqa: E402
+from onebyone.multiseed import DIGITS_SETTINGS  # noqa: E402
+from onebyone.runtime import seed_everything  # noqa: E402
+from onebyone.small_inception import SmallInceptionNet  # noqa: E402
+from onebyone.training import train_classifier  # noqa: E402
+
+NARROW_REDUCTIONS = MappingProxyType({"ch3x3red": 2, "ch5x5red": 1})
+"""Exercise 4's change to the first Inception module of the chapter's digit network
+(:class:`~onebyone.small_inception.SmallInceptionNet`): its "#3x3 reduce" and "#5x5 reduce"
+narrowed to these widths; every other width, and the rest of the network, kept."""
+
+EXERCISE_SEED = 0
+"""The one seed of Exercise 5: it draws the split, the initial weights and the batch order."""
+
+EXERCISE_SPLIT = MappingProxyType({
+    "test_fraction": DIGITS_SETTINGS.test_fraction,
+    "validation_fraction": DIGITS_SETTINGS.validation_fraction,
+    "seed": EXERCISE_SEED,
+})
+"""Exercise 5's digits: the keyword arguments of :func:`onebyone.digits.load_digits_split`
+(the chapter's split, from its first seed)."""
+
+EXERCISE_TRAINING = MappingProxyType({
+    "epochs": DIGITS_SETTINGS.max_epochs,
+    "learning_rate": DIGITS_SETTINGS.learning_rate,
+    "batch_size": DIGITS_SETTINGS.batch_size,
+    "device": "cpu",  # repeatable
+    "seed": EXERCISE_SEED,
+    "progress": False,
+})
+"""How Exercise 5 trains both networks: the keyword arguments of
+:func:`onebyone.training.train_classifier` (the chapter's training, from its first seed, every
+epoch; the accuracy reported is the one after the last epoch)."""
+
+REACHED = 0.9
+"""The test accuracy (a share) that both networks of Exercise 5 reach: 90%."""
+
+AGREEMENT = 0.03
+"""How far (a share) a student's accuracy may be from the same run made by the check: training
+on the CPU repeats exactly on one machine, and three points covers another CPU's rounding (as
+the book's ``TRAINED`` declaration does)."""
+
+DIGIT_SIZE = 8
+"""Height and width of a digit image, and of the first module's input (the stem keeps them)."""
+
+
+def _module_widths(module: Inception) -> dict[str, int]:
+    """The six Table 1 widths of ``module``, read off its convolutions: they are registered
+    branch by branch, in the order of Table 1's columns."""
+    convs = [layer for layer in module.modules() if isinstance(layer, nn.Conv2d)]
+    return {column: conv.out_channels for column, conv in zip(DESIGN_COLUMNS, convs, strict=True)}
+
+
+def first_module_widths(narrow: bool = False) -> dict[str, int]:
+    """The widths of the digit network's first Inception module, by Table 1 column: as the
+    chapter trains it, or (``narrow``) with :data:`NARROW_REDUCTIONS` applied.
+
+    Raises:
+        ExerciseFailed: ``narrow`` is not ``True`` or ``False`` (a hint, as for an answer).
+    """
+    expect(isinstance(narrow, bool), f"narrow should be True or False, got {narrow!r}")
+    widths = _module_widths(SmallInceptionNet().inception1)
+    return {**widths, **NARROW_REDUCTIONS} if narrow else widths
+
+
+def exercise_network(narrow: bool) -> nn.Module:
+    """The chapter's digit network (``narrow=False``) or the same network with its first
+    module's reductions narrowed (``narrow=True``), seeded with :data:`EXERCISE_SEED`.
+
+    Why: Exercise 5 compares the two on one seed, so both start from weights drawn the same way
+    (He et al.'s normal, as the chapter's networks) after the same seed; the global generator
+    is seeded here, as :func:`onebyone.runtime.seed_everything` does.
+
+    Raises:
+        ExerciseFailed: ``narrow`` is not ``True`` or ``False``.
+    """
+    widths = first_module_widths(narrow)  # refuses a narrow that is not a bool
+    seed_everything(EXERCISE_SEED)
+    model = SmallInceptionNet()
+    if narrow:
+        model.inception1 = Inception(model.inception1.in_channels, *widths.values())
+        init_he_normal(model)  # every weight drawn again, after the same seed
+    return model
+
+
+def _module_macs(widths: dict[str, int], height: int, width: int) -> int:
+    in_channels = SmallInceptionNet().inception1.in_channels
+    return model_macs(Inception(in_channels, *widths.values()),
+                      (1, in_channels, height, width))
+
+
+def check_narrow_prediction(answer_narrow_macs: object, predict_drop_points: object) -> None:
+    """Exercise 4: the MACs of the narrowed first module for one 8 x 8 image (graded), and the
+    accuracy the narrowing will cost, in points, predicted before any training (recorded, not
+    graded: Exercise 5 sets it beside the outcome)."""
+    narrow = first_module_widths(narrow=True)
+    expected = _module_macs(narrow, DIGIT_SIZE, DIGIT_SIZE)
+    pixels = DIGIT_SIZE * DIGIT_SIZE
+    in_channels = SmallInceptionNet().inception1.in_channels
+    no_k_squared = pixels * (
+        in_channels * (narrow["ch1x1"] + narrow["ch3x3red"] + narrow["ch5x5red"]
+                       + narrow["pool_proj"])
+        + narrow["ch3x3red"] * narrow["ch3x3"] + narrow["ch5x5red"] * narrow["ch5x5"])
+    mistakes = [
+        (2 * expected, FLOPS_NOT_MACS),
+        (expected // pixels, PER_PIXEL),
+        (_module_macs(narrow, DIGIT_SIZE // 2, DIGIT_SIZE // 2),
+         "that is at 4 x 4: the first module reads the stem's 8 x 8 output, before any pooling"),
+        (_module_macs(first_module_widths(), DIGIT_SIZE, DIGIT_SIZE),
+         "that is the unchanged module: narrow the two reductions first"),
+        (no_k_squared, "the 3x3 and 5x5 convolutions do k^2 multiply-accumulates per input "
+                       "and output channel: is k^2 there?"),
+    ]
+    expect_integer(answer_narrow_macs, expected,
+                   "the narrowed module's multiply-accumulates (MACs)", mistakes)
+    predicted = _points(predict_drop_points, "predict_drop_points")
+    unchanged = _module_macs(first_module_widths(), DIGIT_SIZE, DIGIT_SIZE)
+    print(f"Your prediction is recorded: the narrowing will cost {predicted:+g} points.")
+    print("Exercise 5 sets it beside the outcome.")
+    passed(f"{expected:,} MACs, {unchanged / expected:.1f} times fewer than the unchanged "
+           "module")
+
+
+def _points(value: object, name: str) -> float:
+    number = exact_number(value)
+    expect(number is not None,
+           f"{name} should be a number of points, got {type(value).__name__}")
+    expect(math.isfinite(number) and -100 <= number <= 100,
+           f"{name} is {value}: a difference of two accuracies is between -100 and 100 points")
+    return float(number)
+
+
+def _share(value: object, name: str) -> float:
+    number = exact_number(value)
+    expect(number is not None, f"{name} should be a number, got {type(value).__name__}")
+    expect(math.isfinite(number), f"{name} is {value}: train again, and read the test accuracy")
+    expect(not 1 < number <= 100,
+           f"{name} is {value}: that looks like a percentage; give the share in [0, 1] that "
+           "the training history records")
+    expect(0 <= number <= 1, f"{name} is {value}; an accuracy is a share in [0, 1]")
+    return float(number)
+
+
+@functools.cache
+def _reference_accuracies() -> dict[bool, float]:
+    """Exercise 5's two runs, made here: test accuracy after the last epoch, by ``narrow``
+    (a few seconds each on a CPU)."""
+    split = load_digits_split(**EXERCISE_SPLIT)
+    return {
+        narrow: train_classifier(exercise_network(narrow), split,
+                                 **EXERCISE_TRAINING).test_accuracy[-1]
+        for narrow in (False, True)
+    }
+
+
+def check_narrow_experiment(
+    accuracy_unchanged: object, accuracy_narrow: object, predict_drop_points: object
+) -> None:
+    """Exercise 5: the test accuracies of the unchanged and the narrowed digit network, checked
+    against the same runs made here and against the rule the chapter states (both reach
+    :data:`REACHED`); the prediction of Exercise 4 is set beside the outcome, not graded."""
+    measured = {False: _share(accuracy_unchanged, "accuracy_unchanged"),
+                True: _share(accuracy_narrow, "accuracy_narrow")}
+    predicted = _points(predict_drop_points, "predict_drop_points (run Exercise 4's cell first)")
+    reference = _reference_accuracies()
+    swapped = (measured[False] != measured[True]
+               and abs(measured[False] - reference[True]) <= AGREEMENT / 10
+               and abs(measured[True] - reference[False]) <= AGREEMENT / 10)
+    expect(not swapped, "accuracy_unchanged and accuracy_narrow look swapped: which network "
+                        "has the narrow reductions?")
+    for narrow, name in ((False, "accuracy_unchanged"), (True, "accuracy_narrow")):
+        expect(
+            abs(measured[narrow] - reference[narrow]) <= AGREEMENT,
+            f"{name} is {measured[narrow]:.3f}, but the same run made here gives another "
+            f"result: build the network with chapter4.exercise_network(narrow={narrow}), "
+            "train it with training.train_classifier on "
+            "digits.load_digits_split(**chapter4.EXERCISE_SPLIT) and "
+            "**chapter4.EXERCISE_TRAINING, and read the last test accuracy of its history",
+        )
+    # the rule, on the student's own numbers (they agree with the runs made here)
+    expect(min(measured.values()) >= REACHED,
+           "these accuracies break the chapter's rule: run the two trainings again")
+    drop = 100 * (measured[False] - measured[True])
+    unchanged_macs = model_macs(exercise_network(False), (1, 1, DIGIT_SIZE, DIGIT_SIZE))
+    narrow_macs = model_macs(exercise_network(True), (1, 1, DIGIT_SIZE, DIGIT_SIZE))
+    print(f"unchanged: {100 * measured[False]:.1f}% test accuracy, "
+          f"{unchanged_macs:,} MACs per image")
+    print(f"narrowed:  {100 * measured[True]:.1f}% test accuracy, "
+          f"{narrow_macs:,} MACs per image")
+    print(f"The narrowing cost {drop:+.1f} points on this seed; you predicted "
+          f"{predicted:+g}.")
+    passed(f"both networks classify at least {100 * REACHED:.0f}% of the test digits")
