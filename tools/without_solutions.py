@@ -91,8 +91,10 @@ def strip(twin: nbformat.NotebookNode) -> nbformat.NotebookNode:
     cells = twin.cells
     for index, cell in enumerate(cells):
         if cell.cell_type == "markdown" and "<details><summary>Solution to Exercise" in cell.source:
-            cell.source = SOLUTION_DETAILS.sub(WITHHELD + "\n", cell.source, count=1)
-            cell.source = SOLUTION_DETAILS.sub("", cell.source)
+            # one note per solution: a solution that spans cells goes on "(continued)"
+            cell.source = SOLUTION_DETAILS.sub(
+                lambda match: "" if "(continued)" in match.group(0).split("</summary>")[0]
+                else WITHHELD + "\n", cell.source)
         elif cell.cell_type == "code" and cell.source.startswith(notebooks.SOLUTION_TITLE):
             after = next((c for c in cells[index + 1:] if c.cell_type == "code"
                           and not c.source.startswith(notebooks.SOLUTION_TITLE)), None)
