@@ -70,7 +70,7 @@ CALLED = {
     "chapter4.check_inception_5a_macs", "chapter4.check_inception_block",
     "chapter4.check_budget_design",
     "chapter4.check_narrow_prediction", "chapter4.check_narrow_experiment",
-    "chapter5.check_pointwise_intensity", "chapter5.check_a100_seconds",
+    "chapter5.check_reduction_intensity", "chapter5.check_a100_seconds",
     "chapter5.check_compute_bound_channels", "chapter5.check_speedup_prediction",
     "chapter6.check_pointwise_share", "chapter6.check_separable_ratio",
     "chapter6.check_folded_parameters", "chapter6.check_training_flops",
@@ -101,7 +101,7 @@ def test_value_answers(solutions):
     chapter4.check_narrow_prediction(four["answer_narrow_macs"], four["predict_drop_points"])
     chapter4.check_narrow_experiment(four["accuracy_unchanged"], four["accuracy_narrow"],
                                      four["predict_drop_points"])
-    chapter5.check_pointwise_intensity(five["answer_intensity"])
+    chapter5.check_reduction_intensity(five["answer_intensity"])
     chapter5.check_a100_seconds(five["answer_seconds"])
     chapter5.check_compute_bound_channels(five["answer_channels"])
     chapter5.check_speedup_prediction(five["answer_direct_macs"], five["answer_bottleneck_macs"],

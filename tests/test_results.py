@@ -26,6 +26,7 @@ from onebyone.perf.results import (
     read_results,
     read_validation,
     roof_flag,
+    roof_interval,
     rounds_by_id,
     select,
     time_ratio,
@@ -110,7 +111,7 @@ def test_rates_and_the_measured_roof(rows):
     assert bytes_per_s(select(rows, "peak", variant="copy")[0]) == approx(4e9)
     roof = measured_roofline(rows)
     assert (roof.peak_flops_per_s, roof.bandwidth_bytes_per_s) == approx((80e9, 4e9))
-    assert "GEMM (mm) and copy" in roof.label
+    assert roof.label == "measured roof, float32:\nGEMM and copy"  # no kernel name
     with pytest.raises(ValueError, match=r"no measured peak matmul row \(experiment 0\) in tf32"):
         measured_roofline(rows, "tf32")
 
@@ -129,7 +130,8 @@ def test_a_kernel_above_the_gemm_is_flagged_and_never_becomes_the_roof(rows):
     assert [r["above_roof"] for r in flagged].count(True) == 1 and flagged[-1]["above_roof"]
     assert flagged[-1]["roof_note"] == note and "above_roof" not in faster  # copies
     # memory-bound: held to the slanted roof at its intensity, 4 GB/s x 2 FLOP/byte = 8 GFLOP/s
-    slow_memory = dict(faster, flops=10 * 10**9, bytes=5 * 10**9)
+    slow_memory = dict(faster, flops=10 * 10**9, bytes=5 * 10**9,
+                       times_s=format_rounds([[1.0], [0.99], [1.01]]))
     assert "1.25x the roof's 8 GFLOP/s" in roof_flag(slow_memory, roof)
     assert roof_flag(dict(faster, flops=10**9), roof) == ""  # 1 GFLOP/s: under the roof
     assert roof_flag(select(rows, "peak", variant="copy")[0], roof) == ""  # no FLOPs
@@ -255,7 +257,7 @@ def test_device_label_of_a_gpu_of_many_threads_and_of_nothing(rows):
 def test_a_roof_whose_best_row_names_no_kernel_says_so(rows):
     nameless = [dict(r, kernels="") for r in rows]
     assert kernel_names(nameless[0]) == ()
-    assert measured_roofline(nameless).label.endswith("GEMM (?) and copy")
+    assert measured_roofline(nameless).label.endswith("GEMM and copy")
     without_matmul = [r for r in rows if r["variant"] != "matmul"]
     with pytest.raises(ValueError, match=r"^no measured peak matmul row"):
         measured_roofline(without_matmul)
@@ -314,7 +316,7 @@ def test_a_gpu_roofline_draws_the_datasheet_beside_the_gemm_and_flags_points_abo
            if r["experiment"] == "roofline_sweep" and r["in_channels"] == 64 else r for r in gpu]
     axes = plot_roofline_sweep(gpu).axes[0]
     labels = axes.get_legend_handles_labels()[1]
-    assert labels[:2] == ["measured roof, float32:\nGEMM (mm) and copy", "H100 datasheet, float32"]
+    assert labels[:2] == ["measured roof, float32:\nGEMM and copy", "H100 datasheet, float32"]
     assert labels[2] == "effective (counted MACs)"
     assert [text.get_text() for text in axes.texts] == ["C=16", "C=64 above roof"]
 
@@ -331,3 +333,30 @@ def test_the_timer_validation_file_reads_strictly_into_typed_rows(root, tmp_path
     bad.write_text(lines[0] + lines[1].replace(",True\n", ",yes\n"))
     with pytest.raises(ValueError, match=r"bad\.csv, line 2, column within_5_percent"):
         read_validation(bad)
+
+
+def test_above_the_roof_means_the_whole_interval_is_above(rows):
+    """A rate whose estimate is above the GEMM but whose rounds scatter across it is at the
+    roof, not above it; the same estimate with rounds that agree is above."""
+    gemm = select(rows, "peak", variant="matmul")[0]
+    roof = measured_roofline(rows)
+    scattered = dict(select(rows, "roofline_sweep", precision="float32")[0])
+    # 84 GFLOP/s on the 80 GFLOP/s roof, its three rounds 10 % apart either way
+    scattered.update(flops=84 * 10**9, bytes=None, median_s=1.0,
+                     times_s=format_rounds([[1.0], [1 / 1.1], [1.1]]))
+    alone = roof_interval(scattered, roof)
+    assert alone.estimate == approx(1.05) and alone.low < 1 < alone.high
+    assert roof_flag(scattered, roof) == ""
+    assert not flag_above_roof([scattered], roof)[0]["above_roof"]
+    paired = roof_interval(scattered, roof, gemm)  # the GEMM's rounds scatter by 1 %
+    assert paired.estimate == approx(1.05) and paired.low < 1 < paired.high
+    assert roof_flag(scattered, roof, gemm) == ""
+    tight = dict(scattered, times_s=format_rounds([[1.0], [0.999], [1.001]]))
+    assert roof_interval(tight, roof).low > 1
+    assert "1.05x the roof's 80 GFLOP/s (95 % interval" in roof_flag(tight, roof)
+    one_round = dict(scattered, times_s=format_rounds([[1.0]]))
+    assert "1.05x" in roof_flag(one_round, roof)  # no interval: judged on its estimate
+    with pytest.raises(ValueError, match="not a measured row with counted FLOPs"):
+        roof_interval(select(rows, "peak", variant="copy")[0], roof)
+    with pytest.raises(TypeError, match="roof must be a Roofline"):
+        roof_interval(scattered, 80e9)

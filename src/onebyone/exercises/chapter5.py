@@ -114,3 +114,27 @@ def check_speedup_prediction(
                  mistakes=[(1 / comparison.mac_ratio,
                             "upside down: the speedup is direct MACs over bottleneck MACs")])
     passed(f"a {comparison.mac_ratio:.2f}-fold MAC saving: now see what the clock says")
+
+
+def check_reduction_intensity(answer: object) -> None:
+    """Exercise 1 (as the chapter now asks it): the arithmetic intensity (FLOP/byte) of the 1x1
+    reduction :data:`REDUCTION`, 256 -> 16 channels on the pixels of ``LAYER``, in float32.
+
+    Why this layer and not ``LAYER`` itself: the chapter's channel sweep prints the intensity of
+    a 256-channel 1x1 convolution on these pixels, so that answer would be read, not computed;
+    the reduction's, about 7.5 FLOP/byte, is printed nowhere, and it is the layer that waits on
+    memory in exercise 2. (Leaving out the weight's bytes is no slip here: 16 KB against 27 MB
+    of input and output, inside the tolerance of a thousandth.)
+    """
+    work = pointwise_conv_workload(**REDUCTION, bytes_per_element=FLOAT32_BYTES)
+    square = pointwise_conv_workload(**LAYER, bytes_per_element=FLOAT32_BYTES)
+    mistakes = [
+        (work.intensity / 2, "that is MACs per byte: count FLOPs, two per multiply-accumulate"),
+        (work.intensity * FLOAT32_BYTES, "that is FLOPs per number: a float32 number is 4 bytes"),
+        (square.intensity, "that is the 256 -> 256 layer: the reduction writes 16 channels"),
+        (REDUCTION["out_channels"] / FLOAT32_BYTES,
+         "C / b holds only when C_in = C_out: count the input's 256 channels and the output's 16"),
+    ]
+    expect_close(answer, work.intensity, "the reduction's arithmetic intensity (FLOP/byte)",
+                 rel_tol=1e-3, mistakes=mistakes)
+    passed("FLOPs / (input + weight + output bytes): few FLOPs per byte, so it waits on memory")

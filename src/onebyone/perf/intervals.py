@@ -23,7 +23,10 @@ median ignores interrupted blocks; across rounds the geometric mean is what rati
   the interval's centre on the log scale, by construction;
 - *unpaired* (:func:`unpaired_ratio_interval`): two measurements from different experiments or
   runs, whose rounds were not interleaved, are compared by Welch's t-interval of the
-  difference of their mean log round medians; same estimate, a wider interval.
+  difference of their mean log round medians; the same estimate, but an interval that does not
+  pair rounds and so cannot cancel a slow period shared by both (it is not wider in general:
+  when a shared slow period moved both rows alike, the paired one is narrower; when the rows'
+  rounds scatter independently, either may be).
 
 What the interval covers: **round-to-round scatter** (a burst of other work in one round, a
 clock that changed between rounds), assuming rounds are independent, with ``k - 1`` degrees of

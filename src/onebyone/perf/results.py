@@ -340,40 +340,85 @@ def measured_roofline(rows: Iterable[Row], precision: str = "float32") -> Roofli
     times the float32 datasheet peak. A row above this roof is flagged (:func:`roof_flag`).
     """
     matmul, copy = peak_rows(rows, precision)
-    kernel = (kernel_names(matmul) or ("?",))[0]
+    # A plain label for a figure's legend: the GEMM's kernel name (``kernel_names``) is a
+    # library's internal name, which a reader cannot interpret and which widens the legend.
     return Roofline(
         flops_per_s(matmul),
         bytes_per_s(copy),
-        label=f"measured roof, {precision}:\nGEMM ({kernel.removeprefix('aten::')}) and copy",
+        label=f"measured roof, {precision}:\nGEMM and copy",
     )
 
 
-def roof_flag(row: Row, roof: Roofline) -> str:
-    """``""`` when ``row``'s effective rate lies on or under ``roof`` at its intensity, else why
+def roof_interval(row: Row, roof: Roofline, reference: Row | None = None) -> Interval:
+    """``row``'s effective rate over ``roof``'s bound at its intensity, with a 95 % interval.
+
+    The bound is ``roof.attainable(flops / bytes)`` (the flat roof for a row without counted
+    bytes). Why an interval: with three rounds, a rate a few per cent above the GEMM is often
+    within the rounds' scatter, and "above the roof" is a claim about the device, not about one
+    lucky estimate. With ``reference`` (the GEMM row the roof was measured from) the interval
+    pairs the row's rounds with the GEMM's where they were interleaved
+    (:func:`rate_ratio`), so the roof's own scatter is in it; without it, only the row's rounds
+    count (:func:`rate_interval`).
+
+    Raises:
+        TypeError: ``roof`` is not a :class:`~onebyone.perf.roofline.Roofline`.
+        ValueError: the row is not measured, counts no FLOPs or has fewer than two rounds.
+    """
+    if not isinstance(roof, Roofline):
+        raise TypeError(f"roof must be a Roofline, got {type(roof).__name__}")
+    if row.get("status") != "measured" or not row.get("flops"):
+        raise ValueError(f"row {row.get('experiment')}/{row.get('variant')} is not a measured row "
+                         "with counted FLOPs; it has no rate to hold to a roof")
+    bytes_moved = row.get("bytes")
+    bound = roof.attainable(row["flops"] / bytes_moved) if bytes_moved else roof.peak_flops_per_s
+    if reference is None:
+        return rate_interval(row).scaled(1 / bound)
+    return rate_ratio(row, reference).scaled(flops_per_s(reference) / bound)
+
+
+def roof_flag(row: Row, roof: Roofline, reference: Row | None = None) -> str:
+    """``""`` unless ``row``'s effective rate lies *above* ``roof`` at its intensity, that is,
+    unless the whole 95 % interval of rate over bound (:func:`roof_interval`) exceeds 1; else why
     it lies above (a sentence): the row is flagged, the roof stays.
 
-    The intensity is ``flops / bytes``; a row without counted bytes is held to the flat roof.
+    A row whose estimate is above the bound but whose interval contains it is at the roof, not
+    above it (the rounds cannot tell), and gets ``""``. A row with a single round has no
+    interval and is judged on its estimate. Rows that are not measured or count no FLOPs get
+    ``""``.
     """
     if not isinstance(roof, Roofline):
         raise TypeError(f"roof must be a Roofline, got {type(roof).__name__}")
     if row.get("status") != "measured" or not row.get("flops"):
         return ""
-    rate = flops_per_s(row)
-    bytes_moved = row.get("bytes")
-    bound = roof.attainable(row["flops"] / bytes_moved) if bytes_moved else roof.peak_flops_per_s
-    if rate <= bound:
+    if reference is not None and len(block_rounds(reference)) < 2:
+        reference = None  # a GEMM of one round has no scatter to pair with
+    if len(block_rounds(row)) < 2:
+        bytes_moved = row.get("bytes")
+        bound = (roof.attainable(row["flops"] / bytes_moved) if bytes_moved
+                 else roof.peak_flops_per_s)
+        ratio = flops_per_s(row) / bound
+        low = high = ratio
+    else:
+        part = roof_interval(row, roof, reference)
+        ratio, low, high = part.estimate, part.low, part.high
+        bound = flops_per_s(row) / ratio
+    if low <= 1:
         return ""
+    rate = flops_per_s(row)
     return (f"effective rate {rate / 1e9:.4g} GFLOP/s (counted MACs over time) is "
-            f"{rate / bound:.2f}x the roof's {bound / 1e9:.4g} GFLOP/s: the counted work is not "
-            "the executed work (zero padding, Winograd or FFT), or this kernel beats the GEMM")
+            f"{ratio:.2f}x the roof's {bound / 1e9:.4g} GFLOP/s (95 % interval {low:.2f}x to "
+            f"{high:.2f}x): the counted work is not the executed work (zero padding, Winograd "
+            "or FFT), or this kernel beats the GEMM")
 
 
-def flag_above_roof(rows: Iterable[Row], roof: Roofline) -> list[Row]:
+def flag_above_roof(rows: Iterable[Row], roof: Roofline, reference: Row | None = None
+                    ) -> list[Row]:
     """Copies of ``rows`` with ``above_roof`` (bool) and ``roof_note`` (:func:`roof_flag`'s
-    reason, ``""`` when under the roof) added; the rows given are not changed."""
+    reason, ``""`` when under or at the roof) added; the rows given are not changed.
+    ``reference``: the GEMM row the roof was measured from, as in :func:`roof_interval`."""
     flagged = []
     for row in rows:
-        note = roof_flag(row, roof)
+        note = roof_flag(row, roof, reference)
         flagged.append({**row, "above_roof": bool(note), "roof_note": note})
     return flagged
 

@@ -24,6 +24,7 @@ from onebyone.perf.results import (
     device_label,
     flops_per_s,
     measured_roofline,
+    peak_rows,
     roof_flag,
     select,
     typical_s,
@@ -89,7 +90,9 @@ def plot_roofline(
     axes.set_ylabel("rate (GFLOP/s)")
     axes.set_title(title)
     axes.grid(True, which="both", alpha=0.3)
-    axes.legend()
+    # Lower right: under the flat roof, right of the ridge, no line or point is drawn there,
+    # whereas the default corner can cover the top of the axis and the highest points.
+    axes.legend(loc="lower right")
     return figure
 
 
@@ -202,7 +205,9 @@ def plot_roofline_sweep(
         datasheet = spec.roofline(precision) if spec is not None else None
         if datasheet is not None:
             roofs.append(datasheet)
-    labels = [f"C={row['in_channels']}" + (" above roof" if roof_flag(row, roof) else "")
+    gemm = peak_rows(rows, precision)[0]
+    labels = [f"C={row['in_channels']}"
+              + (" above roof" if roof_flag(row, roof, gemm) else "")
               for row in sweep]
     return plot_roofline(
         [*roofs, *extra_rooflines],
