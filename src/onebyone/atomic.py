@@ -19,7 +19,8 @@ from typing import IO
 
 
 @contextlib.contextmanager
-def open_atomically(path: str | os.PathLike[str], *, newline: str | None = "") -> Iterator[IO[str]]:
+def open_atomically(path: str | os.PathLike[str], *, newline: str | None = "",
+                    binary: bool = False) -> Iterator[IO]:
     """Open a UTF-8 text file that replaces ``path`` only when the ``with`` block ends cleanly.
 
     On any exception (a full disk, ``KeyboardInterrupt``) the temporary file is removed (where
@@ -31,13 +32,17 @@ def open_atomically(path: str | os.PathLike[str], *, newline: str | None = "") -
     Args:
         path: the file to write; its folder must exist.
         newline: as for :func:`open`; ``""`` (the default) is what the ``csv`` module needs.
+        binary: open it for bytes instead (``newline`` is then ignored): a results file's
+            ``.npz`` sidecar of raw block times (:mod:`onebyone.recording`).
     """
     target = Path(path)
     descriptor, temporary = tempfile.mkstemp(
         prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
     )
     try:
-        with os.fdopen(descriptor, "w", encoding="utf-8", newline=newline) as file:
+        opened = (os.fdopen(descriptor, "wb") if binary else
+                  os.fdopen(descriptor, "w", encoding="utf-8", newline=newline))
+        with opened as file:
             os.chmod(temporary, _mode_of(target))  # not mkstemp's owner-only 0600
             yield file
             file.flush()

@@ -20,6 +20,11 @@ Why: a results file holds minutes or hours of measurements. The three commands t
   (as CPython already does at start-up), so that a write past ``RLIMIT_FSIZE`` raises ``EFBIG``
   instead of killing the process.
 - A signal that arrives while a file is being written waits until that file is whole.
+- A command whose rows carry bulky raw data (the experiments' block times) passes a
+  :data:`Split`: the data then goes to a sidecar ``<out>.npz`` beside the CSV
+  (:func:`sidecar_path`; ``<out>.partial.npz`` beside a ``.partial``), written the same way
+  and in the same step (both files are whole before either is renamed into place), and
+  ``--replace`` is needed to overwrite an existing sidecar too.
 
 This module holds no measurement: each command passes its own as a function (:func:`record`).
 """
@@ -40,10 +45,16 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import NoReturn
 
+import numpy as np
+
 from onebyone.atomic import open_atomically
 
 Row = dict[str, object]
 """One row of a results file: column name -> value (written with ``csv.DictWriter``)."""
+
+Split = Callable[[Sequence[Row]], tuple[list[Row], dict[str, np.ndarray]]]
+"""Rows -> ``(rows for the CSV, arrays for the sidecar)``: how a command moves its bulky raw data
+out of the CSV (:func:`write_csv_atomically`); e.g. :func:`onebyone.perf.results.split_times`."""
 
 EXIT_USER_ERROR = 2
 """A bad option or ``--out``, refused before anything is measured (argparse's own status)."""
@@ -98,12 +109,21 @@ def partial_path(out: str | os.PathLike[str]) -> Path:
     return out.with_name(out.name + ".partial")
 
 
-def check_output_path(out: str | os.PathLike[str], *, replace: bool = False) -> Path:
+def sidecar_path(path: str | os.PathLike[str]) -> Path:
+    """Where a results file keeps its raw data: ``cpu.csv`` -> ``cpu.csv.npz``
+    (``cpu.csv.partial`` -> ``cpu.csv.partial.npz``)."""
+    path = Path(path)
+    return path.with_name(path.name + ".npz")
+
+
+def check_output_path(out: str | os.PathLike[str], *, replace: bool = False,
+                      sidecar: bool = False) -> Path:
     """The ``--out`` path, checked before anything is measured; ``ValueError`` names the problem.
 
     It must name a ``.csv`` file (not a folder) in an existing folder this process can create
     files in (tried, not guessed from permission bits, which mean nothing to root). Unless
-    ``replace``, neither the file nor ``<out>.partial`` may exist yet.
+    ``replace``, neither the file nor ``<out>.partial`` may exist yet (nor, with ``sidecar``,
+    for a command that writes one, their :func:`sidecar_path`).
     """
     path = Path(out)
     if path.suffix != ".csv":
@@ -128,6 +148,12 @@ def check_output_path(out: str | os.PathLike[str], *, replace: bool = False) -> 
     if not replace and partial.exists():
         raise ValueError(f"{str(partial)!r} holds what an earlier run measured; move it away "
                          "or pass --replace to overwrite it")
+    for raw in (sidecar_path(path), sidecar_path(partial)) if sidecar else ():
+        if raw.is_dir():
+            raise ValueError(f"{str(raw)!r} is a directory, where the raw data is saved")
+        if not replace and raw.exists():
+            raise ValueError(f"{str(raw)!r} exists (an earlier run's raw data); move it away "
+                             "or pass --replace to overwrite it")
     return path
 
 
@@ -170,20 +196,31 @@ def say(message: str, *, error: bool = False) -> None:
 
 
 def write_csv_atomically(path: str | os.PathLike[str], rows: Sequence[Row],
-                         fields: Sequence[str] | None = None) -> Path:
+                         fields: Sequence[str] | None = None, *,
+                         split: Split | None = None) -> Path:
     """Write ``rows`` as CSV (UTF-8, a header of ``fields``) to ``path``, whole or not at all.
 
-    ``fields`` defaults to the keys of the first row. Raises ``OSError`` when the file cannot be
-    written (``path`` then keeps what it held, and no temporary file is left).
+    ``fields`` defaults to the keys of the first row. With ``split``, the CSV holds the rows it
+    returns and its arrays go to :func:`sidecar_path` (``numpy.savez_compressed``); both files
+    are written whole before either replaces what was there (the sidecar first: between the
+    two renames a reader finds a sidecar that disagrees with the CSV, and refuses it). Raises
+    ``OSError`` when a file cannot be written (``path`` and its sidecar then keep what they
+    held, and no temporary file is left).
     """
     if fields is None:
         if not rows:
             raise ValueError("no rows and no fields: nothing to name the columns")
         fields = list(rows[0])
+    arrays = None
+    if split is not None:
+        rows, arrays = split(rows)
     with open_atomically(path, newline="") as file:
         writer = csv.DictWriter(file, fieldnames=list(fields))
         writer.writeheader()
         writer.writerows(rows)
+        if arrays is not None:
+            with open_atomically(sidecar_path(path), binary=True) as raw:
+                np.savez_compressed(raw, **arrays)
     return Path(path)
 
 
@@ -233,13 +270,14 @@ class _Stops:
 
 
 def record(out: str | os.PathLike[str], measure: Callable[[], list[Row]], *, prog: str,
-           fields: Sequence[str] | None = None) -> list[Row]:
+           fields: Sequence[str] | None = None, split: Split | None = None) -> list[Row]:
     """Run ``measure`` and write the rows it returns to ``out``; return them.
 
     ``out`` should have passed :func:`check_output_path`. ``measure`` returns the rows; stopped,
     it raises :class:`Interrupted` carrying the rows measured so far (a bare
     ``KeyboardInterrupt`` counts as nothing measured). ``fields`` names the columns (default:
-    the first row's keys).
+    the first row's keys). ``split`` moves raw data to a sidecar (:func:`write_csv_atomically`),
+    ``<out>.npz`` or, for what a stopped run saved, ``<out>.partial.npz``.
 
     Raises:
         SystemExit: after saving what was measured to :func:`partial_path` and saying so in one
@@ -256,11 +294,11 @@ def record(out: str | os.PathLike[str], measure: Callable[[], list[Row]], *, pro
         except (Interrupted, KeyboardInterrupt) as stop:
             stops.writing = True
             kept = list(getattr(stop, "rows", None) or rows or [])
-            _save_stopped(out, kept, fields, prog, stops)
+            _save_stopped(out, kept, fields, prog, stops, split)
         try:
-            write_csv_atomically(out, rows, fields)
+            write_csv_atomically(out, rows, fields, split=split)
         except OSError as error:
-            saved = _save_partial(out, rows, fields)
+            saved = _save_partial(out, rows, fields, split)
             say(f"{prog}: error: cannot write {out} ({_reason(error)}); {saved}; {out} was "
                 "left unchanged", error=True)
             raise SystemExit(EXIT_WRITE_ERROR) from None
@@ -268,23 +306,26 @@ def record(out: str | os.PathLike[str], measure: Callable[[], list[Row]], *, pro
 
 
 def _save_stopped(out: Path, rows: list[Row], fields: Sequence[str] | None, prog: str,
-                  stops: _Stops) -> NoReturn:
+                  stops: _Stops, split: Split | None) -> NoReturn:
     if rows:
-        saved = _save_partial(out, rows, fields)
+        saved = _save_partial(out, rows, fields, split)
     else:
         saved = "nothing was measured yet, nothing saved"
     say(f"{prog}: interrupted ({stops.name()}): {saved}; {out} was left unchanged", error=True)
     raise SystemExit(stops.status())
 
 
-def _save_partial(out: Path, rows: list[Row], fields: Sequence[str] | None) -> str:
+def _save_partial(out: Path, rows: list[Row], fields: Sequence[str] | None,
+                  split: Split | None) -> str:
     """Save ``rows`` to ``<out>.partial``; return what happened, as part of a sentence."""
     partial = partial_path(out)
     try:
-        write_csv_atomically(partial, rows, fields)
+        write_csv_atomically(partial, rows, fields, split=split)
     except OSError as error:
         return (f"could not save the {len(rows)} measurements to {partial} either "
                 f"({_reason(error)}); they are lost")
+    if split is not None:
+        return f"{len(rows)} measurements saved to {partial} (raw data: {sidecar_path(partial)})"
     return f"{len(rows)} measurements saved to {partial}"
 
 

@@ -10,14 +10,16 @@ repeat on their own device::
     python -m onebyone.perf.experiments --device cuda --out book/data/<gpu>.csv --rounds 5 \\
         --size full
 
-(add ``--replace`` to record over an existing file). This module only reads and checks the
+(add ``--replace`` to record over an existing file and its sidecar). This module only reads and checks the
 options, runs the suite and writes the file: the experiments are described in
 :mod:`onebyone.perf.suite`, what they time in :mod:`onebyone.perf.workloads`. The file is
 written as every results file is (:mod:`onebyone.recording`): every option checked before
 anything is measured, an existing ``--out`` (or ``<out>.partial``) replaced only with
 ``--replace``, the CSV written whole or not at all; stopped by Ctrl-C or SIGTERM, or unable to
 write ``--out``, the command saves what was measured to ``<out>.partial`` (rows marked partial
-when the run was stopped).
+when the run was stopped). The block times go to a sidecar beside the CSV, ``<out>.npz``
+(``<out>.partial.npz``), and the CSV holds their quantiles
+(:func:`onebyone.perf.results.split_times`); copy both files together.
 
 Exit status: 0 when written; 2 on a bad option (one line, before measuring); 130 after Ctrl-C;
 143 after SIGTERM; 74 when ``--out`` could not be written.
@@ -34,6 +36,7 @@ from pathlib import Path
 import torch
 
 from onebyone.perf.precision import PRECISIONS
+from onebyone.perf.results import split_times
 from onebyone.perf.suite import EXPERIMENTS, FIELDS, check_run, parse_device, run_experiments
 from onebyone.perf.workloads import SIZES
 from onebyone.recording import (
@@ -93,7 +96,7 @@ def _validated(arguments: argparse.Namespace) -> dict[str, object]:
         "precisions": precisions, "num_threads": threads, "rounds": arguments.rounds,
         "cuda_graph": arguments.cuda_graph, "profile": not arguments.no_profile,
         "progress": not arguments.no_progress,
-        "out": check_output_path(arguments.out, replace=arguments.replace),
+        "out": check_output_path(arguments.out, replace=arguments.replace, sidecar=True),
     }
 
 
@@ -113,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> Path:
     out = options.pop("out")
     command = command_line([*shlex.split(PROG), *(sys.argv[1:] if argv is None else argv)])
     rows = record(out, lambda: run_experiments(command=command, **options), prog=PROG,
-                  fields=FIELDS)
+                  fields=FIELDS, split=split_times)
     measured = sum(row["status"] == "measured" for row in rows)
     say(f"{measured} measurements, {len(rows) - measured} skipped, written to {out}")
     say(f"command: {command}")

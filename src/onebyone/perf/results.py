@@ -14,6 +14,16 @@ the rounds' medians, :func:`typical_s`; the one definition, which the suite also
 (:mod:`onebyone.perf.intervals`): over paired rounds when both rows come from the same run and
 experiment (their round ``r`` was interleaved), and unpaired otherwise.
 
+Where the block times are: files recorded before the sidecar (``book/data/cpu.csv``, the H200
+files) hold them in their ``times_s`` cell, as text (up to 300,000 characters a cell on a GPU);
+newer files keep that cell blank, give the quantiles of the times instead (``p05_s``, ``p50_s``,
+``p95_s``) and keep the raw times, as float64 seconds, in a sidecar ``<file>.npz`` beside the
+CSV (:func:`onebyone.recording.sidecar_path`; written by :func:`split_times`). The sidecar's
+arrays: ``row_rounds`` (rounds of each CSV row, in order, 0 for a skipped row),
+``round_blocks`` (blocks of each round, in order) and ``times_s`` (every block time, in order).
+:func:`read_results` reads both kinds into the same rows (a sidecar's times as a tuple of
+rounds in ``times_s``), so every function below works the same on either.
+
 The roof (:func:`measured_roofline`) is the same-precision GEMM of experiment 0 for the
 arithmetic rate and the copy for the bandwidth. Every other rate is *effective*: counted MACs
 over time. A counted MAC need not be an executed one (a 5x5 convolution with padding multiplies
@@ -23,8 +33,15 @@ a row above the roof is flagged with a reason (:func:`roof_flag`), never made th
 
 from __future__ import annotations
 
+import io
+import math
+import os
+import zipfile
+import zlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+
+import numpy as np
 
 from onebyone import records
 from onebyone.perf.intervals import (
@@ -37,6 +54,11 @@ from onebyone.perf.kernels import ALLOCATION
 from onebyone.perf.precision import PRECISIONS
 from onebyone.perf.roofline import Roofline
 from onebyone.perf.timing import parse_rounds
+from onebyone.recording import sidecar_path
+
+QUANTILES: dict[str, float] = {"p05_s": 0.05, "p50_s": 0.5, "p95_s": 0.95}
+"""The quantile columns of a file with a sidecar: which fraction of all its block times (every
+round pooled, seconds per call) lies below each (``numpy.quantile``, linear)."""
 
 FIELDS: tuple[str, ...] = (
     "experiment", "variant", "precision", "status",
@@ -48,9 +70,11 @@ FIELDS: tuple[str, ...] = (
     "tf32_matmul", "tf32_conv",
     "num_threads", "cudnn_benchmark", "device", "device_name", "isa", "clock_mhz",
     "torch_version", "cuda_version", "cudnn_version", "python_version",
-    "size", "rounds", "date", "command", "partial", "note", "times_s",
+    "size", "rounds", "date", "command", "partial", "note", *QUANTILES, "times_s",
 )
-"""Columns of the CSV, one row per measurement (``times_s``: block times by round, seconds;
+"""Columns of the CSV, one row per measurement (``times_s``: block times by round, seconds, blank
+in a file written with its sidecar, whose times are in ``<file>.npz`` and summarised by the
+:data:`QUANTILES` columns;
 ``median_s``: :func:`onebyone.perf.intervals.row_time` of them; ``sleep_s``: the GPU sleep queued
 before each block of calls; ``sm_clock_mhz``: the median running SM clock during the timing,
 blank where NVML could not be read, whereas ``clock_mhz`` is the device's maximum clock).
@@ -80,6 +104,7 @@ _KINDS: dict[str, records.Kind] = {
     "tf32_conv": records.BOOLEAN, "cudnn_benchmark": records.BOOLEAN,
     "partial": records.BOOLEAN, "times_s": _TIMES_TEXT,
     "sleep_s": records.number(0.0), "sm_clock_mhz": records.POSITIVE,
+    **dict.fromkeys(QUANTILES, records.POSITIVE),
 }
 _REQUIRED = ("experiment", "variant", "precision", "status")
 
@@ -94,7 +119,39 @@ row has no time; a blank number reads as ``None``, blank text as ``""``)."""
 ADDED_LATER = ("sleep_s", "sm_clock_mhz")
 """Columns that files recorded before the GPU timer's sleep lack (``book/data/cpu.csv``, the
 H200 files); such a file is read with the columns it has, and these read as ``None``."""
-_EARLIER_COLUMNS = tuple(column for column in COLUMNS if column.name not in ADDED_LATER)
+_CELL_COLUMNS = tuple(column for column in COLUMNS if column.name not in QUANTILES)
+_EARLIER_COLUMNS = tuple(column for column in _CELL_COLUMNS if column.name not in ADDED_LATER)
+_SCHEMAS = ((COLUMNS, ()), (_CELL_COLUMNS, tuple(QUANTILES)),
+            (_EARLIER_COLUMNS, (*QUANTILES, *ADDED_LATER)))
+"""The headers a results file may have, newest first, each with the columns it lacks (read as
+``None``): the first has a sidecar, the others hold their times in the CSV cell."""
+
+
+def _schema(path: object) -> tuple[tuple[records.Column, ...], tuple[str, ...]]:
+    """The entry of :data:`_SCHEMAS` whose header the file's first line matches longest.
+
+    Why: a file's header says which kind it is, so that a problem further on (a cut row, a bad
+    cell) is reported against that kind's columns. A header cut where the kinds part (before
+    ``times_s`` or ``p05_s``) is read as the committed files' kind; one that matches none is
+    refused (:func:`onebyone.records.read_records`) naming the newest header.
+    """
+    if isinstance(path, (str, os.PathLike)):
+        path = Path(path)
+    try:
+        data = path.read_bytes()
+    except (AttributeError, TypeError, OSError):
+        return _SCHEMAS[0]  # read_records says what is wrong with it
+    header = data.split(b"\n", 1)[0].decode("utf-8", "replace").rstrip("\r").split(",")
+
+    def matched(schema: tuple[tuple[records.Column, ...], tuple[str, ...]]) -> int:
+        names = [column.name for column in schema[0]]
+        same = 0
+        while same < min(len(names), len(header)) and names[same] == header[same]:
+            same += 1
+        return same + (same == len(names) == len(header))  # a whole header beats a prefix
+
+    best = max((_SCHEMAS[1], _SCHEMAS[0], _SCHEMAS[2]), key=matched)  # first of equals wins
+    return best if matched(best) else _SCHEMAS[0]  # none: the refusal names the newest header
 
 Row = dict[str, object]
 """One measurement: a CSV row by column (:data:`FIELDS`).
@@ -139,6 +196,169 @@ def _check_row(row: Row) -> tuple[str, str] | None:
     return None
 
 
+class _Sidecar:
+    """The raw block times of a file with a sidecar, checked row by row as the CSV is read.
+
+    Why row by row: :func:`onebyone.records.read_records` then names the CSV line whose times
+    are missing or wrong. Each measured row's ``times_s`` is set to its rounds (a tuple of
+    tuples of seconds) as it passes.
+    """
+
+    ARRAYS = ("row_rounds", "round_blocks", "times_s")
+
+    def __init__(self, path: str | Path | records.Readable) -> None:
+        self.path = path
+        self.index = 0
+        self.loaded = False
+        self.problem: str | None = None
+
+    def _load(self) -> str | None:
+        if self.loaded:
+            return self.problem
+        self.loaded = True
+        self.problem = self._read()
+        return self.problem
+
+    def _read(self) -> str | None:
+        path = self.path
+        if isinstance(path, (str, os.PathLike)):
+            path = Path(path)
+        if not callable(getattr(path, "with_name", None)):
+            return f"its block times are in a sidecar .npz, which {path!r} cannot locate"
+        self.raw = sidecar_path(path) if isinstance(path, Path) else path.with_name(
+            path.name + ".npz")
+        try:
+            data = self.raw.read_bytes()
+        except FileNotFoundError:
+            return (f"the sidecar {self.raw} with this file's block times is missing (a file "
+                    "with p05_s/p50_s/p95_s columns keeps them there: copy both files)")
+        except OSError as error:
+            return f"cannot read the sidecar {self.raw} ({error.strerror or error})"
+        try:
+            with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+                found = sorted(arrays.files)
+                if found != sorted(self.ARRAYS):
+                    return (f"the sidecar {self.raw} holds the arrays {found}, expected "
+                            f"{sorted(self.ARRAYS)}: not a sidecar of block times")
+                rounds, blocks, times = (arrays[name] for name in self.ARRAYS)
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+            return (f"the sidecar {self.raw} cannot be read as .npz ({error}): it was cut, or "
+                    "is not a sidecar")
+        for name, array, kind in zip(self.ARRAYS, (rounds, blocks, times),
+                                     ("i", "i", "f"), strict=True):
+            if array.ndim != 1 or array.dtype.kind != kind:
+                return (f"the sidecar {self.raw}'s {name} is a {array.dtype} array of shape "
+                        f"{array.shape}, expected a flat array of "
+                        f"{'integers' if kind == 'i' else 'float64 seconds'}")
+        if (rounds < 0).any() or (blocks < 1).any() or int(rounds.sum()) != len(blocks) or (
+                int(blocks.sum()) != len(times)):
+            return (f"the sidecar {self.raw}'s counts disagree: {int(rounds.sum())} rounds "
+                    f"counted by row_rounds, {len(blocks)} in round_blocks; "
+                    f"{int(blocks.sum())} blocks counted, {len(times)} times")
+        self.rounds, self.blocks, self.times = rounds, blocks, times
+        self.first_round = np.concatenate(([0], np.cumsum(rounds)))
+        self.first_time = np.concatenate(([0], np.cumsum(blocks)))
+        return None
+
+    def check_row(self, row: Row) -> tuple[str, str] | None:
+        """``(column, problem)`` for a row whose sidecar times are missing or disagree."""
+        index, self.index = self.index, self.index + 1
+        problem = self._load()
+        if problem is not None:
+            return "times_s", problem
+        if row["times_s"]:
+            return "times_s", ("not blank in a file with p05_s/p50_s/p95_s columns, whose "
+                               "times are in its sidecar")
+        if index >= len(self.rounds):
+            return "times_s", (f"the sidecar {self.raw} holds {len(self.rounds)} rows, fewer "
+                               "than this file")
+        count = int(self.rounds[index])
+        if row["status"] != "measured":
+            if count:
+                return "times_s", (f"a {row['status']} row, but the sidecar {self.raw} holds "
+                                   f"{count} rounds for it (row {index})")
+            return None
+        if row["median_s"] is None:
+            return "median_s", "blank in a measured row"
+        if not count:
+            return "times_s", (f"a measured row, but the sidecar {self.raw} holds no rounds "
+                               f"for it (row {index})")
+        first, last = self.first_round[index], self.first_round[index + 1]
+        times = self.times[self.first_time[first]:self.first_time[last]]
+        bad = ~(np.isfinite(times) & (times > 0))
+        if bad.any():
+            return "times_s", (f"the sidecar {self.raw}, row {index}, holds "
+                               f"{times[bad][0]!r}, not a positive, finite time")
+        if row["rounds"] is not None and row["rounds"] != count:
+            return "rounds", f"{row['rounds']} rounds, but its sidecar holds {count}"
+        if row["blocks"] is not None and row["blocks"] != len(times):
+            return "blocks", f"{row['blocks']} blocks, but its sidecar holds {len(times)}"
+        for name, value in time_quantiles(times).items():
+            if row[name] is None:
+                return name, "blank in a measured row"
+            if not math.isclose(row[name], value, rel_tol=1e-9):
+                return name, (f"{row[name]!r}, but the times in the sidecar {self.raw} give "
+                              f"{value!r}: the sidecar belongs to another file")
+        splits = np.cumsum(self.blocks[first:last])[:-1]
+        row["times_s"] = tuple(tuple(part.tolist()) for part in np.split(times, splits))
+        return None
+
+    def check_file(self, rows: list[Row]) -> tuple[str, str] | None:
+        """``(column, problem)`` when the sidecar holds more rows than the CSV (or is bad)."""
+        problem = self._load()
+        if problem is not None:
+            return "times_s", problem
+        if len(self.rounds) != len(rows):
+            return "times_s", (f"the sidecar {self.raw} holds {len(self.rounds)} rows, this "
+                               f"file {len(rows)}: they do not belong together")
+        return None
+
+
+def time_quantiles(times: Iterable[float] | Iterable[Iterable[float]]) -> dict[str, float]:
+    """The :data:`QUANTILES` columns (seconds) of block times, flat or by round (pooled)."""
+    values = list(times)
+    if values and not isinstance(values[0], (int, float, np.number)):
+        values = [time for part in values for time in part]
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim != 1 or not len(array) or not (np.isfinite(array) & (array > 0)).all():
+        raise ValueError(f"times must be positive, finite seconds (at least one), got {values!r}")
+    found = np.quantile(array, list(QUANTILES.values()))
+    return {name: float(value) for name, value in zip(QUANTILES, found, strict=True)}
+
+
+def split_times(rows: Sequence[Row]) -> tuple[list[Row], dict[str, np.ndarray]]:
+    """``(rows for the CSV, arrays for its sidecar)``: the :data:`onebyone.recording.Split` of
+    a results file.
+
+    Each row's block times (``times_s``: text, or a tuple of rounds) go to the sidecar's arrays
+    (see the module's docstring), as float64; its CSV row gets a blank ``times_s`` and the
+    :data:`QUANTILES` of them. The rows given are not changed.
+    """
+    if isinstance(rows, (str, bytes, dict)) or not isinstance(rows, Sequence):
+        raise TypeError(f"rows must be a sequence of rows (dicts), got {type(rows).__name__}")
+    kept, row_rounds, round_blocks, times = [], [], [], []
+    for row in rows:
+        if not isinstance(row, dict):
+            raise TypeError(f"rows must hold dicts, got a {type(row).__name__}")
+        rounds = _rounds_of(row)
+        row_rounds.append(len(rounds))
+        round_blocks.extend(len(part) for part in rounds)
+        times.extend(time for part in rounds for time in part)
+        kept.append({**row, "times_s": "",
+                     **(time_quantiles(rounds) if rounds else dict.fromkeys(QUANTILES, ""))})
+    return kept, {"row_rounds": np.asarray(row_rounds, dtype=np.int64),
+                  "round_blocks": np.asarray(round_blocks, dtype=np.int64),
+                  "times_s": np.asarray(times, dtype=np.float64)}
+
+
+def _rounds_of(row: Row) -> tuple[tuple[float, ...], ...]:
+    """A row's block times by round: parsed from a CSV cell's text, or as the sidecar gave."""
+    times = row.get("times_s")
+    if isinstance(times, tuple):
+        return times
+    return parse_rounds(str(times or ""))
+
+
 def kernel_names(row: Row) -> tuple[str, ...]:
     """The profiler's top kernels of a measured row, largest share first (allocations such as
     ``aten::empty``, which do no work, are left out)."""
@@ -148,7 +368,7 @@ def kernel_names(row: Row) -> tuple[str, ...]:
 
 def block_rounds(row: Row) -> tuple[tuple[float, ...], ...]:
     """A measured row's per-call block times (seconds), one tuple per round."""
-    rounds = parse_rounds(str(row.get("times_s") or ""))
+    rounds = _rounds_of(row)
     if not rounds:
         raise ValueError(f"row {row['experiment']}/{row['variant']} has no recorded block times")
     return rounds
@@ -210,20 +430,26 @@ def read_results(path: str | Path | records.Readable) -> list[Row]:
     with only the header is valid and holds no rows (a run stopped before its first
     measurement writes one).
 
+    Its times are in its sidecar ``<path>.npz`` (loaded with ``allow_pickle=False``), which must
+    be there, whole, hold one entry per CSV row, positive finite times, the rows' rounds and
+    blocks, and times whose quantiles are the row's. Files recorded before the sidecar
+    (without the :data:`QUANTILES` columns, and perhaps without :data:`ADDED_LATER`) hold their
+    times in the ``times_s`` cell instead, need no sidecar, and read with the columns they lack
+    as ``None``. Either way a measured row's ``times_s`` holds its rounds (text from the cell, a
+    tuple of rounds from the sidecar), read by :func:`block_rounds`.
+
     Raises:
         onebyone.records.RecordError: a ``ValueError`` naming the file, line and column of the
-            first thing that cannot be trusted (a cut file, a bad cell, another file's header).
+            first thing that cannot be trusted (a cut file, a bad cell, another file's header,
+            a missing, cut or mismatched sidecar, which it names too).
     """
-    try:
-        return records.read_records(path, COLUMNS, check=_check_row)
-    except records.RecordError as error:
-        if error.line != 1:
-            raise
-        try:  # a file recorded before ADDED_LATER existed
-            rows = records.read_records(path, _EARLIER_COLUMNS, check=_check_row)
-        except records.RecordError:
-            raise error from None
-    return [{**row, **dict.fromkeys(ADDED_LATER)} for row in rows]
+    columns, missing = _schema(path)
+    if columns is COLUMNS:
+        sidecar = _Sidecar(path)
+        return records.read_records(path, COLUMNS, check=sidecar.check_row,
+                                    check_file=sidecar.check_file)
+    rows = records.read_records(path, columns, check=_check_row)  # before the sidecar
+    return [{**row, **dict.fromkeys(missing)} for row in rows]
 
 
 VALIDATION_COLUMNS: tuple[records.Column, ...] = tuple(records.Column(*column) for column in (

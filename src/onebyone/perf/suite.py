@@ -26,7 +26,8 @@ The experiments (all forward passes, timed with :func:`onebyone.perf.timing.time
 
 Every measured row also records what ran and how sure we are: the profiler's top kernels
 (:mod:`onebyone.perf.kernels`), the block times of every round (``times_s``, for the paired-round
-intervals of :mod:`onebyone.perf.intervals`), the relative IQR and a ``noisy`` flag above 5 %, the
+intervals of :mod:`onebyone.perf.intervals`; a file keeps them in its ``.npz`` sidecar, and
+their quantiles ``p05_s``, ``p50_s``, ``p95_s`` in the CSV), the relative IQR and a ``noisy`` flag above 5 %, the
 float32 precision settings in force, and the run's metadata (:mod:`onebyone.perf.machine`).
 
 Rounds are interleaved within each experiment (round 1 of every measurement, then round 2 ...),
@@ -62,9 +63,16 @@ from onebyone.perf.precision import (
     skip_reason,
     tf32_allowed,
 )
-from onebyone.perf.results import FIELDS, Row
+from onebyone.perf.results import FIELDS, Row, split_times, time_quantiles
 from onebyone.perf.roofline import layer_workloads, pointwise_conv_workload
-from onebyone.perf.timing import Timing, format_rounds, make_input, merge_timings, time_callable
+from onebyone.perf.timing import (
+    Timing,
+    format_rounds,
+    make_input,
+    merge_timings,
+    parse_rounds,
+    time_callable,
+)
 from onebyone.perf.workloads import (
     BOTTLENECK,
     IMAGE_SIZE,
@@ -183,6 +191,7 @@ def _timed_row(timing: Timing, row: Row) -> Row:
     row["tf32_matmul"] = float32_cuda and timing.matmul_fp32_precision == "tf32"
     row["tf32_conv"] = float32_cuda and timing.conv_fp32_precision == "tf32"
     row["times_s"] = format_rounds(timing.rounds)
+    row.update(time_quantiles(parse_rounds(row["times_s"])))  # of the times the file keeps
     row["rounds"] = len(timing.rounds)
     row["status"] = "measured"
     return row
@@ -527,7 +536,8 @@ def write_csv(rows: Sequence[dict[str, object]], path: str | Path) -> Path:
 
 
 def write_rows(rows: Sequence[dict[str, object]], path: str | Path) -> Path:
-    """Write ``rows`` to ``path`` (columns :data:`FIELDS`, UTF-8) whole or not at all, with the
-    writer of every results file (:func:`onebyone.recording.write_csv_atomically`); its folder
-    must exist. Returns the path."""
-    return write_csv_atomically(path, rows, FIELDS)
+    """Write ``rows`` to ``path`` (columns :data:`FIELDS`, UTF-8) and their block times to its
+    sidecar ``<path>.npz`` (:func:`onebyone.perf.results.split_times`), whole or not at all,
+    with the writer of every results file (:func:`onebyone.recording.write_csv_atomically`);
+    its folder must exist. Returns the path."""
+    return write_csv_atomically(path, rows, FIELDS, split=split_times)
