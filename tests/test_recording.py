@@ -175,7 +175,8 @@ def test_sigterm_mid_run_saves_the_finished_experiments_marked_partial(tmp_path)
     assert [(row["experiment"], row["variant"]) for row in rows] == [
         ("peak", "matmul"), ("peak", "copy")]
     assert all(row["partial"] == "True" and float(row["median_s"]) > 0 for row in rows)
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["cpu.csv.partial"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "cpu.csv.partial", "cpu.csv.partial.npz"]  # the block times in its sidecar
 
 
 def test_sigint_mid_run_keeps_the_rounds_both_separable_parts_finished(tmp_path):
@@ -241,7 +242,7 @@ def test_the_experiment_command_writes_utf8_under_the_c_locale(tmp_path):
     assert [row["variant"] for row in rows] == ["matmul", "copy"]  # peak, float32
     assert all(f"--out '{out}'" in row["command"] for row in rows)  # real text, not escapes
     assert f"written to {out}".encode() in done.stdout  # the path's own bytes
-    assert sorted(path.name for path in folder.iterdir()) == ["cpu.csv"]
+    assert sorted(path.name for path in folder.iterdir()) == ["cpu.csv", "cpu.csv.npz"]
 
 
 def test_write_rows_writes_utf8_under_the_c_locale(tmp_path):
@@ -266,7 +267,8 @@ def test_write_rows_writes_utf8_under_the_c_locale(tmp_path):
     assert done.returncode == 0, done.stderr.decode("utf-8", "replace")
     assert there.read_bytes() == here.read_bytes()
     assert "größe 5 µs".encode() in there.read_bytes()
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["c-locale.csv", "here.csv"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "c-locale.csv", "c-locale.csv.npz", "here.csv", "here.csv.npz"]
 
 
 # --- options checked before measuring, in-process ---------------------------------------------
