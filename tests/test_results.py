@@ -32,7 +32,6 @@ from onebyone.perf.results import (
     time_ratio,
 )
 from onebyone.perf.roofline import Roofline
-from onebyone.recording import write_csv_atomically
 from onebyone.perf.suite import FIELDS, write_csv
 from onebyone.perf.timing import format_rounds
 from onebyone.plotting import (
@@ -42,7 +41,7 @@ from onebyone.plotting import (
     plot_roofline_sweep,
     plot_same_math,
 )
-
+from onebyone.recording import write_csv_atomically
 
 CELL_FIELDS = [name for name in FIELDS if name not in ("p05_s", "p50_s", "p95_s")]
 """The header of a file written before the sidecar: block times in its ``times_s`` cell."""

@@ -14,8 +14,8 @@ from onebyone import recording
 from onebyone.perf import results
 from onebyone.perf.results import FIELDS, QUANTILES, block_rounds, read_results
 from onebyone.perf.suite import run_experiments, write_rows
-from onebyone.records import RecordError
 from onebyone.recording import sidecar_path, write_csv_atomically
+from onebyone.records import RecordError
 
 ROOT = Path(__file__).resolve().parent.parent
 CELL_FIELDS = [name for name in FIELDS if name not in QUANTILES]
@@ -148,7 +148,7 @@ def test_round_counts_times_and_quantiles_must_agree_with_the_csv(tmp_path):
         with pytest.raises(RecordError, match=r"line 2, column times_s: .*not a positive, fin"):
             read_results(path)
     _rewrite(path, **{**good, "times_s": good["times_s"].astype(object)})
-    with pytest.raises(RecordError, match="cannot be read as .npz"):  # no pickles loaded
+    with pytest.raises(RecordError, match=r"cannot be read as \.npz"):  # no pickles loaded
         read_results(path)
 
 

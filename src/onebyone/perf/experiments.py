@@ -10,8 +10,8 @@ repeat on their own device::
     python -m onebyone.perf.experiments --device cuda --out book/data/<gpu>.csv --rounds 5 \\
         --size full
 
-(add ``--replace`` to record over an existing file and its sidecar). This module only reads and checks the
-options, runs the suite and writes the file: the experiments are described in
+(add ``--replace`` to record over an existing file and its sidecar). This module only reads and
+checks the options, runs the suite and writes the file: the experiments are described in
 :mod:`onebyone.perf.suite`, what they time in :mod:`onebyone.perf.workloads`. The file is
 written as every results file is (:mod:`onebyone.recording`): every option checked before
 anything is measured, an existing ``--out`` (or ``<out>.partial``) replaced only with

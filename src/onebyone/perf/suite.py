@@ -25,10 +25,11 @@ The experiments (all forward passes, timed with :func:`onebyone.perf.timing.time
    skipped likewise on a CPU without bfloat16 instructions.
 
 Every measured row also records what ran and how sure we are: the profiler's top kernels
-(:mod:`onebyone.perf.kernels`), the block times of every round (``times_s``, for the paired-round
-intervals of :mod:`onebyone.perf.intervals`; a file keeps them in its ``.npz`` sidecar, and
-their quantiles ``p05_s``, ``p50_s``, ``p95_s`` in the CSV), the relative IQR and a ``noisy`` flag above 5 %, the
-float32 precision settings in force, and the run's metadata (:mod:`onebyone.perf.machine`).
+(:mod:`onebyone.perf.kernels`), the block times of every round (``times_s``, for the
+paired-round intervals of :mod:`onebyone.perf.intervals`; a file keeps them in its ``.npz``
+sidecar, and their quantiles ``p05_s``, ``p50_s``, ``p95_s`` in the CSV), the relative IQR
+and a ``noisy`` flag above 5 %, the float32 precision settings in force, and the run's metadata
+(:mod:`onebyone.perf.machine`).
 
 Rounds are interleaved within each experiment (round 1 of every measurement, then round 2 ...),
 so two measurements compared with each other, A and B, alternate in time.
