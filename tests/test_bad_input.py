@@ -809,7 +809,7 @@ CASES: list[Case] = [
     Case(
         table1.diagnose,
         fixed(published=PUBLISHED_ROW, recount=RECOUNT_ROW),
-        {"published": "module", "recount": "module", "tolerance_percent": "positive"},
+        {"published": "module", "recount": "module", "half_units": "positive"},
     ),
     Case(mobilenet_table2.layer_type, fixed(module=CONV), {"module": "module"}),
     Case(mobilenet_table2.recount_table2, fixed(), {"model": "optional module", "biases": "bool"}),

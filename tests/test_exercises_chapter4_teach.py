@@ -150,3 +150,12 @@ def test_narrow_experiment_accepts_the_chapter_solution(capsys):
     reference = chapter4._reference_accuracies()
     assert reference == {False: solution["accuracy_unchanged"],
                          True: solution["accuracy_narrow"]}
+
+
+def test_naive_5a_macs_accepts_the_count_and_refuses_the_reduced_one():
+    naive = 7 * 7 * 832 * (256 + 9 * 320 + 25 * 128)  # written out, not from the package
+    chapter4.check_naive_5a_macs(naive)
+    reduced = model_macs(Inception(832, 256, 160, 320, 32, 128, 128), (1, 832, 7, 7))
+    assert "1x1 reductions" in _hint(chapter4.check_naive_5a_macs, reduced)
+    assert "FLOPs" in _hint(chapter4.check_naive_5a_macs, 2 * naive)
+    assert "k^2" in _hint(chapter4.check_naive_5a_macs, 7 * 7 * 832 * (256 + 320 + 128))

@@ -67,7 +67,8 @@ CALLED = {
     "chapter3.check_mlpconv_parameters", "chapter3.check_fully_connected_head_parameters",
     "chapter3.check_collapsed_conv_then_pointwise", "chapter3.check_mlpconv_block",
     "chapter3.check_flip_prediction", "chapter3.check_relabelled_experiment",
-    "chapter4.check_inception_5a_macs", "chapter4.check_inception_block",
+    "chapter4.check_inception_5a_macs", "chapter4.check_naive_5a_macs",
+    "chapter4.check_inception_block",
     "chapter4.check_budget_design",
     "chapter4.check_narrow_prediction", "chapter4.check_narrow_experiment",
     "chapter5.check_reduction_intensity", "chapter5.check_a100_seconds",
@@ -97,6 +98,7 @@ def test_value_answers(solutions):
                                          three["accuracy_linear_diagonal"],
                                          three["accuracy_relu_cone"], *predictions)
     chapter4.check_inception_5a_macs(four["answer_5a_macs"])
+    chapter4.check_naive_5a_macs(four["answer_5a_naive_macs"])
     chapter4.check_budget_design(four["answer_design"])
     chapter4.check_narrow_prediction(four["answer_narrow_macs"], four["predict_drop_points"])
     chapter4.check_narrow_experiment(four["accuracy_unchanged"], four["accuracy_narrow"],

@@ -171,13 +171,14 @@ def _recount_row(weights):
 
 
 def test_diagnose_names_the_odd_count_out():
-    weights = 10 * 1024  # 10 K weights -> 1.024 M MACs at 10 x 10
-    assert diagnose(_inception_row(10, 1.024), _recount_row(weights)) == AGREES
-    assert diagnose(_inception_row(9, 1.024), _recount_row(weights)) == PARAMS_OFF
-    assert diagnose(_inception_row(9, 0.9216), _recount_row(weights)) == CHANNELS_OFF
-    assert diagnose(_inception_row(9, 0.5), _recount_row(weights)) == UNEXPLAINED
-    # a looser tolerance lets 9 K pass for 10 K
-    assert diagnose(_inception_row(9, 0.5), _recount_row(weights), 15.0) == AGREES
+    # 100 K weights -> 10.24 M MACs at 10 x 10; half a unit of ops is 5,000 weights there
+    weights = 100 * 1024
+    assert diagnose(_inception_row(100, 10), _recount_row(weights)) == AGREES
+    assert diagnose(_inception_row(90, 10), _recount_row(weights)) == PARAMS_OFF
+    assert diagnose(_inception_row(90, 9), _recount_row(weights)) == CHANNELS_OFF
+    assert diagnose(_inception_row(90, 5), _recount_row(weights)) == UNEXPLAINED
+    # 10 K off is 20 half-units of the params column: 25 half-units let it pass
+    assert diagnose(_inception_row(90, 5), _recount_row(weights), 25.0) == AGREES
 
 
 def test_diagnose_on_the_real_table(recount):
@@ -187,8 +188,11 @@ def test_diagnose_on_the_real_table(recount):
         for stage in STAGES
         if table[stage].type == "inception"
     }
-    assert verdicts["inception3a"] == AGREES
+    assert verdicts["inception3a"] == AGREES  # 159 K printed, 159.5 K counted: half a unit
     assert verdicts["inception4c"] == PARAMS_OFF  # 463 K printed, 497.5 K counted, ops: 498 K
+    assert verdicts["inception4e"] == PARAMS_OFF  # 840 K printed, 847 K counted and from ops
+    # 364 K and 73 M (363.7 K) agree; the channels give 366.75 K and 73.6 M, printed 74
+    assert verdicts["inception4a"] == CHANNELS_OFF
     assert verdicts["inception5a"] == CHANNELS_OFF  # 1072 K and 54 M agree, channels give less
 
 
@@ -196,7 +200,7 @@ def test_diagnose_refuses_bad_input(recount):
     table = {row.stage: row for row in load_table1()}
     with pytest.raises(ValueError, match="rows of different stages"):
         diagnose(table["inception3a"], recount["inception3b"])
-    with pytest.raises(ValueError, match="tolerance_percent must be positive"):
+    with pytest.raises(ValueError, match="half_units must be positive"):
         diagnose(table["inception3a"], recount["inception3a"], 0.0)
     with pytest.raises(TypeError, match=r"^published must be a PublishedRow, got RecountRow$"):
         diagnose(recount["inception3a"], recount["inception3a"])
@@ -230,14 +234,22 @@ def test_format_table1_leaves_unpublished_cells_blank():
     assert lines[2].split() == ["x", "2.0", "0.2"]
 
 
-def test_default_tolerance_is_one_percent_inclusive():
-    from onebyone.table1 import _close
-
-    assert _close(101.0, 100.0, 1.0) and _close(99.0, 100.0, 1.0)  # exactly 1 %: agrees
-    assert not _close(101.5, 100.0, 1.0)
-    weights = 10 * 1024  # published 10.15 K is 1.5 % off; ops 1.024 M agree with the recount
-    assert diagnose(_inception_row(10.15, 1.024), _recount_row(weights)) == PARAMS_OFF
-    assert diagnose(_inception_row(10.05, 1.024), _recount_row(weights)) == AGREES
+def test_agreement_is_half_a_printed_unit_inclusive():
+    weights = 100 * 1024  # 10.24 M MACs at 10 x 10: the ops, 10 M, agree
+    # params: 100.5 K is exactly half a unit off, 100.6 K more
+    assert diagnose(_inception_row(100.5, 10), _recount_row(weights)) == AGREES
+    assert diagnose(_inception_row(99.5, 10), _recount_row(weights)) == AGREES
+    assert diagnose(_inception_row(100.6, 10), _recount_row(weights)) == PARAMS_OFF
+    # ops: 5,000 weights (0.5 M / 100) is the ops column's half unit at 10 x 10
+    recount = RecountRow("x", 105_000, 0, 10_500_000, None, None)  # 10.5 M counted
+    assert diagnose(_inception_row(90, 10), recount) == PARAMS_OFF  # 10.5 M prints as 10
+    recount = RecountRow("x", 105_100, 0, 10_510_000, None, None)  # 10.51 M prints as 11
+    assert diagnose(_inception_row(90, 10), recount) == UNEXPLAINED
+    # params and ops against each other: both roundings add up
+    recount = RecountRow("x", 200_000, 0, 20_000_000, None, None)
+    edge_k = (100_000 + 5_000 + 512) / 1024  # 10 M = 100,000 weights, plus both half units
+    assert diagnose(_inception_row(edge_k, 10), recount) == CHANNELS_OFF
+    assert diagnose(_inception_row(edge_k + 0.01, 10), recount) == UNEXPLAINED
 
 
 def test_percent_differences_and_total_of_made_up_rows():

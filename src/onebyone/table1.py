@@ -14,9 +14,13 @@ How the paper counted, as far as the numbers themselves tell (the chapter shows 
 - For an Inception module every convolution runs at the module's H x W, so its MACs are exactly
   its weights times H x W. The paper's "ops" therefore imply a weight count of their own
   (:func:`weights_implied_by_ops`), a third witness when "params" and the channels disagree.
+- Two counts agree when they differ by no more than the rounding of the printed columns allows
+  (half a unit of each, :func:`diagnose`); the ops column is coarse for the 7 x 7 modules.
 - The first row (2.7 K, 34 M) does not fit a plain 7x7 convolution (9,408 weights, 118 M MACs);
-  it fits a depthwise-separable 7x7 with 8 filters per input channel, see
-  :func:`separable_stem_cost`. The paper does not say so; this is an inference from the numbers.
+  it fits a depthwise-separable 7x7 with 8 filters per input channel (2,712 weights: 2.7 K
+  only if this row's K is 1000), see :func:`separable_stem_cost`. Ioffe and Szegedy's
+  BN-Inception paper states such a first layer for its own network; the GoogLeNet paper does
+  not, so for GoogLeNet's row it remains an inference from the numbers.
 """
 
 from __future__ import annotations
@@ -276,23 +280,38 @@ CHANNELS_OFF = "channels disagree with params and ops"
 UNEXPLAINED = "no two of the three agree"
 
 
-def _close(a: float, b: float, tolerance_percent: float) -> bool:
-    return abs(a - b) <= tolerance_percent / 100 * abs(b)
+PARAMS_HALF_UNIT_K = 0.5
+"""Half a unit of the printed "params" of an Inception row (printed to the nearest 1 K), in K:
+the most by which a correctly rounded value can differ from the count it rounds."""
+
+OPS_HALF_UNIT_M = 0.5
+"""Half a unit of the printed "ops" (printed to the nearest 1 M), in millions of MACs. Divided by
+H x W it is coarse: 0.6 K weights at 28 x 28, 2.5 K at 14 x 14 and 10 K at 7 x 7."""
 
 
-def diagnose(published: PublishedRow, recount: RecountRow, tolerance_percent: float = 1.0) -> str:
+def _ops_half_unit_weights(row: PublishedRow) -> float:
+    _, height, width = row.output_size
+    return OPS_HALF_UNIT_M * PAPER_MEGA / (height * width)
+
+
+def diagnose(published: PublishedRow, recount: RecountRow, half_units: float = 1.0) -> str:
     """Which of an Inception row's three weight counts is the odd one out.
 
     Why: an Inception row states its weights three times over: through its channel columns
-    (our recount), through "params" (in K = 1024 weights) and through "ops" (divided by H x W,
-    see :func:`weights_implied_by_ops`). When the recount disagrees with "params", the third
-    count says which column of the table is wrong.
+    (our recount, exact), through "params" (in K = 1024 weights, printed to the nearest 1 K)
+    and through "ops" (printed to the nearest 1 M MACs, divided by H x W, see
+    :func:`weights_implied_by_ops`). Two counts agree when they differ by no more than their
+    printed rounding allows: half a unit of each printed column they involve
+    (:data:`PARAMS_HALF_UNIT_K`, :data:`OPS_HALF_UNIT_M`). A relative tolerance would not do:
+    the table prints 2 to 4 significant digits (54 M, 1,388 K), so 1 % is many times the
+    rounding of a large "params" value (13.9 K at 1,388 K, against 0.5 K) and only about
+    that of a small "ops" one (0.54 M at 54 M).
 
     Args:
         published: an Inception row of :func:`load_table1`.
         recount: the same row from :func:`recount_table1`.
-        tolerance_percent: how far two counts may differ (relative, in percent) and still
-            agree; the table prints 3 or 4 significant digits.
+        half_units: how many half-units of printed rounding two counts may differ by and still
+            agree (1: exactly what correct rounding allows).
 
     Returns:
         :data:`AGREES` when "params" matches the recount; otherwise :data:`PARAMS_OFF` when
@@ -300,23 +319,25 @@ def diagnose(published: PublishedRow, recount: RecountRow, tolerance_percent: fl
         else :data:`UNEXPLAINED`.
 
     Raises:
-        TypeError: rows of the wrong types, or ``tolerance_percent`` not a number.
-        ValueError: rows of different stages, a non-Inception row, or ``tolerance_percent``
-            not positive.
+        TypeError: rows of the wrong types, or ``half_units`` not a number.
+        ValueError: rows of different stages, a non-Inception row, or ``half_units`` not
+            positive.
     """
     if not isinstance(published, PublishedRow):
         raise TypeError(f"published must be a PublishedRow, got {type(published).__name__}")
     (recount,) = _recount_rows([recount], "recount")
-    tolerance_percent = validation.positive_number("tolerance_percent", tolerance_percent)
+    half_units = validation.positive_number("half_units", half_units)
     if published.stage != recount.stage:
         raise ValueError(f"rows of different stages: {published.stage} and {recount.stage}")
     implied = weights_implied_by_ops(published)
     from_params = published.params_k * PAPER_KILO
-    if _close(from_params, recount.weights, tolerance_percent):
+    params_slack = half_units * PARAMS_HALF_UNIT_K * PAPER_KILO  # weights
+    ops_slack = half_units * _ops_half_unit_weights(published)  # weights
+    if abs(from_params - recount.weights) <= params_slack:
         return AGREES
-    if _close(implied, recount.weights, tolerance_percent):
+    if abs(implied - recount.weights) <= ops_slack:
         return PARAMS_OFF
-    if _close(from_params, implied, tolerance_percent):
+    if abs(from_params - implied) <= params_slack + ops_slack:
         return CHANNELS_OFF
     return UNEXPLAINED
 
@@ -350,11 +371,12 @@ def separable_stem_cost(depth_multiplier: int = 8) -> StemCost:
     """Weights and MACs of a depthwise-separable 7x7/2 first layer, 3 -> 64 channels.
 
     Why: it is the one simple layer we found that reproduces both numbers of the table's first
-    row (2.7 K params, 34 M ops). It is a depthwise 7x7/2 convolution giving
+    row (2.7 K params if K is 1000 there, 34 M ops). It is a depthwise 7x7/2 convolution giving
     ``depth_multiplier`` maps per input channel (3 -> 24 with groups 3), then a 1x1
-    convolution 24 -> 64. TensorFlow-Slim's Inception-v2 (GoogLeNet's batch-normalised
-    successor) builds its stem exactly this way; the GoogLeNet paper does not describe it, so
-    this remains an inference from the numbers.
+    convolution 24 -> 64. Ioffe and Szegedy's Inception variant with batch normalisation
+    (BN-Inception) states this first layer, "separable convolution with depth multiplier 8",
+    and TensorFlow-Slim's ``inception_v2`` builds it; the GoogLeNet paper does not describe
+    it, so for GoogLeNet's row this remains an inference from the numbers.
 
     Args:
         depth_multiplier: output maps of the depthwise convolution per input channel.

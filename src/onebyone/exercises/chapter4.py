@@ -24,7 +24,7 @@ from onebyone.exercises.checks import (
 )
 from onebyone.exercises.forbidden import ANSWER_RULES, call_answer
 from onebyone.googlenet import INCEPTION_CHANNELS
-from onebyone.inception import Inception
+from onebyone.inception import Inception, NaiveInception
 from onebyone.table1 import PublishedRow, load_table1
 
 DESIGN_INPUT = (1, 480, 14, 14)
@@ -414,3 +414,26 @@ def check_narrow_experiment(
     print(f"The narrowing cost {drop:+.1f} points on this seed; you predicted "
           f"{predicted:+g}.")
     passed(f"both networks classify at least {100 * REACHED:.0f}% of the test digits")
+
+
+def check_naive_5a_macs(answer: object) -> None:
+    """Exercise 1, second part: MACs of a naive module with (5a)'s #1x1, #3x3 and #5x5 widths.
+
+    Why: the reduced (5a)'s MACs appear in the chapter's recount; the naive module's do not, and
+    holding the two against each other shows what the reductions save at 7 x 7."""
+    c_in, ch1x1, _, ch3x3, _, ch5x5, _ = INCEPTION_CHANNELS["inception5a"]
+    naive = NaiveInception(c_in, ch1x1=ch1x1, ch3x3=ch3x3, ch5x5=ch5x5)
+    expected = model_macs(naive, (1, c_in, 7, 7))
+    mistakes = [
+        (2 * expected, FLOPS_NOT_MACS),
+        (expected // 49, PER_PIXEL),
+        (49 * c_in * (ch1x1 + ch3x3 + ch5x5),
+         "the 3x3 and 5x5 convolutions do k^2 multiply-accumulates per input and output "
+         "channel: is k^2 there?"),
+        (model_macs(Inception(*INCEPTION_CHANNELS["inception5a"]), (1, c_in, 7, 7)),
+         "that is the module with its 1x1 reductions: drop them, and let the 3x3 and 5x5 "
+         "convolutions read all 832 channels"),
+    ]
+    expect_integer(answer, expected, "the naive (5a)'s multiply-accumulates (MACs)", mistakes)
+    reduced = model_macs(Inception(*INCEPTION_CHANNELS["inception5a"]), (1, c_in, 7, 7))
+    passed(f"{expected / 1e6:.1f} M MACs, {expected / reduced:.1f} times the reduced module's")
