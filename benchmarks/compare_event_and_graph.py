@@ -25,33 +25,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from onebyone.perf.results import Row, read_results, typical_s
-
-KEY = ("experiment", "variant", "precision", "batch_size", "in_channels", "out_channels",
-       "memory_format")
-"""The columns that name one measurement, the same in both files."""
-SHORT_S = 100e-6
-"""A graph replay shorter than this (seconds) counts as a short kernel in the summary."""
-HOST_BOUND_RATIO = 1.1
-"""An event time more than this many times the graph replay's counts as host-bound."""
-
-
-def pairs(events: Sequence[Row], graphs: Sequence[Row]) -> list[tuple[Row, Row]]:
-    """The measured rows of ``events`` and ``graphs`` that name the same measurement, paired."""
-    by_key = {tuple(row[name] for name in KEY): row for row in events
-              if row["status"] == "measured"}
-    return [(by_key[key], row) for row in graphs if row["status"] == "measured"
-            and (key := tuple(row[name] for name in KEY)) in by_key]
-
-
-def summary(paired: Sequence[tuple[Row, Row]]) -> dict[str, tuple[int, int]]:
-    """``{"short": (host-bound, all), "long": (host-bound, all)}``, split at :data:`SHORT_S`."""
-    counts = {"short": [0, 0], "long": [0, 0]}
-    for event, graph in paired:
-        kind = "short" if typical_s(graph) < SHORT_S else "long"
-        counts[kind][1] += 1
-        counts[kind][0] += typical_s(event) > HOST_BOUND_RATIO * typical_s(graph)
-    return {kind: (host_bound, total) for kind, (host_bound, total) in counts.items()}
+from onebyone.perf.event_vs_graph import HOST_BOUND_RATIO, KEY, SHORT_S, pairs, summary
+from onebyone.perf.results import read_results, typical_s
 
 
 def main(argv: Sequence[str] | None = None) -> int:

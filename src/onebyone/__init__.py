@@ -38,6 +38,8 @@ Time on a device, ``perf`` (Chapters 5-6):
 - ``perf.workloads``, ``perf.suite``, ``perf.experiments``, ``perf.results``: what Chapter 5
   times, the suite that times it, its command line (``python -m onebyone.perf.experiments``),
   and reading its CSV back.
+- ``perf.event_vs_graph``: pairing a recording timed with CUDA events with one timed by graph
+  replay, to see where the host's launch time was counted.
 - ``perf.separable_timing``: Chapter 6's timing of a depthwise-separable layer.
 
 Figures, ``plotting``: every figure of the book, drawn in one style with one layout rule
