@@ -20,6 +20,7 @@ def portability(notebooks_tool):
     spec = importlib.util.spec_from_file_location("portability", ROOT / "tools" / "portability.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    module.notebooks = notebooks_tool  # the module the tests patch, whatever was imported first
     return module
 
 

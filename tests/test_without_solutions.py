@@ -31,7 +31,9 @@ def extension():
 @pytest.fixture(scope="module")
 def tool(notebooks_tool):
     sys.modules.setdefault("notebooks", notebooks_tool)
-    return _load("without_solutions_tool", ROOT / "tools" / "without_solutions.py")
+    module = _load("without_solutions_tool", ROOT / "tools" / "without_solutions.py")
+    module.notebooks = notebooks_tool  # the module the tests use, whatever was imported first
+    return module
 
 
 def test_the_web_book_transform_replaces_every_solution(extension):
