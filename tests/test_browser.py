@@ -49,14 +49,8 @@ VIEWPORTS = {"desktop": (1280, 800), "phone": (390, 844)}
 SIDEWAYS_LIMIT = 2
 # Pages over those limits today, with their number at 1280 px (measured on main's built book when
 # this list was made) as a ceiling: a page may not get worse, and leaves the list when it fits.
-SIDEWAYS_ALLOWED = {
-    "book/01_pointwise.html": 18,  # until rewritten (issue 24/25/26)
-    "book/02_depth_reduction.html": 12,  # until rewritten (issue 24/25/26)
-    "book/03_network_in_network.html": 21,  # until rewritten (issue 24/25/26)
-}
-WIDE_EQUATIONS_ALLOWED = {
-    "book/02_depth_reduction.html": 1,  # eq-conv-macs; until rewritten (issue 24/25/26)
-}
+SIDEWAYS_ALLOWED: dict[str, int] = {}
+WIDE_EQUATIONS_ALLOWED: dict[str, int] = {}
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "_build" / "screenshots"
 
 # Raw TeX that MathJax leaves behind when it did not typeset something.

@@ -49,26 +49,28 @@ def chapter_1(tool, tmp_path_factory) -> dict[str, Path]:
     return {**tool.build_chapter(ROOT / "book" / f"{CHAPTER}.md", output), "output": output}
 
 
-RIGHT = {
-    "answer_parameters": "answer_parameters = 256 * 64 + 64",
-    "answer_macs": "answer_macs = 14 * 14 * 512 * 128",
-    "conv_to_linear": """
-        def conv_to_linear(conv):
-            linear = nn.Linear(conv.in_channels, conv.out_channels, bias=conv.bias is not None,
-                               dtype=conv.weight.dtype)
-            with torch.no_grad():
-                linear.weight.copy_(conv.weight.flatten(1))
-                if conv.bias is not None:
-                    linear.bias.copy_(conv.bias)
-            return linear
-    """,
-    "pointwise": """
-        def pointwise(x, weight, bias):
-            n, c, h, w = x.shape
-            rows = x.permute(0, 2, 3, 1).reshape(-1, c)
-            return (rows @ weight.T + bias).reshape(n, h, w, -1).permute(0, 3, 1, 2)
-    """,
-}
+RIGHT: dict[str, str] = {}
+"""The worked solutions' answers, by name (filled in from the built solution notebook)."""
+
+
+def _right(solution: Path) -> dict[str, str]:
+    """Every answer the chapter's worked solutions define, by name: the source of the solution
+    cell that defines it (as the assignment's solution notebook holds it)."""
+    right = {}
+    for cell in nbformat.read(solution, 4).cells:
+        if cell.cell_type != "code" or "# BEGIN SOLUTION" not in cell.source:
+            continue
+        source = cell.source.split("# BEGIN SOLUTION NO PROMPT", 1)[-1]
+        source = source.split("# END SOLUTION", 1)[0].strip("\n")
+        tree = ast.parse(source)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.ClassDef):
+                right[node.name] = source
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                right[node.id] = source
+    return right
+
+
 WRONG = {  # what the cheats answer: nothing a check should accept
     "answer_parameters": "answer_parameters = 0",
     "answer_macs": "answer_macs = 0",
@@ -336,6 +338,7 @@ def graded(course, chapter_1):
     submissions = course["base"] / "submissions"
     grades = course["base"] / "grades"
     student = chapter_1["student"]
+    RIGHT.update(_right(chapter_1["solution"]))
     for name, (prelude, answers) in CHEATS.items():
         prelude = prelude.replace("GRADES", repr(str(grades)))
         prelude = prelude.replace("SITE", repr(str(course["site"])))
@@ -381,9 +384,8 @@ def test_every_cheat_scores_zero_and_the_honest_notebook_full_marks(graded, cour
 def test_feedback_names_the_problem_and_a_loop_costs_only_later_answers(graded):
     rows = _rows(graded["grades"] / "final_grades.csv")
     results = {path.name: json.loads(path.read_text()) for path in graded["grades"].glob("*.json")}
-    assert _points(rows["cheat_loop.ipynb"]) == {
-        "pointwise_ex_parameters": 1.0, "pointwise_ex_macs": 0.0, "pointwise_ex_linear": 0.0,
-        "pointwise_ex_function": 0.0}
+    assert _points(rows["cheat_loop.ipynb"]) == {  # the loop, and every answer after it
+        "pointwise_ex_parameters": 1.0, **{q: 0.0 for q in QUESTIONS[1:]}}
     assert "ran longer than 6 s" in rows["cheat_loop.ipynb"]["grading_status"]
     assert _points(rows["planted.ipynb"]) == {**{q: 1.0 for q in QUESTIONS},
                                               "pointwise_ex_macs": 0.0,

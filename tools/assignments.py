@@ -67,6 +67,10 @@ DEFAULT_CELL_TIMEOUT_S = 60
 POINTS_PER_EXERCISE = 1
 
 
+BOOK_ONLY_TAGS = {"remove-input", "remove-cell"}
+"""Cells the web book hides (its asserts and glue): left out of the assignments."""
+
+
 class AssignmentError(ValueError):
     """A chapter's exercise section does not follow the conventions an assignment needs."""
 
@@ -202,8 +206,12 @@ def read_section(chapter: Path, glued: dict[str, str]) -> Section | None:
             continue
         if not inside or cell.cell_type != "code":
             continue
-        code = nbformat.v4.new_code_cell(cell.source)
         tags = cell.metadata.get("tags", [])
+        if BOOK_ONLY_TAGS & set(tags):
+            # the book's own checks and glue, out of the reader's sight: a student notebook
+            # must not carry them (one that recomputes an answer would give it away)
+            continue
+        code = nbformat.v4.new_code_cell(cell.source)
         if tags:
             code.metadata["tags"] = list(tags)
         if not questions:
