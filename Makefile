@@ -61,8 +61,13 @@ check-notebooks: $(STAMP)
 	$(BIN)/python tools/notebooks.py --check
 
 # Unit tests, checks on the book (sources and built HTML), and every notebook twin under nbval.
+# Two worker processes (pytest-xdist), each taking whole files (--dist loadfile), so that a
+# twin's cells run in order in one kernel and a module's fixtures are built once; the slowest
+# tests are reported, to keep `make test` within its ten minutes on two cores.
+PYTEST_WORKERS ?= 2
 pytest: $(STAMP)
-	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider
+	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider \
+		-n $(PYTEST_WORKERS) --dist loadfile --durations=15
 
 # Execute every chapter and write its twin: plain Jupyter Markdown, glued values filled in, first
 # cell pinned to HEAD. Commit package changes first (see the README's Contributing section).
