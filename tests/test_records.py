@@ -356,7 +356,8 @@ def test_a_bad_cell_is_refused_at_its_line_and_column(reader, tmp_path):
             message
 
 
-@pytest.mark.parametrize("reader", [reader for reader in READERS if reader.key], ids=str)
+@pytest.mark.parametrize("reader", [reader for reader in READERS if reader.key],
+                         ids=lambda reader: reader.name)
 def test_a_key_given_twice_is_refused_at_its_second_row(reader, tmp_path):
     data = reader.valid(tmp_path)
     lines, first = _first_row(data)
