@@ -9,6 +9,12 @@ from onebyone.exercises import chapter3
 from onebyone.exercises.checks import ExerciseFailed
 
 
+def _said(capsys) -> str:
+    """What a check printed, its wrapped lines joined back (checks.passed wraps at 78)."""
+    return capsys.readouterr().out.replace("\n  ", " ")
+
+
+
 def by_hand(bias: bool = True, forget_first_bias: bool = False) -> nn.Conv2d:
     first, second = chapter3.exercise_pointwise_pair()
     w1, w2 = first.weight[:, :, 0, 0], second.weight[:, :, 0, 0]  # 3 x 4, 2 x 3
@@ -44,7 +50,7 @@ def test_collapsed_conv():
 def test_collapsed_conv_hints(capsys):
     """Each wrong answer gets its own hint, word for word; the right one its own praise."""
     assert chapter3.check_collapsed_conv(by_hand()) is None
-    assert capsys.readouterr().out == (
+    assert _said(capsys) == (
         "Correct: the stack of two 1x1 convolutions is one 1x1 convolution\n")
     assert _hint(chapter3.check_collapsed_conv, nn.Linear(4, 2)) == (
         f"answer should be an nn.Conv2d, got {nn.Linear}")
@@ -139,7 +145,7 @@ def _hint(check, answer) -> str:
 def test_mlpconv_parameters(capsys):
     right = (5 * 5 * 3 * 192 + 192) + (192 * 160 + 160) + (160 * 96 + 96)
     assert chapter3.check_mlpconv_parameters(right) is None
-    assert capsys.readouterr().out == (
+    assert _said(capsys) == (
         "Correct: k^2 C_in C_hidden + C_hidden C_hidden' + C_hidden' C_out, plus the biases\n")
     no_biases = right - 192 - 160 - 96
     assert _hint(chapter3.check_mlpconv_parameters, no_biases) == (
@@ -155,7 +161,7 @@ def test_mlpconv_parameters(capsys):
 def test_fully_connected_head_parameters(capsys):
     right = (9216 * 4096 + 4096) + (4096 * 4096 + 4096) + (4096 * 1000 + 1000)
     assert chapter3.check_fully_connected_head_parameters(right) is None
-    assert capsys.readouterr().out == (
+    assert _said(capsys) == (
         "Correct: a global average pooling head would have none of these\n")
     no_biases = 9216 * 4096 + 4096 * 4096 + 4096 * 1000
     assert _hint(chapter3.check_fully_connected_head_parameters, no_biases) == (
@@ -183,7 +189,7 @@ def _mlpconv(c_in, hidden, c_out, k, relus=(True, True, True), padding=None):
 
 def test_mlpconv_block(capsys):
     assert chapter3.check_mlpconv_block(_mlpconv) is None
-    assert capsys.readouterr().out == ("Correct: k x k convolution, then a per-pixel MLP of two "
+    assert _said(capsys) == ("Correct: k x k convolution, then a per-pixel MLP of two "
                                        "1x1 convolutions, ReLU after each\n")
     with pytest.raises(ExerciseFailed, match="wrong values"):
         chapter3.check_mlpconv_block(lambda *a: _mlpconv(*a, relus=(True, False, True)))

@@ -13,6 +13,12 @@ FLOPS = 2 * PIXELS * 256 * 256
 BYTES = 4 * (PIXELS * 256 + 256 * 256 + PIXELS * 256)
 
 
+def _said(capsys) -> str:
+    """What a check printed, its wrapped lines joined back (checks.passed wraps at 78)."""
+    return capsys.readouterr().out.replace("\n  ", " ")
+
+
+
 def _hint(check, *answer) -> str:
     """The hint that ``check`` gives for a wrong ``answer``."""
     with pytest.raises(ExerciseFailed) as failure:
@@ -22,7 +28,7 @@ def _hint(check, *answer) -> str:
 
 def test_intensity(capsys):
     assert chapter5.check_pointwise_intensity(FLOPS / BYTES) is None
-    assert capsys.readouterr().out == "Correct: FLOPs / (input + weight + output bytes)\n"
+    assert _said(capsys) == "Correct: FLOPs / (input + weight + output bytes)\n"
     with pytest.raises(ExerciseFailed, match="MACs per byte"):
         chapter5.check_pointwise_intensity(FLOPS / 2 / BYTES)
     with pytest.raises(ExerciseFailed, match="should be a number"):
@@ -65,7 +71,7 @@ def test_exercise_2_needs_the_roofline_reasoning():
 
 def test_a100_seconds(capsys):
     assert chapter5.check_a100_seconds(RIGHT_SECONDS) is None
-    assert capsys.readouterr().out == (
+    assert _said(capsys) == (
         "Correct: each layer takes max(FLOPs / peak, bytes / bandwidth): a prediction, a lower "
         "bound\n")
     assert _hint(chapter5.check_a100_seconds, COMPUTE_SECONDS + REDUCTION_COMPUTE) == (
@@ -104,7 +110,7 @@ def _ridge_channels() -> int:
 def test_compute_bound_channels(capsys):
     channels = _ridge_channels()
     assert chapter5.check_compute_bound_channels(channels) is None
-    assert capsys.readouterr().out == (
+    assert _said(capsys) == (
         f"Correct: from {channels} channels on, the H100's float32 units are the limit\n")
     assert _hint(chapter5.check_compute_bound_channels, channels - 1) == (
         f"the channel count is {channels - 1}, which is not right: at that width the intensity "
@@ -121,7 +127,7 @@ def test_speedup_prediction(capsys):
     bottleneck = 14 * 14 * 64 * (256 + 9 * 256)
     assert chapter5.check_speedup_prediction(direct, bottleneck, direct / bottleneck) is None
     # 2,304 / 640 = 3.6 MACs per pixel ratio
-    assert capsys.readouterr().out == (
+    assert _said(capsys) == (
         "Correct: a 3.60-fold MAC saving: now see what the clock says\n")
     assert _hint(chapter5.check_speedup_prediction, direct // 9, bottleneck, 3.6) == (
         f"the direct 3x3 convolution's MACs is {direct // 9:,}, which is not right: a 3x3 "

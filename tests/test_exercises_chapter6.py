@@ -10,6 +10,12 @@ WEIGHTS = 256 * 64 + 9 * 64 * 64 + 64 * 256
 SEPARABLE_RATIO = 1 / 512 + 1 / 9  # depthwise 9 N + pointwise N^2 over 9 N^2 MACs per pixel
 
 
+def _said(capsys) -> str:
+    """What a check printed, its wrapped lines joined back (checks.passed wraps at 78)."""
+    return capsys.readouterr().out.replace("\n  ", " ")
+
+
+
 def _hint(check, *answer) -> str:
     """The hint that ``check`` gives for a wrong ``answer``."""
     with pytest.raises(ExerciseFailed) as failure:
@@ -31,7 +37,7 @@ def test_bottleneck_macs_hints(capsys):
     """Each wrong answer gets its own hint, word for word; the right one its own praise."""
     right = 56 * 56 * WEIGHTS
     assert chapter6.check_bottleneck_macs(right) is None
-    assert capsys.readouterr().out == (
+    assert _said(capsys) == (
         "Correct: the MACs of a stride-1 block are its weights times H x W\n")
     assert _hint(chapter6.check_bottleneck_macs, 2 * right) == (
         "that is twice the answer: count MACs, not FLOPs")
@@ -49,7 +55,7 @@ def test_bottleneck_macs_hints(capsys):
 
 def test_separable_ratio(capsys):
     assert chapter6.check_separable_ratio(1 / 512 + 1 / 9) is None
-    assert capsys.readouterr().out == (
+    assert _said(capsys) == (
         "Correct: 1/N + 1/k^2: about 1/9, the 1/N term is small at 512 channels\n")
     with pytest.raises(ExerciseFailed, match="upside down"):
         chapter6.check_separable_ratio(1 / (1 / 512 + 1 / 9))
@@ -96,7 +102,7 @@ def test_folded_parameters(capsys):
         weight = conv.weight * s[:, None, None, None]
         bias = s * (conv.bias - bn.running_mean) + bn.bias
         assert chapter6.check_folded_parameters(weight, bias) is None
-        assert capsys.readouterr().out == (
+        assert _said(capsys) == (
             "Correct: one convolution now does what the convolution and the batch norm did\n")
         assert _hint(chapter6.check_folded_parameters, weight + 1, bias).startswith(
             "the folded weight has the right shape but wrong values")
@@ -139,7 +145,7 @@ def test_folded_bias_hint_covers_answers_within_a_hundred_thousandth():
 def test_training_flops(capsys):
     macs = 8 * 56 * 56 * 256 * 64  # one product of the forward pass
     assert chapter6.check_training_flops(6 * macs) is None
-    assert capsys.readouterr().out == (
+    assert _said(capsys) == (
         "Correct: three matrix products of the same size: Y = W X, dX = W^T dY, dW = dY X^T\n")
     assert _hint(chapter6.check_training_flops, 3 * macs) == (
         "that is in MACs: FlopCounterMode counts 2 FLOPs per MAC")

@@ -58,10 +58,9 @@ def _right(solution: Path) -> dict[str, str]:
     cell that defines it (as the assignment's solution notebook holds it)."""
     right = {}
     for cell in nbformat.read(solution, 4).cells:
-        if cell.cell_type != "code" or "# BEGIN SOLUTION" not in cell.source:
+        if "otter_assign_solution_cell" not in cell.metadata.get("tags", []):
             continue
-        source = cell.source.split("# BEGIN SOLUTION NO PROMPT", 1)[-1]
-        source = source.split("# END SOLUTION", 1)[0].strip("\n")
+        source = cell.source
         tree = ast.parse(source)
         for node in ast.walk(tree):
             if isinstance(node, ast.FunctionDef | ast.ClassDef):
@@ -339,6 +338,7 @@ def graded(course, chapter_1):
     grades = course["base"] / "grades"
     student = chapter_1["student"]
     RIGHT.update(_right(chapter_1["solution"]))
+    assert {"answer_parameters", "answer_macs", "conv_to_linear", "pointwise"} <= set(RIGHT)
     for name, (prelude, answers) in CHEATS.items():
         prelude = prelude.replace("GRADES", repr(str(grades)))
         prelude = prelude.replace("SITE", repr(str(course["site"])))

@@ -7,10 +7,14 @@ and each deserves a message that says which, without giving the answer away.
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Iterable
 
 import torch
 from torch import nn
+
+LINE_WIDTH = 78
+"""Characters of output that fit the web book's text column at 1280 px."""
 
 
 class ExerciseFailed(AssertionError):
@@ -23,9 +27,11 @@ def passed(exercise: str) -> None:
     It returns nothing on purpose: a notebook echoes the value of a cell's last expression, so a
     check that returned ``True`` showed a second output box, "True", under its "Correct" line.
     A wrong answer raises :class:`ExerciseFailed` instead, so a grader counts the checks that
-    did not raise.
+    did not raise. The line is wrapped at :data:`LINE_WIDTH` characters, the width of the web
+    book's output boxes at 1280 px, so that it never scrolls sideways.
     """
-    print(f"Correct: {exercise}")
+    print(textwrap.fill(f"Correct: {exercise}", width=LINE_WIDTH, subsequent_indent="  ",
+                        break_long_words=False, break_on_hyphens=False))
 
 
 def expect(condition: bool, hint: str) -> None:
