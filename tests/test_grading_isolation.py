@@ -58,7 +58,8 @@ def _right(solution: Path) -> dict[str, str]:
     cell that defines it (as the assignment's solution notebook holds it)."""
     right = {}
     for cell in nbformat.read(solution, 4).cells:
-        if "otter_assign_solution_cell" not in cell.metadata.get("tags", []):
+        if cell.cell_type != "code" or "otter_assign_solution_cell" not in cell.metadata.get(
+                "tags", []):
             continue
         source = cell.source
         tree = ast.parse(source)
