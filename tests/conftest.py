@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,17 @@ BUILT_HTML = ROOT / "_build" / "html"
 @pytest.fixture(scope="session")
 def root() -> Path:
     return ROOT
+
+
+@pytest.fixture(scope="module")
+def assignments_tool():
+    """The module tools/assignments.py (a script), registered as ``assignments``, as the test
+    files that build and grade assignments always loaded it."""
+    spec = importlib.util.spec_from_file_location("assignments", ROOT / "tools" / "assignments.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["assignments"] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,6 @@ folder serves every test. The chapters' own answers are checked twice:
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import subprocess
@@ -25,15 +24,6 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-def assignments_tool():
-    spec = importlib.util.spec_from_file_location("assignments", ROOT / "tools" / "assignments.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["assignments"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")

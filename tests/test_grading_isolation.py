@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import ast
 import csv
-import importlib.util
 import inspect
 import json
 import os
@@ -35,18 +34,10 @@ QUESTIONS = ["pointwise_ex_parameters", "pointwise_ex_macs", "pointwise_ex_linea
 
 
 @pytest.fixture(scope="module")
-def tool():
-    spec = importlib.util.spec_from_file_location("assignments", ROOT / "tools" / "assignments.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["assignments"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
-def chapter_1(tool, tmp_path_factory) -> dict[str, Path]:
+def chapter_1(assignments_tool, tmp_path_factory) -> dict[str, Path]:
     output = tmp_path_factory.mktemp("assignments")
-    return {**tool.build_chapter(ROOT / "book" / f"{CHAPTER}.md", output), "output": output}
+    built = assignments_tool.build_chapter(ROOT / "book" / f"{CHAPTER}.md", output)
+    return {**built, "output": output}
 
 
 RIGHT: dict[str, str] = {}
