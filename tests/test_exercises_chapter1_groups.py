@@ -54,9 +54,39 @@ def test_the_chapter_s_solution_is_accepted(hidden_seed):
 
 @pytest.mark.parametrize(("answer", "hint"), [
     (_reshape_only, "block on the diagonal"),
-    (_wrong_blocks, "differs from the convolution"),
+    (_wrong_blocks, "wrong values .*block on the diagonal"),
     (_shared, "copy the weights"),
 ])
 def test_wrong_answers_are_refused_with_a_hint(answer, hint):
     with pytest.raises(ExerciseFailed, match=hint):
         chapter1.check_grouped_conv_to_linear(answer)
+
+
+class _AlwaysClose(torch.Tensor):
+    """A tensor that answers every comparison with True."""
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        if func in (torch.allclose, torch.equal):
+            return True
+        return super().__torch_function__(func, types, args, kwargs or {})
+
+
+class _CheatingLinear(nn.Linear):
+    def forward(self, x):
+        # the right shape and dtype, the wrong values
+        shape = (*x.shape[:-1], self.out_features)
+        return torch.zeros(shape, dtype=x.dtype).as_subclass(_AlwaysClose)
+
+
+def _cheat(conv):
+    """A linear layer whose output claims to be close to anything."""
+    return _CheatingLinear(conv.in_channels, conv.out_channels, bias=conv.bias is not None,
+                           dtype=conv.weight.dtype)
+
+
+@pytest.mark.parametrize("check", [chapter1.check_conv_to_linear,
+                                   chapter1.check_grouped_conv_to_linear])
+def test_an_output_that_answers_allclose_itself_is_refused(check):
+    with pytest.raises(ExerciseFailed, match=r"plain torch\.Tensor"):
+        check(_cheat)

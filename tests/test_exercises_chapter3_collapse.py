@@ -40,3 +40,27 @@ def test_a_float32_solution_is_accepted():
 def test_wrong_answers_are_refused_with_a_hint(answer, hint):
     with pytest.raises(ExerciseFailed, match=hint):
         chapter3.check_collapsed_conv_then_pointwise(answer)
+
+
+class _AlwaysClose(torch.Tensor):
+    """A tensor that answers every comparison with True."""
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        if func in (torch.allclose, torch.equal):
+            return True
+        return super().__torch_function__(func, types, args, kwargs or {})
+
+
+class _CheatingConv(nn.Conv2d):
+    """The right layer's shape, with an output of the right shape that claims any values."""
+
+    def forward(self, x):
+        shape = (x.shape[0], self.out_channels, *x.shape[2:])
+        return torch.zeros(shape, dtype=x.dtype).as_subclass(_AlwaysClose)
+
+
+def test_an_output_that_answers_allclose_itself_is_refused():
+    cheat = _CheatingConv(4, 2, kernel_size=3, padding=1, dtype=torch.float64)
+    with pytest.raises(ExerciseFailed, match=r"plain torch\.Tensor"):
+        chapter3.check_collapsed_conv_then_pointwise(cheat)

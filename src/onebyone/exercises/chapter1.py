@@ -22,7 +22,7 @@ from onebyone.exercises.checks import (
     expect_tensor_close,
     passed,
 )
-from onebyone.exercises.forbidden import ANSWER_RULES, call_answer
+from onebyone.exercises.forbidden import ANSWER_RULES, Rule, call_answer
 
 NO_BIAS = "that leaves the biases out: nn.Conv2d has one per output channel unless bias=False"
 
@@ -60,6 +60,75 @@ def _size(generator: torch.Generator, low: int, high: int) -> int:
     return int(torch.randint(low, high + 1, (1,), generator=generator).item())
 
 
+def _drawn_conv(
+    c_in: int, c_out: int, groups: int, bias: bool, drawn: torch.Generator
+) -> nn.Conv2d:
+    """A float64 1x1 convolution whose weights (and bias) are drawn from ``drawn``."""
+    conv = nn.Conv2d(c_in, c_out, kernel_size=1, groups=groups, bias=bias, dtype=torch.float64)
+    with torch.no_grad():
+        for parameter in conv.parameters():
+            parameter.copy_(torch.randn(parameter.shape, generator=drawn))
+    return conv
+
+
+def _check_conversion(
+    rule: Rule,
+    conv_to_linear: Callable[[nn.Conv2d], nn.Linear],
+    conv: nn.Conv2d,
+    name: str,
+    sizes: tuple[int, int, int],
+    drawn: torch.Generator,
+    hint: str = "",
+) -> None:
+    """Check ``conv_to_linear(conv)`` on one convolution, for both conversion checks.
+
+    The answer must return an ``nn.Linear`` of the right size, with a bias exactly when the
+    convolution has one, that computes the convolution on a channels-last input of ``sizes``
+    ``(N, H, W)``, and whose weights are a copy: changing them must leave ``conv`` as it was.
+    ``hint``, when given, ends the messages a wrong matrix would cause (the grouped case's
+    block-diagonal matrix).
+    """
+    def expect_with_hint(condition: bool, message: str) -> None:
+        expect(condition, f"{message}: {hint}" if hint else message)
+
+    c_in, c_out, bias = conv.in_channels, conv.out_channels, conv.bias is not None
+    before = [parameter.detach().clone() for parameter in conv.parameters()]
+    try:
+        linear = call_answer(rule, "conv_to_linear", conv_to_linear, conv)
+    except ExerciseFailed as failure:
+        if not hint:
+            raise
+        raise ExerciseFailed(f"{name}: {failure}; {hint}") from None
+    expect(isinstance(linear, nn.Linear), f"{name} should be an nn.Linear, got {type(linear)}")
+    expect_with_hint(
+        (linear.in_features, linear.out_features) == (c_in, c_out),
+        f"{name} maps {linear.in_features} to {linear.out_features} features, "
+        f"expected {c_in} to {c_out}",
+    )
+    expect(
+        (linear.bias is not None) == bias,
+        f"{name} {'has no' if bias else 'has a'} bias, but the convolution "
+        f"{'has one' if bias else 'has none'}",
+    )
+    n, h, w = sizes
+    x = torch.randn(n, c_in, h, w, generator=drawn, dtype=torch.float64)
+    with torch.no_grad():
+        expected = conv(x).permute(0, 2, 3, 1)  # N x H x W x C_out
+        output = call_answer(rule, f"{name} on a channels-last input",
+                             linear.to(torch.float64), x.permute(0, 2, 3, 1))
+    try:
+        expect_tensor_close(output, expected, f"{name} on a channels-last input",
+                            rtol=1e-10, atol=1e-10)
+    except ExerciseFailed as failure:
+        expect_with_hint(False, str(failure))
+    with torch.no_grad():
+        linear.weight.add_(1.0)
+    expect(
+        all(torch.equal(old, new) for old, new in zip(before, conv.parameters(), strict=True)),
+        f"changing the weight of {name} changed the convolution: copy the weights",
+    )
+
+
 def check_conv_to_linear(
     conv_to_linear: Callable[[nn.Conv2d], nn.Linear], *, hidden_seed: int | None = None
 ) -> None:
@@ -79,38 +148,10 @@ def check_conv_to_linear(
         for bias in (True, False):
             sizes = (_size(hidden, 1, 3), _size(hidden, 1, 6), _size(hidden, 1, 6))
             cases.append((_size(hidden, 1, 12), _size(hidden, 1, 12), bias, sizes, hidden))
-    for c_in, c_out, bias, (n, h, w), drawn in cases:
-        conv = nn.Conv2d(c_in, c_out, kernel_size=1, bias=bias, dtype=torch.float64)
-        with torch.no_grad():
-            for parameter in conv.parameters():
-                parameter.copy_(torch.randn(parameter.shape, generator=drawn))
-        before = [parameter.detach().clone() for parameter in conv.parameters()]
-        linear = call_answer(rule, "conv_to_linear", conv_to_linear, conv)
+    for c_in, c_out, bias, sizes, drawn in cases:
+        conv = _drawn_conv(c_in, c_out, 1, bias, drawn)
         name = f"conv_to_linear(nn.Conv2d({c_in}, {c_out}, 1, bias={bias}))"
-        expect(isinstance(linear, nn.Linear), f"{name} should be an nn.Linear, got {type(linear)}")
-        expect(
-            (linear.in_features, linear.out_features) == (c_in, c_out),
-            f"{name} maps {linear.in_features} to {linear.out_features} features, "
-            f"expected {c_in} to {c_out}",
-        )
-        expect(
-            (linear.bias is not None) == bias,
-            f"{name} {'has no' if bias else 'has a'} bias, but the convolution "
-            f"{'has one' if bias else 'has none'}",
-        )
-        x = torch.randn(n, c_in, h, w, generator=drawn, dtype=torch.float64)
-        with torch.no_grad():
-            expected = conv(x).permute(0, 2, 3, 1)  # N x H x W x C_out
-            output = call_answer(rule, f"{name} on a channels-last input",
-                                 linear.to(torch.float64), x.permute(0, 2, 3, 1))
-        expect_tensor_close(output, expected, f"{name} on a channels-last input", rtol=1e-10,
-                            atol=1e-10)
-        with torch.no_grad():
-            linear.weight.add_(1.0)
-        expect(
-            all(torch.equal(old, new) for old, new in zip(before, conv.parameters(), strict=True)),
-            f"changing the weight of {name} changed the convolution: copy the weights",
-        )
+        _check_conversion(rule, conv_to_linear, conv, name, sizes, drawn)
     passed("a 1x1 convolution is a linear layer on each pixel's channels")
 
 
@@ -265,45 +306,9 @@ def check_grouped_conv_to_linear(
             sizes = (_size(hidden, 1, 3), _size(hidden, 1, 6), _size(hidden, 1, 6))
             cases.append((groups * _size(hidden, 1, 4), groups * _size(hidden, 1, 4), groups,
                           bias, sizes, hidden))
-    for c_in, c_out, groups, bias, (n, h, w), drawn in cases:
-        conv = nn.Conv2d(c_in, c_out, kernel_size=1, groups=groups, bias=bias,
-                         dtype=torch.float64)
-        with torch.no_grad():
-            for parameter in conv.parameters():
-                parameter.copy_(torch.randn(parameter.shape, generator=drawn))
-        before = [parameter.detach().clone() for parameter in conv.parameters()]
+    for c_in, c_out, groups, bias, sizes, drawn in cases:
+        conv = _drawn_conv(c_in, c_out, groups, bias, drawn)
         name = f"conv_to_linear(nn.Conv2d({c_in}, {c_out}, 1, groups={groups}, bias={bias}))"
-        try:
-            linear = call_answer(rule, "conv_to_linear", conv_to_linear, conv)
-        except ExerciseFailed as failure:
-            why = f"; {_GROUPED}" if groups > 1 else ""
-            raise ExerciseFailed(f"{name}: {failure}{why}") from None
-        expect(isinstance(linear, nn.Linear), f"{name} should be an nn.Linear, got {type(linear)}")
-        expect(
-            (linear.in_features, linear.out_features) == (c_in, c_out),
-            f"{name} maps {linear.in_features} to {linear.out_features} features, "
-            f"expected {c_in} to {c_out}" + (f": {_GROUPED}" if groups > 1 else ""),
-        )
-        expect(
-            (linear.bias is not None) == bias,
-            f"{name} {'has no' if bias else 'has a'} bias, but the convolution "
-            f"{'has one' if bias else 'has none'}",
-        )
-        x = torch.randn(n, c_in, h, w, generator=drawn, dtype=torch.float64)
-        with torch.no_grad():
-            expected = conv(x).permute(0, 2, 3, 1)  # N x H x W x C_out
-            output = call_answer(rule, f"{name} on a channels-last input",
-                                 linear.to(torch.float64), x.permute(0, 2, 3, 1))
-        expect(
-            torch.is_tensor(output) and output.shape == expected.shape
-            and torch.allclose(output, expected, rtol=1e-10, atol=1e-10),
-            f"{name} on a channels-last input differs from the convolution"
-            + (f": {_GROUPED}" if groups > 1 else ""),
-        )
-        with torch.no_grad():
-            linear.weight.add_(1.0)
-        expect(
-            all(torch.equal(old, new) for old, new in zip(before, conv.parameters(), strict=True)),
-            f"changing the weight of {name} changed the convolution: copy the weights",
-        )
+        hint = _GROUPED if groups > 1 else ""
+        _check_conversion(rule, conv_to_linear, conv, name, sizes, drawn, hint)
     passed("a grouped 1x1 convolution is a linear layer with a block-diagonal matrix")

@@ -14,7 +14,13 @@ from torch import nn
 
 from onebyone import cost
 from onebyone.cost import conv2d_parameters
-from onebyone.exercises.checks import expect, expect_integer, expect_tensor_close, passed
+from onebyone.exercises.checks import (
+    ExerciseFailed,
+    expect,
+    expect_integer,
+    expect_tensor_close,
+    passed,
+)
 from onebyone.exercises.forbidden import ANSWER_RULES, call_answer
 from onebyone.nin import MlpConv
 
@@ -24,6 +30,28 @@ NO_BIASES = "that leaves the biases out: each layer has one per output channel"
 def _draw(generator: torch.Generator, low: int, high: int) -> int:
     """A size drawn uniformly from ``low`` to ``high``, both included."""
     return int(torch.randint(low, high + 1, (1,), generator=generator).item())
+
+
+def _collapse_inputs(seed: int, hidden_seed: int | None) -> list[torch.Tensor]:
+    """The float64 inputs, N x 4 x H x W, on which the collapse checks try an answer.
+
+    Why: one input of a fixed size drawn from the exercise's seed, and, with ``hidden_seed``,
+    one of a size the student cannot know, so that an answer fitted to one shape fails.
+    """
+    inputs = [torch.randn(3, 4, 5, 6, generator=torch.Generator().manual_seed(seed + 1))]
+    if hidden_seed is not None:
+        hidden = torch.Generator().manual_seed(hidden_seed)
+        shape = (_draw(hidden, 1, 4), 4, _draw(hidden, 1, 8), _draw(hidden, 1, 8))
+        inputs.append(torch.randn(shape, generator=hidden))
+    return [x.to(torch.float64) for x in inputs]
+
+
+def _in_float64(answer: nn.Module) -> nn.Module:
+    """A float64 copy of the student's layer on the CPU; the layer itself is left as it is.
+
+    Why a copy: ``Module.to`` changes a module in place.
+    """
+    return copy.deepcopy(answer).to(device="cpu", dtype=torch.float64)
 
 
 def exercise_pointwise_pair(seed: int = 0) -> tuple[nn.Conv2d, nn.Conv2d]:
@@ -68,15 +96,9 @@ def check_collapsed_conv(
         "the first layer's inputs to the second layer's outputs",
     )
     expect(answer.bias is not None, "answer has no bias, but the stack adds W2 b1 + b2")
-    inputs = [torch.randn(3, 4, 5, 6, generator=torch.Generator().manual_seed(seed + 1))]
-    if hidden_seed is not None:
-        hidden = torch.Generator().manual_seed(hidden_seed)
-        shape = (_draw(hidden, 1, 4), 4, _draw(hidden, 1, 8), _draw(hidden, 1, 8))
-        inputs.append(torch.randn(shape, generator=hidden))
-    # a copy: Module.to changes a module in place, and the student's layer must stay as it is
-    in_float64 = copy.deepcopy(answer).to(device="cpu", dtype=torch.float64)
+    inputs = _collapse_inputs(seed, hidden_seed)
+    in_float64 = _in_float64(answer)
     for x in inputs:
-        x = x.to(torch.float64)
         with torch.no_grad():
             expected = second(first(x))  # N x 2 x H x W
             output = call_answer(rule, "answer(x)", in_float64, x)
@@ -422,32 +444,28 @@ def check_collapsed_conv_then_pointwise(
         "the first layer's inputs to the second layer's outputs",
     )
     expect(answer.bias is not None, "answer has no bias, but the pair adds W2 b1 + b2")
-    inputs = [torch.randn(3, 4, 5, 6, generator=torch.Generator().manual_seed(seed + 1))]
-    if hidden_seed is not None:
-        hidden = torch.Generator().manual_seed(hidden_seed)
-        shape = (_draw(hidden, 1, 4), 4, _draw(hidden, 1, 8), _draw(hidden, 1, 8))
-        inputs.append(torch.randn(shape, generator=hidden))
-    # a copy: Module.to changes a module in place, and the student's layer must stay as it is
-    in_float64 = copy.deepcopy(answer).to(device="cpu", dtype=torch.float64)
+    inputs = _collapse_inputs(seed, hidden_seed)
+    in_float64 = _in_float64(answer)
     with torch.no_grad():
         bias_only = in_float64.bias.clone()
-        kernel_ok = torch.allclose(
+        # a Tensor subclass could answer torch.allclose itself: compared only when plain
+        kernel_ok = type(in_float64.weight) is nn.Parameter and torch.allclose(
             in_float64.weight,
             torch.einsum("om,mcij->ocij", second.weight[:, :, 0, 0], first.weight),
             rtol=1e-6, atol=1e-5,
         )
     for x in inputs:
-        x = x.to(torch.float64)
         with torch.no_grad():
             expected = second(first(x))  # N x 2 x H x W
             output = call_answer(rule, "answer(x)", in_float64, x)
-        close = (torch.is_tensor(output) and output.shape == expected.shape
-                 and torch.allclose(output, expected, rtol=1e-6, atol=1e-5))
-        if not close and kernel_ok:
-            expect(False, "answer's weight is right but its bias is not: the first layer's "
-                          f"bias passes through the 1x1 layer too, b = W2 b1 + b2 (got "
-                          f"{bias_only.tolist()})")
-        expect(close, "answer(x) differs from second(first(x)): each output channel o of the "
-                      "pair is the sum over the middle channels m of W2[o, m] times the 3x3 "
-                      "filter m of the first layer")
+        try:
+            expect_tensor_close(output, expected, "answer(x)", rtol=1e-6, atol=1e-5)
+        except ExerciseFailed as failure:
+            if kernel_ok:
+                expect(False, "answer's weight is right but its bias is not: the first "
+                              "layer's bias passes through the 1x1 layer too, b = W2 b1 + b2 "
+                              f"(got {bias_only.tolist()})")
+            expect(False, f"{failure}, so it differs from second(first(x)): each output "
+                          "channel o of the pair is the sum over the middle channels m of "
+                          "W2[o, m] times the 3x3 filter m of the first layer")
     passed("a 3x3 convolution followed by a 1x1 convolution is one 3x3 convolution")
