@@ -32,11 +32,19 @@ book: $(STAMP)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
 # Safe with `make -j`: the quick checks (lint, the twins in sync, the browser) run first, in
-# parallel; then the book is built; then pytest runs, which checks the built book. The last two
-# are steps of this recipe, not prerequisites, so no -j can start pytest before the build ends.
+# parallel. Then the book is built, and beside it run the tests that do not read the built book:
+# the build runs the chapters one after another and keeps about one of two cores busy. Its output
+# is shown when it ends. Last come the tests marked built_book, which check the built HTML. These
+# are steps of this recipe, not prerequisites, so no -j can start them before the build ends.
+# Interrupted (Ctrl-C or a TERM), the recipe stops the build it started in the background.
 test: $(STAMP) browser lint check-notebooks
-	$(MAKE) --no-print-directory book
-	$(MAKE) --no-print-directory pytest
+	@log=$$(mktemp); \
+	$(MAKE) --no-print-directory book > $$log 2>&1 & book=$$!; \
+	trap 'kill $$book 2>/dev/null; rm -f $$log; exit 130' INT TERM; \
+	$(MAKE) --no-print-directory pytest PYTEST_MARKS='not built_book'; tests=$$?; \
+	wait $$book; built=$$?; cat $$log; rm -f $$log; \
+	if [ $$built != 0 ]; then echo "make test: the book build failed" >&2; exit 1; fi; \
+	$(MAKE) --no-print-directory pytest PYTEST_MARKS='built_book' && [ $$tests = 0 ]
 
 # The browser tests (tests/test_browser.py) drive Debian's `chromium` with Playwright, which never
 # downloads a browser of its own. Install the package when it is missing (CI runs as root); when
@@ -64,10 +72,13 @@ check-notebooks: $(STAMP)
 # Two worker processes (pytest-xdist), each taking whole files (--dist loadfile), so that a
 # twin's cells run in order in one kernel and a module's fixtures are built once; the slowest
 # tests are reported, to keep `make test` within its ten minutes on two cores.
+# PYTEST_MARKS, when set, selects tests by marker (`make test` runs two selections).
 PYTEST_WORKERS ?= 2
+PYTEST_MARKS ?=
 pytest: $(STAMP)
 	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider \
-		-n $(PYTEST_WORKERS) --dist loadfile --durations=15
+		-n $(PYTEST_WORKERS) --dist loadfile --durations=15 \
+		$(if $(PYTEST_MARKS),-m "$(PYTEST_MARKS)")
 
 # Execute every chapter and write its twin: plain Jupyter Markdown, glued values filled in, first
 # cell pinned to HEAD. Commit package changes first (see the README's Contributing section).

@@ -43,3 +43,16 @@ def built_html() -> Path:
     if not (BUILT_HTML / "index.html").exists():
         pytest.fail(f"no built book under {BUILT_HTML}: run `make book` first (`make test` does)")
     return BUILT_HTML
+
+
+def pytest_collection_modifyitems(config, items):
+    """A test that reads the built book must carry the marker built_book: `make test` runs the
+    unmarked tests while the book is still being built."""
+    unmarked = [item.nodeid for item in items
+                if "built_html" in getattr(item, "fixturenames", ())
+                and item.get_closest_marker("built_book") is None]
+    if unmarked:
+        raise pytest.UsageError(
+            "these tests read the built book (fixture built_html) but are not marked "
+            f"built_book: {', '.join(unmarked)}"
+        )

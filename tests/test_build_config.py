@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -33,24 +34,46 @@ def test_the_python_floor_is_the_same_everywhere():
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="needs GNU make")
-def test_make_j_test_builds_the_book_after_the_quick_checks_and_before_pytest():
-    """`make -n -j4 test` prints the commands in the order make would start them; the book
-    build and pytest are steps of the recipe (sub-makes), so no job count can reorder them."""
+def test_make_j_test_builds_the_book_after_the_quick_checks_and_checks_it_after_the_build():
+    """`make -n -j4 test` prints the commands in the order make would start them (the book
+    build's own commands come out when it ends, as in a real run). The quick checks come first;
+    the tests that do not read the built book run beside the build; those marked built_book
+    run after it. The build and both pytest runs are steps of the recipe (sub-makes), not
+    prerequisites, so no job count can reorder them."""
     # Not the flags of a `make test` this may run under (its jobserver, its level).
     environment = {name: value for name, value in os.environ.items()
                    if name not in {"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES"}}
     dry_run = subprocess.run(["make", "-n", "-j4", "test"], cwd=ROOT, capture_output=True,
                              text=True, check=True, timeout=60, env=environment
-                             ).stdout.splitlines()
+                             ).stdout.replace("\\\n", " ").splitlines()  # one command a line
 
     def position(pattern: str) -> int:
         return next(i for i, line in enumerate(dry_run) if re.search(pattern, line))
 
     build = position(r"jupyter-book build")
-    assert position(r"ruff check") < build
-    assert position(r"tools/notebooks\.py --check") < build
-    assert position(r"tools/book_cache\.py") < build
-    assert build < position(r"-m pytest tests notebooks")
+    beside = position(r'-m pytest tests notebooks .*-m "not built_book"')
+    after = position(r'-m pytest tests notebooks .*-m "built_book"')
+    for quick in (r"ruff check", r"tools/notebooks\.py --check"):
+        assert position(quick) < min(build, beside)
+    assert position(r"tools/book_cache\.py") < build < after
+    pytest_runs = [line for line in dry_run if "-m pytest tests notebooks" in line]
+    assert len(pytest_runs) == 2, pytest_runs
     makefile = (ROOT / "Makefile").read_text()
     prerequisites = re.search(r"^test:(.*)$", makefile, re.MULTILINE).group(1).split()
     assert "book" not in prerequisites and "pytest" not in prerequisites
+
+
+def test_a_test_that_reads_the_built_book_without_the_marker_is_refused(tmp_path):
+    """`make test` runs the unmarked tests while the book is being built: one that reads the
+    build unmarked would see a missing or an old book, so collection refuses it."""
+    (tmp_path / "conftest.py").write_text((ROOT / "tests" / "conftest.py").read_text())
+    (tmp_path / "test_unmarked.py").write_text(
+        "def test_reads_the_book(built_html):\n    assert built_html\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
+         "--collect-only", str(tmp_path)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode != 0
+    assert "not marked built_book: " in result.stdout + result.stderr
+    assert "test_unmarked.py::test_reads_the_book" in result.stdout + result.stderr

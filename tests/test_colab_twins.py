@@ -26,13 +26,13 @@ def _twins(notebooks_tool):
         yield chapter, nbformat.read(notebooks_tool.twin_path(chapter), as_version=4)
 
 
-def test_twins_show_the_numbers_the_web_book_shows(root, notebooks_tool):
+def test_twins_show_the_numbers_the_web_book_shows(built_html, notebooks_tool):
     """The twins were made on one machine and the book is built on another: every number the
     prose quotes must look the same, except those glued with a ``Varies`` declaration (trained
     accuracies and the like), which may differ by the declared tolerance and no more."""
     for chapter, twin in _twins(notebooks_tool):
         stored = twin.metadata[notebooks_tool.METADATA_KEY]
-        built_file = root / "_build" / "jupyter_execute" / "book" / f"{chapter.stem}.glue.json"
+        built_file = built_html.parent / "jupyter_execute" / "book" / f"{chapter.stem}.glue.json"
         assert built_file.exists(), f"the book build glued nothing for {chapter.name}"
         outputs = json.loads(built_file.read_text())
         built = {name: output["data"]["text/plain"] for name, output in outputs.items()}

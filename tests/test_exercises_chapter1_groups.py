@@ -3,6 +3,7 @@ chapter's solution is accepted, the ungrouped reshape and other wrong answers ar
 
 import pytest
 import torch
+from cheating_tensors import zeros_claiming_anything
 from torch import nn
 
 from onebyone.exercises import chapter1
@@ -62,21 +63,11 @@ def test_wrong_answers_are_refused_with_a_hint(answer, hint):
         chapter1.check_grouped_conv_to_linear(answer)
 
 
-class _AlwaysClose(torch.Tensor):
-    """A tensor that answers every comparison with True."""
-
-    @classmethod
-    def __torch_function__(cls, func, types, args=(), kwargs=None):
-        if func in (torch.allclose, torch.equal):
-            return True
-        return super().__torch_function__(func, types, args, kwargs or {})
-
-
 class _CheatingLinear(nn.Linear):
     def forward(self, x):
         # the right shape and dtype, the wrong values
         shape = (*x.shape[:-1], self.out_features)
-        return torch.zeros(shape, dtype=x.dtype).as_subclass(_AlwaysClose)
+        return zeros_claiming_anything(shape, x.dtype)
 
 
 def _cheat(conv):

@@ -3,6 +3,7 @@
 
 import pytest
 import torch
+from cheating_tensors import zeros_claiming_anything
 from torch import nn
 
 from onebyone.exercises import chapter3
@@ -42,22 +43,12 @@ def test_wrong_answers_are_refused_with_a_hint(answer, hint):
         chapter3.check_collapsed_conv_then_pointwise(answer)
 
 
-class _AlwaysClose(torch.Tensor):
-    """A tensor that answers every comparison with True."""
-
-    @classmethod
-    def __torch_function__(cls, func, types, args=(), kwargs=None):
-        if func in (torch.allclose, torch.equal):
-            return True
-        return super().__torch_function__(func, types, args, kwargs or {})
-
-
 class _CheatingConv(nn.Conv2d):
     """The right layer's shape, with an output of the right shape that claims any values."""
 
     def forward(self, x):
         shape = (x.shape[0], self.out_channels, *x.shape[2:])
-        return torch.zeros(shape, dtype=x.dtype).as_subclass(_AlwaysClose)
+        return zeros_claiming_anything(shape, x.dtype)
 
 
 def test_an_output_that_answers_allclose_itself_is_refused():

@@ -166,3 +166,13 @@ def test_two_panel_figures_keep_their_legend_below_and_their_text_apart(name):
     figure = _two_panel_figures()[name]
     assert _overlapping_texts(figure) == []
     assert len(figure.legends) == 1 and all(ax.get_legend() is None for ax in figure.axes)
+
+
+def test_training_histories_put_ticks_on_whole_epochs_only():
+    # Chapter 3's history plot showed ticks at 2.5, 7.5 and 12.5 epochs, which no run measured.
+    figure = _two_panel_figures()["histories"]
+    figure.canvas.draw()
+    for axes in figure.axes:
+        ticks = [tick for tick in axes.get_xticks() if axes.get_xlim()[0] <= tick
+                 <= axes.get_xlim()[1]]
+        assert ticks and all(float(tick).is_integer() for tick in ticks), ticks

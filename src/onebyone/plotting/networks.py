@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import torch
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from onebyone import validation
 from onebyone.bottleneck import BottleneckComparison
@@ -136,8 +137,8 @@ def plot_histories(histories: dict[str, TrainingHistory]) -> Figure:
         histories: a :class:`TrainingHistory` per model name (the legend's labels).
 
     Returns:
-        A figure with two panels: training loss (nats per image) and validation (or test)
-        accuracy (percent).
+        A figure with two panels: training loss (mean cross-entropy per image, in nats) and
+        validation (or test) accuracy (percent).
 
     Raises:
         TypeError: ``histories`` is not a dict of :class:`TrainingHistory`.
@@ -158,9 +159,11 @@ def plot_histories(histories: dict[str, TrainingHistory]) -> Figure:
         curve = history.validation_accuracy if on_validation else history.test_accuracy
         loss_axes.plot(epochs, history.train_loss, marker=".", label=name)
         accuracy_axes.plot(epochs, [100 * a for a in curve], marker=".", label=name)
-    loss_axes.set_xlabel("epoch")
-    loss_axes.set_ylabel("training loss\n(cross-entropy, nats per image)")
-    accuracy_axes.set_xlabel("epoch")
+    for axes in (loss_axes, accuracy_axes):
+        axes.set_xlabel("epoch")
+        # whole epochs only: a tick at 2.5 would suggest half an epoch was measured
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    loss_axes.set_ylabel("training loss\n(cross-entropy, mean per image)")
     accuracy_axes.set_ylabel(f"{'validation' if on_validation else 'test'} accuracy (%)")
     figure.legend(*loss_axes.get_legend_handles_labels(), loc="outside lower center",
                   ncols=min(len(histories), 2))
