@@ -32,19 +32,29 @@ book: $(STAMP)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
 # Safe with `make -j`: the quick checks (lint, the twins in sync, the browser) run first, in
-# parallel. Then the book is built, and beside it run the tests that do not read the built book:
-# the build runs the chapters one after another and keeps about one of two cores busy. Its output
-# is shown when it ends. Last come the tests marked built_book, which check the built HTML. These
-# are steps of this recipe, not prerequisites, so no -j can start them before the build ends.
-# Interrupted (Ctrl-C or a TERM), the recipe stops the build it started in the background.
+# parallel. Then two runs go side by side, for the build runs the chapters one after another and
+# keeps about one of two cores busy: the book build followed by the tests marked built_book,
+# which check the built HTML, and the other tests. The first run's output is shown when both
+# have ended. These are steps of this recipe, not prerequisites, so no -j can start a test of
+# the built book before the build ends.
+# Each run is a background job in a process group of its own (setsid), so that an interrupt
+# (Ctrl-C, or a TERM to make) stops both, with their kernels and workers: `wait` returns on a
+# signal, and the trap kills the groups.
 test: $(STAMP) browser lint check-notebooks
-	@log=$$(mktemp); \
-	$(MAKE) --no-print-directory book > $$log 2>&1 & book=$$!; \
-	trap 'kill $$book 2>/dev/null; rm -f $$log; exit 130' INT TERM; \
-	$(MAKE) --no-print-directory pytest PYTEST_MARKS='not built_book'; tests=$$?; \
-	wait $$book; built=$$?; cat $$log; rm -f $$log; \
-	if [ $$built != 0 ]; then echo "make test: the book build failed" >&2; exit 1; fi; \
-	$(MAKE) --no-print-directory pytest PYTEST_MARKS='built_book' && [ $$tests = 0 ]
+	@log=$$(mktemp); book=; tests=; \
+	stop() { for group in $$book $$tests; do kill -TERM -$$group 2>/dev/null; done; \
+	         rm -f $$log; exit $$1; }; \
+	trap 'stop 130' INT; trap 'stop 143' TERM; \
+	setsid sh -c '$(MAKE) --no-print-directory book && \
+	  $(MAKE) --no-print-directory pytest PYTEST_MARKS=built_book PYTEST_WORKERS=1' \
+	  > $$log 2>&1 & book=$$!; \
+	setsid $(MAKE) --no-print-directory pytest PYTEST_MARKS='not built_book' & tests=$$!; \
+	wait $$tests; tested=$$?; wait $$book; built=$$?; \
+	trap - INT TERM; book=; tests=; \
+	echo "make test: the book build, then the tests of the built book:"; \
+	cat $$log; rm -f $$log; \
+	if [ $$built != 0 ]; then echo "make test: the book build or its tests failed" >&2; fi; \
+	[ $$built = 0 ] && [ $$tested = 0 ]
 
 # The browser tests (tests/test_browser.py) drive Debian's `chromium` with Playwright, which never
 # downloads a browser of its own. Install the package when it is missing (CI runs as root); when

@@ -81,3 +81,24 @@ def _cheat(conv):
 def test_an_output_that_answers_allclose_itself_is_refused(check):
     with pytest.raises(ExerciseFailed, match=r"plain torch\.Tensor"):
         check(_cheat)
+
+
+class _Float32Linear(nn.Linear):
+    def forward(self, x):
+        return super().forward(x).float()
+
+
+def _float32_output(conv):
+    """The right matrix, but an output in float32 where the input was float64."""
+    linear = _block_diagonal(conv)
+    answer = _Float32Linear(linear.in_features, linear.out_features,
+                            bias=linear.bias is not None, dtype=linear.weight.dtype)
+    answer.load_state_dict(linear.state_dict())
+    return answer
+
+
+def test_the_block_diagonal_hint_follows_wrong_values_only():
+    with pytest.raises(ExerciseFailed) as refused:
+        chapter1.check_grouped_conv_to_linear(_float32_output)
+    assert "has dtype torch.float32" in str(refused.value)
+    assert "block on the diagonal" not in str(refused.value)

@@ -18,6 +18,7 @@ from onebyone.exercises.checks import (
     ExerciseFailed,
     expect,
     expect_integer,
+    expect_plain_tensor,
     expect_tensor_close,
     passed,
 )
@@ -458,14 +459,20 @@ def check_collapsed_conv_then_pointwise(
         with torch.no_grad():
             expected = second(first(x))  # N x 2 x H x W
             output = call_answer(rule, "answer(x)", in_float64, x)
+        expect_plain_tensor(output, "answer(x)")
+        same_layout = (output.shape == expected.shape
+                       and output.dtype == expected.dtype and not output.is_meta)
         try:
             expect_tensor_close(output, expected, "answer(x)", rtol=1e-6, atol=1e-5)
         except ExerciseFailed as failure:
+            if not same_layout:
+                raise
+            # wrong values: say which part of the layer is wrong
             if kernel_ok:
                 expect(False, "answer's weight is right but its bias is not: the first "
                               "layer's bias passes through the 1x1 layer too, b = W2 b1 + b2 "
                               f"(got {bias_only.tolist()})")
-            expect(False, f"{failure}, so it differs from second(first(x)): each output "
+            expect(False, f"{failure}: answer(x) differs from second(first(x)); each output "
                           "channel o of the pair is the sum over the middle channels m of "
                           "W2[o, m] times the 3x3 filter m of the first layer")
     passed("a 3x3 convolution followed by a 1x1 convolution is one 3x3 convolution")

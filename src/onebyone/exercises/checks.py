@@ -127,6 +127,19 @@ def expect_close(
     raise ExerciseFailed(f"{what} is {number}, which is not right (relative tolerance {rel_tol:g})")
 
 
+def expect_plain_tensor(value: object, what: str) -> None:
+    """Check that ``value`` is a plain ``torch.Tensor`` (or ``nn.Parameter``).
+
+    Why: a subclass of ``Tensor`` can redefine ``torch.allclose`` (``__torch_function__``) and
+    pass any comparison. Checks that explain a wrong value call this first, so that their
+    explanation follows a real mismatch.
+    """
+    expect(isinstance(value, torch.Tensor),
+           f"{what} should be a torch.Tensor, got {type(value).__name__}")
+    expect(type(value) in (torch.Tensor, nn.Parameter),
+           f"{what} should be a plain torch.Tensor, got the subclass {type(value).__name__}")
+
+
 def expect_tensor_close(
     value: object, expected: torch.Tensor, what: str, rtol: float = 1e-5, atol: float = 1e-6
 ) -> None:
@@ -141,11 +154,7 @@ def expect_tensor_close(
     code. A tensor on another device is compared on ``expected``'s device; one on the ``meta``
     device has a shape but no values, and is refused.
     """
-    expect(isinstance(value, torch.Tensor),
-           f"{what} should be a torch.Tensor, got {type(value).__name__}")
-    # a subclass of Tensor can redefine torch.allclose (__torch_function__): not compared
-    expect(type(value) in (torch.Tensor, nn.Parameter),
-           f"{what} should be a plain torch.Tensor, got the subclass {type(value).__name__}")
+    expect_plain_tensor(value, what)
     expect(
         tuple(value.shape) == tuple(expected.shape),
         f"{what} has shape {tuple(value.shape)}, expected {tuple(expected.shape)}",

@@ -163,7 +163,7 @@ def plot_histories(histories: dict[str, TrainingHistory]) -> Figure:
         axes.set_xlabel("epoch")
         # whole epochs only: a tick at 2.5 would suggest half an epoch was measured
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
-    loss_axes.set_ylabel("training loss\n(cross-entropy, mean per image)")
+    loss_axes.set_ylabel("training loss, nats\n(mean cross-entropy, natural log)")
     accuracy_axes.set_ylabel(f"{'validation' if on_validation else 'test'} accuracy (%)")
     figure.legend(*loss_axes.get_legend_handles_labels(), loc="outside lower center",
                   ncols=min(len(histories), 2))
