@@ -37,6 +37,18 @@ def notebooks_tool():
     return module
 
 
+@pytest.fixture
+def validate_timer(monkeypatch, tmp_path):
+    """benchmarks/validate_timer.py (a script) as a module, its recorded folder moved to
+    ``tmp_path`` so that a test never writes into the repository's results."""
+    spec = importlib.util.spec_from_file_location(
+        "validate_timer", ROOT / "benchmarks" / "validate_timer.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(module, "RESULTS", tmp_path)
+    return module
+
+
 @pytest.fixture(scope="session")
 def built_html() -> Path:
     """The HTML that `make book` wrote; a missing build is a failure, not a skip."""

@@ -150,17 +150,6 @@ def recorded_files_untouched(root):
     assert snapshot() == before
 
 
-@pytest.fixture
-def script(root, monkeypatch, tmp_path):
-    """benchmarks/validate_timer.py as a module, its recorded folder moved to ``tmp_path``."""
-    spec = importlib.util.spec_from_file_location(
-        "validate_timer", root / "benchmarks" / "validate_timer.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    monkeypatch.setattr(module, "RESULTS", tmp_path)
-    return module
-
-
 # --- real signals, mid-run, in a subprocess --------------------------------------------------
 
 def test_sigterm_mid_run_saves_the_finished_experiments_marked_partial(tmp_path):
@@ -496,8 +485,8 @@ def test_ctrl_c_before_a_round_is_kept_saves_nothing_and_says_so(monkeypatch, tm
     assert list(tmp_path.iterdir()) == []
 
 
-def test_the_timer_check_keeps_its_finished_cases_on_ctrl_c(script, monkeypatch, tmp_path):
-    real, calls = script.time_callable, []
+def test_the_timer_check_keeps_its_finished_cases_on_ctrl_c(validate_timer, monkeypatch, tmp_path):
+    real, calls = validate_timer.time_callable, []
 
     def timed(*args, **kwargs):
         calls.append(1)
@@ -505,10 +494,10 @@ def test_the_timer_check_keeps_its_finished_cases_on_ctrl_c(script, monkeypatch,
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(script, "time_callable", timed)
+    monkeypatch.setattr(validate_timer, "time_callable", timed)
     out = tmp_path / "check.csv"
     with pytest.raises(SystemExit) as stopped:
-        escaped(script.main, ["--out", str(out)], min_run_time=0.01, loop_seconds=0.002,
+        escaped(validate_timer.main, ["--out", str(out)], min_run_time=0.01, loop_seconds=0.002,
                 chosen={"add": (lambda x: x + 1, (8,)), "mul": (lambda x: x * 2, (8,))})
     assert stopped.value.code == 130
     assert [row["case"] for row in read_rows(recording.partial_path(out))] == ["add"]

@@ -17,6 +17,7 @@ from onebyone.exercises.checks import (
     FLOPS_NOT_MACS,
     PER_PIXEL,
     ExerciseFailed,
+    draw_parameters,
     expect,
     expect_integer,
     expect_plain_tensor,
@@ -66,9 +67,7 @@ def _drawn_conv(
 ) -> nn.Conv2d:
     """A float64 1x1 convolution whose weights (and bias) are drawn from ``drawn``."""
     conv = nn.Conv2d(c_in, c_out, kernel_size=1, groups=groups, bias=bias, dtype=torch.float64)
-    with torch.no_grad():
-        for parameter in conv.parameters():
-            parameter.copy_(torch.randn(parameter.shape, generator=drawn))
+    draw_parameters(drawn, conv)
     return conv
 
 

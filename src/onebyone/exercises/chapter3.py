@@ -16,6 +16,7 @@ from onebyone import cost
 from onebyone.cost import conv2d_parameters
 from onebyone.exercises.checks import (
     ExerciseFailed,
+    draw_parameters,
     expect,
     expect_integer,
     expect_plain_tensor,
@@ -64,10 +65,7 @@ def exercise_pointwise_pair(seed: int = 0) -> tuple[nn.Conv2d, nn.Conv2d]:
     generator = torch.Generator().manual_seed(seed)
     first = nn.Conv2d(4, 3, kernel_size=1, dtype=torch.float64)
     second = nn.Conv2d(3, 2, kernel_size=1, dtype=torch.float64)
-    with torch.no_grad():
-        for layer in (first, second):
-            layer.weight.copy_(torch.randn(layer.weight.shape, generator=generator))
-            layer.bias.copy_(torch.randn(layer.bias.shape, generator=generator))
+    draw_parameters(generator, first, second)
     return first, second
 
 
@@ -199,6 +197,7 @@ def check_mlpconv_block(
         with torch.no_grad():
             ours_in_order = (reference.conv, reference.cccp1, reference.cccp2)
             for theirs, ours in zip(convs, ours_in_order, strict=True):
+                # the student's layer: only its weight and bias are touched
                 theirs.weight.copy_(torch.randn(theirs.weight.shape, generator=drawn))
                 theirs.bias.copy_(torch.randn(theirs.bias.shape, generator=drawn))
                 ours.weight.copy_(theirs.weight)
@@ -409,10 +408,7 @@ def exercise_conv_then_pointwise(seed: int = 0) -> tuple[nn.Conv2d, nn.Conv2d]:
     generator = torch.Generator().manual_seed(seed)
     first = nn.Conv2d(4, 3, kernel_size=3, padding=1, dtype=torch.float64)
     second = nn.Conv2d(3, 2, kernel_size=1, dtype=torch.float64)
-    with torch.no_grad():
-        for layer in (first, second):
-            layer.weight.copy_(torch.randn(layer.weight.shape, generator=generator))
-            layer.bias.copy_(torch.randn(layer.bias.shape, generator=generator))
+    draw_parameters(generator, first, second)
     return first, second
 
 

@@ -17,6 +17,7 @@ from onebyone.cost import count_parameters, model_macs
 from onebyone.exercises.checks import (
     FLOPS_NOT_MACS,
     PER_PIXEL,
+    draw_parameters,
     expect,
     expect_integer,
     expect_tensor_close,
@@ -150,9 +151,7 @@ def check_inception_block(
         x = torch.randn(1, in_channels, height, width, generator=random)
         wanted = (1, row.output_size[0], height, width)
         with torch.no_grad():
-            for conv in ours:
-                conv.weight.copy_(torch.randn(conv.weight.shape, generator=random))
-                conv.bias.copy_(torch.randn(conv.bias.shape, generator=random))
+            draw_parameters(random, *ours)
             expected_output = reference(x)  # 1 x out_channels x H x W
             first_failure = None
             for order in _assignments(theirs, ours):

@@ -127,6 +127,19 @@ def expect_close(
     raise ExerciseFailed(f"{what} is {number}, which is not right (relative tolerance {rel_tol:g})")
 
 
+def draw_parameters(generator: torch.Generator, *modules: nn.Module) -> None:
+    """Fill each module's parameters (weight, then bias) with standard normal draws, in order.
+
+    Why: an exercise's layers and the layers a check tries an answer on are drawn from a seed,
+    so that the check does not depend on the reader's random state; one drawing keeps every
+    check's layers reproducible in the same way.
+    """
+    with torch.no_grad():
+        for module in modules:
+            for parameter in module.parameters():
+                parameter.copy_(torch.randn(parameter.shape, generator=generator))
+
+
 def expect_plain_tensor(value: object, what: str) -> None:
     """Check that ``value`` is a plain ``torch.Tensor`` (or ``nn.Parameter``).
 
